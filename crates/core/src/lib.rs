@@ -1,0 +1,4 @@
+//! slipway-core: Slipway's use cases and the plain serde DTOs they return.
+//!
+//! The desktop app and the CLI call only this crate; neither sees bollard, reqwest or Tauri types
+//! through it.

@@ -1,0 +1,90 @@
+//! An offline base image: a busybox rootfs imported into the engine.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The reference of the offline base image every scenario starts from.
+pub const BASE_IMAGE: &str = "slipway-test/base:1";
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Makes sure [`BASE_IMAGE`] exists in the engine and returns its reference.
+///
+/// The image is a static busybox with every applet linked into /bin, a root user and a /tmp, which
+/// is enough for a shell, file edits and `sleep`. Building it twice is harmless (the tag moves to an
+/// identical image), so the lock only saves work inside one test binary.
+pub fn base_image() -> String {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built && !image_exists(BASE_IMAGE) {
+        build(BASE_IMAGE);
+    }
+    *built = true;
+    BASE_IMAGE.to_string()
+}
+
+fn image_exists(reference: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn build(reference: &str) {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)"
+    );
+    let dir = tempfile::tempdir().expect("temp dir for the rootfs");
+    let root = dir.path().join("rootfs");
+    for d in ["bin", "etc", "root", "tmp", "opt", "usr/bin", "var", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(root.join(d)).expect("rootfs dir");
+    }
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).expect("copy busybox");
+    let applets = crate::run(BUSYBOX, &["--list"]);
+    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox") {
+        symlink("busybox", root.join("bin").join(applet)).expect("applet link");
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(root.join("etc/motd"), "Slipway test base image\n").unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"Slipway busybox\"\nID=slipway-busybox\n",
+    )
+    .unwrap();
+    // /tmp must be world-writable with the sticky bit, as on any real distribution image.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+
+    let tarball = dir.path().join("rootfs.tar");
+    crate::run(
+        "tar",
+        &[
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "-C",
+            root.to_str().unwrap(),
+            "-cf",
+            tarball.to_str().unwrap(),
+            ".",
+        ],
+    );
+    crate::run(
+        "docker",
+        &[
+            "import",
+            "--change",
+            "ENV PATH=/bin:/usr/bin",
+            "--change",
+            r#"CMD ["/bin/sh"]"#,
+            "--message",
+            "slipway offline test base (busybox-static)",
+            tarball.to_str().unwrap(),
+            reference,
+        ],
+    );
+}

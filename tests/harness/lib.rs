@@ -1,0 +1,38 @@
+//! The test harness: an offline base image and registries on loopback, all real.
+//!
+//! Nothing here is a mock. The base image is built from Debian's `busybox-static` and imported into
+//! the real engine, because no image can be pulled from the internet on the machines that run
+//! these tests. Registries are Debian's `docker-registry` (the reference implementation) started
+//! on 127.0.0.1 with a throwaway config.
+
+mod base;
+mod registry;
+
+pub use base::{base_image, BASE_IMAGE};
+pub use registry::{free_port, Registry, RegistryConfig};
+
+/// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
+/// broken prerequisite reads as such instead of as a confusing assertion later.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not start `{program}`: {e}; is it installed?"));
+    assert!(
+        out.status.success(),
+        "`{program} {}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A name unique to this process and call, for containers, images and repositories that tests
+/// create, so that test binaries can run side by side without stepping on each other.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
