@@ -2,3 +2,6 @@
 //!
 //! The desktop app and the CLI call only this crate; neither sees bollard, reqwest or Tauri types
 //! through it.
+
+pub mod local_registry;
+pub mod profiles;
