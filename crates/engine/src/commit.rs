@@ -1,0 +1,106 @@
+//! Commit: a container's filesystem and config as a new image.
+
+use std::collections::BTreeMap;
+
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::CommitContainerOptionsBuilder;
+
+use crate::{Engine, Error, Result};
+
+/// Config changes to apply to the committed image, the engine-side equivalent of Dockerfile
+/// instructions. Fields left empty keep the container's value (the engine merges them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitConfig {
+    /// `CMD`, in exec form (shell form is `["/bin/sh", "-c", line]`).
+    pub cmd: Option<Vec<String>>,
+    /// `ENTRYPOINT`, in exec form.
+    pub entrypoint: Option<Vec<String>>,
+    /// `ENV`, as `KEY=value`; added to (and overriding by key) the container's environment.
+    pub env: Vec<String>,
+    /// `WORKDIR`, an absolute path.
+    pub working_dir: Option<String>,
+    /// `USER`.
+    pub user: Option<String>,
+    /// `EXPOSE`, as `port/proto`.
+    pub exposed_ports: Vec<String>,
+    /// `LABEL`s; added to the container's.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What to commit and how to name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitSpec {
+    /// The container, id or name.
+    pub container: String,
+    /// The repository (`host/name`) to tag the image with; untagged when `None`.
+    pub repository: Option<String>,
+    /// The tag; `latest` when a repository is given without one.
+    pub tag: Option<String>,
+    /// The commit message, shown as the image's "Comment".
+    pub message: Option<String>,
+    /// The author, e.g. `Ada <ada@example.com>`.
+    pub author: Option<String>,
+    /// Config changes.
+    pub config: CommitConfig,
+    /// Pause the container while committing, so that a running process cannot leave a half
+    /// written file in the image.
+    pub pause: bool,
+}
+
+impl Engine {
+    /// Commits the container and returns the new image id.
+    pub async fn commit_container(&self, spec: &CommitSpec) -> Result<String> {
+        // The engine parses ENV entries without `=` as "KEY=" silently; refuse instead, since
+        // core's parser should never produce one.
+        if let Some(bad) = spec.config.env.iter().find(|entry| !entry.contains('=')) {
+            return Err(Error::InvalidInput(format!(
+                "ENV entry `{bad}` has no `=`; write it as KEY=value"
+            )));
+        }
+        if let Some(dir) = &spec.config.working_dir {
+            if !dir.starts_with('/') {
+                return Err(Error::InvalidInput(format!(
+                    "WORKDIR `{dir}` is not an absolute path"
+                )));
+            }
+        }
+        let mut options = CommitContainerOptionsBuilder::default()
+            .container(&spec.container)
+            .pause(spec.pause);
+        if let Some(repository) = &spec.repository {
+            options = options
+                .repo(repository)
+                .tag(spec.tag.as_deref().unwrap_or("latest"));
+        }
+        if let Some(message) = &spec.message {
+            options = options.comment(message);
+        }
+        if let Some(author) = &spec.author {
+            options = options.author(author);
+        }
+        // The engine takes the container's config for every field the body leaves empty, and
+        // merges ENV, LABEL and EXPOSE with it, which is exactly `docker commit --change`.
+        let config = ContainerConfig {
+            cmd: spec.config.cmd.clone(),
+            entrypoint: spec.config.entrypoint.clone(),
+            env: (!spec.config.env.is_empty()).then(|| spec.config.env.clone()),
+            working_dir: spec.config.working_dir.clone(),
+            user: spec.config.user.clone(),
+            exposed_ports: (!spec.config.exposed_ports.is_empty())
+                .then(|| spec.config.exposed_ports.clone()),
+            labels: (!spec.config.labels.is_empty()).then(|| {
+                spec.config
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            ..Default::default()
+        };
+        let response = self
+            .docker()
+            .commit_container(options.build(), config)
+            .await?;
+        Ok(response.id)
+    }
+}

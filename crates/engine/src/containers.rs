@@ -1,0 +1,247 @@
+//! Containers: list (all states), create from an image, start, stop, remove, wait, logs.
+
+use std::collections::HashMap;
+
+use bollard::container::LogOutput;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use crate::{Engine, Error, Result};
+
+/// One container as `docker ps -a` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    /// The full container id.
+    pub id: String,
+    /// Names without the leading slash the engine puts on them.
+    pub names: Vec<String>,
+    /// The image as the user named it when creating the container.
+    pub image: String,
+    /// The image id.
+    pub image_id: String,
+    /// The command line, as the engine prints it.
+    pub command: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: i64,
+    /// `created`, `running`, `paused`, `restarting`, `exited`, `removing` or `dead`.
+    pub state: String,
+    /// The human status, e.g. "Up 3 minutes" or "Exited (0) 2 hours ago".
+    pub status: String,
+    /// The container's labels.
+    pub labels: HashMap<String, String>,
+}
+
+/// What to create a container with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The image, name:tag or id.
+    pub image: String,
+    /// The container name; the engine picks one when `None`.
+    pub name: Option<String>,
+    /// The command; the image's CMD when `None`.
+    pub cmd: Option<Vec<String>>,
+    /// Extra environment, `KEY=value`.
+    pub env: Vec<String>,
+    /// Allocate a terminal.
+    pub tty: bool,
+    /// Keep stdin open, so that a shell as the main process does not exit at once.
+    pub open_stdin: bool,
+    /// Labels to put on the container.
+    pub labels: HashMap<String, String>,
+}
+
+/// The state of one container, from inspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// The full container id.
+    pub id: String,
+    /// The name without the leading slash.
+    pub name: String,
+    /// The image id the container was created from.
+    pub image_id: String,
+    /// True while the main process runs.
+    pub running: bool,
+    /// The main process's exit code, once it has exited.
+    pub exit_code: Option<i64>,
+    /// The container's labels.
+    pub labels: HashMap<String, String>,
+}
+
+/// One chunk of a container's or an exec's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Bytes written to stdout (or to the terminal, when a TTY is attached).
+    Stdout(Bytes),
+    /// Bytes written to stderr.
+    Stderr(Bytes),
+}
+
+impl Output {
+    pub(crate) fn from_log(output: LogOutput) -> Option<Output> {
+        match output {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                Some(Output::Stdout(message))
+            }
+            LogOutput::StdErr { message } => Some(Output::Stderr(message)),
+            LogOutput::StdIn { .. } => None,
+        }
+    }
+}
+
+impl Engine {
+    /// Lists every container, stopped ones included.
+    pub async fn list_containers(&self) -> Result<Vec<ContainerSummary>> {
+        let options = ListContainersOptionsBuilder::default().all(true).build();
+        let containers = self.docker().list_containers(Some(options)).await?;
+        Ok(containers
+            .into_iter()
+            .map(|container| ContainerSummary {
+                id: container.id.unwrap_or_default(),
+                names: container
+                    .names
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|name| name.trim_start_matches('/').to_string())
+                    .collect(),
+                image: container.image.unwrap_or_default(),
+                image_id: container.image_id.unwrap_or_default(),
+                command: container.command.unwrap_or_default(),
+                created: container.created.unwrap_or_default(),
+                state: container
+                    .state
+                    .map(|state| state.to_string())
+                    .unwrap_or_default(),
+                status: container.status.unwrap_or_default(),
+                labels: container.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Creates (but does not start) a container; returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        let mut options = CreateContainerOptionsBuilder::default();
+        if let Some(name) = &spec.name {
+            options = options.name(name);
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.cmd.clone(),
+            env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+            tty: Some(spec.tty),
+            open_stdin: Some(spec.open_stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            labels: (!spec.labels.is_empty()).then(|| spec.labels.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker()
+            .create_container(Some(options.build()), body)
+            .await?;
+        Ok(created.id)
+    }
+
+    /// Starts a created or stopped container.
+    pub async fn start_container(&self, container: &str) -> Result<()> {
+        self.docker()
+            .start_container(
+                container,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Stops a container: SIGTERM, then SIGKILL after `timeout_secs`.
+    pub async fn stop_container(&self, container: &str, timeout_secs: i32) -> Result<()> {
+        let options = StopContainerOptionsBuilder::default()
+            .t(timeout_secs)
+            .build();
+        match self.docker().stop_container(container, Some(options)).await {
+            // 304 "not modified": it was already stopped, which is what the caller wanted.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Removes a container; `force` kills it first if it runs.
+    pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(force)
+            .build();
+        self.docker()
+            .remove_container(container, Some(options))
+            .await?;
+        Ok(())
+    }
+
+    /// Inspects a container's state.
+    pub async fn inspect_container(&self, container: &str) -> Result<ContainerState> {
+        let inspect = self.docker().inspect_container(container, None).await?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(ContainerState {
+            id: inspect.id.unwrap_or_default(),
+            name: inspect
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image_id: inspect.image.unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            exit_code: if state.running.unwrap_or(false) {
+                None
+            } else {
+                state.exit_code
+            },
+            labels: inspect
+                .config
+                .and_then(|config| config.labels)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Waits for a container's main process to exit and returns its exit code.
+    pub async fn wait_container(&self, container: &str) -> Result<i64> {
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut waits = self.docker().wait_container(container, Some(options));
+        match waits.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard reports a non-zero exit as an error; it is a normal outcome for us.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(error)) => Err(error.into()),
+            None => Err(Error::Stream {
+                message: format!("the engine closed the wait on {container} without a status"),
+            }),
+        }
+    }
+
+    /// Streams a container's output; with `follow` the stream stays open until it exits.
+    pub fn container_logs(
+        &self,
+        container: &str,
+        follow: bool,
+    ) -> impl Stream<Item = Result<Output>> + Send + 'static {
+        let options = LogsOptionsBuilder::default()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        self.docker()
+            .logs(container, Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(output) => Output::from_log(output).map(Ok),
+                    Err(error) => Some(Err(Error::from(error))),
+                }
+            })
+    }
+}

@@ -1,0 +1,101 @@
+//! The engine adapter's error type.
+//!
+//! bollard's errors are transport-shaped (status codes, hyper errors); ours are shaped by what the
+//! caller can do about them, so that core can give each a stable code without string matching.
+
+/// One place where we looked for an engine and why it did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The endpoint as the user would write it, e.g. `unix:///var/run/docker.sock`.
+    pub endpoint: String,
+    /// Where this candidate came from, e.g. `DOCKER_HOST` or `Docker's default socket`.
+    pub source: String,
+    /// Why it did not answer.
+    pub reason: String,
+}
+
+/// Every failure the engine adapter reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No engine answered at any of the places we looked.
+    #[error("{}", unreachable_message(.attempts))]
+    Unreachable {
+        /// Each candidate endpoint, in the order it was tried.
+        attempts: Vec<Attempt>,
+    },
+    /// The engine answered 404: the image, container or exec does not exist.
+    #[error("{message}")]
+    NotFound {
+        /// The engine's own message, which names the missing object.
+        message: String,
+    },
+    /// The engine answered 409: the object is in a state that forbids the operation (e.g. removing
+    /// a running container, or an image used by a container).
+    #[error("{message}")]
+    Conflict {
+        /// The engine's own message.
+        message: String,
+    },
+    /// The engine refused the request for another reason (400, 500, ...).
+    #[error("the engine refused the request (HTTP {status}): {message}")]
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// The engine's own message.
+        message: String,
+    },
+    /// A progress or output stream carried an error in-band (e.g. a pull that failed halfway).
+    #[error("{message}")]
+    Stream {
+        /// The engine's message from the stream.
+        message: String,
+    },
+    /// The caller asked for something the engine API cannot express.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The operation was cancelled by the caller.
+    #[error("the operation was cancelled")]
+    Cancelled,
+    /// The connection broke or a response could not be decoded.
+    #[error("talking to the engine failed: {0}")]
+    Transport(#[source] bollard::errors::Error),
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn unreachable_message(attempts: &[Attempt]) -> String {
+    let mut message = String::from("no container engine is reachable. Looked at:\n");
+    for attempt in attempts {
+        message.push_str(&format!(
+            "  - {} ({}): {}\n",
+            attempt.endpoint, attempt.source, attempt.reason
+        ));
+    }
+    message.push_str(
+        "To fix: start the engine (`sudo systemctl start docker`, or `systemctl --user start \
+         podman.socket` for Podman); or set DOCKER_HOST to the engine's socket (e.g. \
+         unix:///var/run/docker.sock or tcp://host:2375); if the socket exists but permission is \
+         denied, add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in \
+         again).",
+    );
+    message
+}
+
+impl From<bollard::errors::Error> for Error {
+    fn from(error: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as B;
+        match error {
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => match status_code {
+                404 => Error::NotFound { message },
+                409 => Error::Conflict { message },
+                status => Error::Refused { status, message },
+            },
+            B::DockerStreamError { error } => Error::Stream { message: error },
+            other => Error::Transport(other),
+        }
+    }
+}
