@@ -1,3 +1,21 @@
+//! Declares Slipway's commands to Tauri so that each gets an `allow-<command>` permission; the
+//! capability file then grants exactly these, and nothing else, to the main window.
+
+/// Every command in `setup()`'s `generate_handler!`; a command missing here is refused at runtime.
+const COMMANDS: &[&str] = &[
+    "op_cancel",
+    "profiles_list",
+    "profile_save",
+    "profile_remove",
+    "local_registry_status",
+    "local_registry_start",
+    "local_registry_stop",
+];
+
 fn main() {
-    tauri_build::build()
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
 }

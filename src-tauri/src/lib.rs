@@ -1,9 +1,26 @@
 //! slipway-app: the only crate that knows Tauri. Each command turns IPC arguments into a
-//! slipway-core call and the core's error into `{code, message}`.
+//! slipway-core call and the core's error into `{code, message}`; progress goes to the page through
+//! `tauri::ipc::Channel`.
+
+pub mod commands;
+pub mod error;
+
+use commands::{local_registry, ops, profiles};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
 pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
+        .manage(ops::Ops::default())
+        .manage(slipway_core::local_registry::LocalRegistry::default())
+        .invoke_handler(tauri::generate_handler![
+            ops::op_cancel,
+            profiles::profiles_list,
+            profiles::profile_save,
+            profiles::profile_remove,
+            local_registry::local_registry_status,
+            local_registry::local_registry_start,
+            local_registry::local_registry_stop,
+        ])
 }
 
 /// Opens the Slipway window and runs until it closes.

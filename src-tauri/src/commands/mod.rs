@@ -1,0 +1,6 @@
+//! Tauri commands, one module per resource. They live in modules because `#[tauri::command]`
+//! functions declared `pub` at the crate root clash with the macro's generated items (E0255).
+
+pub mod local_registry;
+pub mod ops;
+pub mod profiles;

@@ -1,0 +1,211 @@
+"""Fixtures for Slipway's end-to-end tests in the real window.
+
+The tests drive the built app through tauri-driver and Debian's WebKitWebDriver under Xvfb. They
+build nothing: SLIPWAY_APP_BIN names the app binary (cargo build -p slipway-app), and
+SLIPWAY_TAURI_DRIVER may name tauri-driver when it is not at ~/.cache/slipway/tools/bin.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+E2E_DIR = Path(__file__).resolve().parent
+BASE_IMAGE = "slipway-test/base:1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, ok=(200,)) -> None:
+    """Polls url until it answers with one of `ok`; raises after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status in ok:
+                    return
+                last = r.status
+        except urllib.error.HTTPError as e:
+            if e.code in ok:
+                return
+            last = e
+        except OSError as e:
+            last = e
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer in {timeout}s (last: {last})")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kills the whole process group, so the app cannot outlive the test (tauri-here.md pitfall 2)."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def out_dir() -> Path:
+    d = Path(os.environ.get("SLIPWAY_E2E_OUT", E2E_DIR / "out"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def app_bin() -> str:
+    path = os.environ.get("SLIPWAY_APP_BIN")
+    if not path:
+        pytest.fail("set SLIPWAY_APP_BIN to the built app, e.g. $CARGO_TARGET_DIR/debug/slipway-app")
+    path = str(Path(path).resolve())
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"SLIPWAY_APP_BIN={path} is not an executable file; build it with cargo build -p slipway-app")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_home():
+    """A private config and data dir, so the test never reads or writes the user's profiles."""
+    d = tempfile.mkdtemp(prefix="slipway-e2e-home-")
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _tauri_driver() -> str:
+    explicit = os.environ.get("SLIPWAY_TAURI_DRIVER")
+    if explicit:
+        return explicit
+    cached = Path.home() / ".cache/slipway/tools/bin/tauri-driver"
+    if cached.exists():
+        return str(cached)
+    found = shutil.which("tauri-driver")
+    if found:
+        return found
+    pytest.fail("tauri-driver not found: cargo install tauri-driver --locked --root ~/.cache/slipway/tools")
+
+
+@pytest.fixture(scope="session")
+def driver(app_bin, app_home, out_dir):
+    """One app window for the whole session, driven through tauri-driver under Xvfb."""
+    port, native_port = free_port(), free_port()
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(app_home / "config")
+    env["XDG_DATA_HOME"] = str(app_home / "data")
+    # The managed local registry must not be offered at the real 127.0.0.1:5000 during tests.
+    env.setdefault("SLIPWAY_LOCAL_REGISTRY_ADDR", f"127.0.0.1:{free_port()}")
+    log = open(out_dir / "tauri-driver.log", "wb")
+    cmd = [
+        "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
+        _tauri_driver(), "--port", str(port), "--native-port", str(native_port),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        # tauri-driver listens before WebKitWebDriver is ready (pitfall 1): wait for a real 200.
+        wait_http(f"http://127.0.0.1:{port}/status", timeout=60)
+        opts = ArgOptions()
+        opts.set_capability("tauri:options", {"application": app_bin})
+        opts.set_capability("browserName", "wry")
+        drv = webdriver.Remote(f"http://127.0.0.1:{port}", options=opts)
+        drv.implicitly_wait(0)
+        yield drv
+        try:
+            drv.quit()
+        except Exception:
+            pass
+    finally:
+        kill_group(proc)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def base_image() -> str:
+    """The offline base image: a busybox-static rootfs imported with `docker import`, like the harness."""
+    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
+        return BASE_IMAGE
+    busybox = "/bin/busybox"
+    if not os.path.exists(busybox):
+        pytest.fail("busybox-static is needed for the offline base image: apt-get install busybox-static")
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "rootfs"
+        for sub in ("bin", "etc", "tmp", "root", "opt"):
+            (root / sub).mkdir(parents=True)
+        shutil.copy2(busybox, root / "bin/busybox")
+        applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+        for name in applets:
+            link = root / "bin" / name
+            if not link.exists():
+                link.symlink_to("busybox")
+        (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+        (root / "etc/group").write_text("root:x:0:\n")
+        tar = subprocess.run(["tar", "-C", str(root), "-c", "."], capture_output=True, check=True).stdout
+        subprocess.run(
+            ["docker", "import", "-c", 'CMD ["/bin/sh"]', "-", BASE_IMAGE], input=tar, check=True, capture_output=True
+        )
+    return BASE_IMAGE
+
+
+class Registry:
+    """Debian's docker-registry on loopback with a temp root dir and deletes enabled."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="slipway-e2e-registry-")
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        config = Path(self.dir) / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: warn\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.dir}/data\n"
+            "  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.addr}\n"
+        )
+        self.proc = subprocess.Popen(
+            ["/usr/bin/docker-registry", "serve", str(config)],
+            stdout=open(Path(self.dir) / "registry.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_http(f"http://{self.addr}/v2/", timeout=30)
+
+    def close(self):
+        kill_group(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry():
+    if not os.path.exists("/usr/bin/docker-registry"):
+        pytest.fail("docker-registry is needed: apt-get install docker-registry")
+    reg = Registry()
+    yield reg
+    reg.close()
+
+
+def skopeo_digest(ref: str) -> str:
+    out = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)["Digest"]

@@ -1,0 +1,69 @@
+// Per-layer progress bars for pull, push and copy. Events come from the core through a Channel;
+// each names a layer and carries bytes done/total and a status word.
+import { h, formatBytes, pick, shortDigest } from './util.js';
+
+export class LayerBars {
+  constructor(container, overallBar = null, overallText = null) {
+    this.container = container;
+    this.overallBar = overallBar;
+    this.overallText = overallText;
+    this.rows = new Map();
+    this.container.replaceChildren();
+    if (overallBar) overallBar.value = 0;
+    if (overallText) overallText.textContent = '';
+  }
+
+  /** Applies one progress event; returns true when it was a per-layer event. */
+  update(ev) {
+    const layer = pick(ev, 'layer', 'digest', 'id', 'layer_id', 'blob');
+    if (layer === undefined) return false;
+    let row = this.rows.get(layer);
+    if (!row) {
+      const bar = h('progress', { max: 1, value: 0 });
+      const label = h('span', { class: 'layer-id' }, shortDigest(layer));
+      const status = h('span', { class: 'layer-status' });
+      const el = h('div', { class: 'layer', 'data-testid': 'layer-row', 'data-layer': layer }, label, bar, status);
+      row = { el, bar, status, current: 0, total: 0 };
+      this.rows.set(layer, row);
+      this.container.append(el);
+    }
+    const current = Number(pick(ev, 'current', 'bytes_done', 'done', 'sent', 'progress') ?? row.current);
+    const total = Number(pick(ev, 'total', 'size', 'bytes_total') ?? row.total);
+    const statusWord = pick(ev, 'status', 'state', 'kind', 'phase') || '';
+    row.current = Number.isFinite(current) ? current : row.current;
+    row.total = Number.isFinite(total) ? total : row.total;
+    const finished = /done|complete|exists|skipp|mounted|already/i.test(String(statusWord));
+    if (row.total > 0) {
+      row.bar.max = row.total;
+      row.bar.value = finished ? row.total : Math.min(row.current, row.total);
+    } else if (finished) {
+      row.bar.max = 1;
+      row.bar.value = 1;
+    }
+    row.status.textContent = `${statusWord} ${row.total ? `${formatBytes(row.current)} / ${formatBytes(row.total)}` : ''}`.trim();
+    this.refreshOverall();
+    return true;
+  }
+
+  refreshOverall() {
+    if (!this.overallBar) return;
+    let cur = 0;
+    let tot = 0;
+    for (const r of this.rows.values()) {
+      cur += Math.min(r.current, r.total || r.current);
+      tot += r.total;
+    }
+    this.overallBar.max = tot || 1;
+    this.overallBar.value = Math.min(cur, tot || 1);
+    if (this.overallText) this.overallText.textContent = `${formatBytes(cur)} of ${formatBytes(tot)}`;
+  }
+
+  finishAll() {
+    for (const r of this.rows.values()) {
+      r.bar.max = r.total || 1;
+      r.bar.value = r.total || 1;
+      r.current = r.total;
+    }
+    this.refreshOverall();
+  }
+}

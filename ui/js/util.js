@@ -1,0 +1,81 @@
+// Small DOM and formatting helpers shared by the views.
+
+export const $ = (id) => document.getElementById(id);
+
+/** Creates an element with properties, attributes (data-*, aria-*) and children. */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null) continue;
+    if (k.startsWith('data-') || k.startsWith('aria-')) el.setAttribute(k, v);
+    else if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el[k] = v;
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function show(el, visible = true) {
+  el.classList.toggle('hidden', !visible);
+}
+
+/** Shows the core's error message (never a stack trace) in `el`, or hides it when err is null. */
+export function showError(el, err) {
+  if (!err) {
+    el.textContent = '';
+    show(el, false);
+    return;
+  }
+  el.textContent = err.message || String(err);
+  el.dataset.code = err.code || '';
+  show(el, true);
+}
+
+export function setMessage(el, text, kind = 'info') {
+  el.textContent = text;
+  el.className = kind === 'error' ? 'error' : kind === 'ok' ? 'ok' : 'muted';
+  el.dataset.kind = kind;
+}
+
+export function formatBytes(n) {
+  if (n === undefined || n === null || Number.isNaN(Number(n))) return '';
+  n = Number(n);
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i += 1;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+export function formatDate(v) {
+  if (v === undefined || v === null || v === '') return '';
+  const d = typeof v === 'number' ? new Date(v * 1000) : new Date(v);
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+export function shortDigest(d) {
+  if (!d) return '';
+  const s = String(d);
+  const i = s.indexOf(':');
+  return i >= 0 ? `${s.slice(0, i + 1)}${s.slice(i + 1, i + 13)}` : s.slice(0, 12);
+}
+
+// ESC [ params letter: colours, cursor moves and erases. The console shows plain text, so these are
+// stripped rather than half-rendered.
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+export function stripAnsi(s) {
+  return String(s).replace(ANSI, '');
+}
+
+/** Reads the first defined field among `names`, for event shapes that name things differently. */
+export function pick(obj, ...names) {
+  if (!obj || typeof obj !== 'object') return undefined;
+  for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
+  return undefined;
+}

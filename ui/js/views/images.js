@@ -1,0 +1,186 @@
+// Images: list with filter, pull with per-layer bars, inspect, tag, remove, and push to a chosen
+// registry with per-layer bars, overall bytes and the final digest.
+import * as api from '../api.js';
+import { LayerBars } from '../progress.js';
+import { $, h, show, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+
+let images = [];
+let selected = null;
+let pullOp = null;
+let pushOp = null;
+let nav;
+
+export function init({ navigate }) {
+  nav = navigate;
+  $('images-filter').addEventListener('input', render);
+  $('images-refresh').addEventListener('click', refresh);
+  $('pull-start').addEventListener('click', pull);
+  $('pull-cancel').addEventListener('click', () => pullOp && api.cancel(pullOp).catch(() => {}));
+  $('image-detail-close').addEventListener('click', () => show($('image-detail'), false));
+  $('tag-apply').addEventListener('click', tag);
+  $('image-remove').addEventListener('click', remove);
+  $('image-push-open').addEventListener('click', () => openPush(selected));
+  $('image-workshop').addEventListener('click', () => nav('workshop', { image: selected }));
+  $('push-start').addEventListener('click', push);
+  $('push-cancel').addEventListener('click', () => pushOp && api.cancel(pushOp).catch(() => {}));
+}
+
+
+export async function show(params = {}) {
+  await refresh();
+  if (params.push) openPush(params.push);
+}
+
+/** The names an image is known by: its tags, or its short id when it has none. */
+export function imageNames(img) {
+  const tags = pick(img, 'tags', 'repo_tags') || [];
+  return tags.length ? tags : [(img.id || '').replace('sha256:', '').slice(0, 12)];
+}
+
+async function refresh() {
+  try {
+    images = await api.listImages();
+    showError($('images-error'), null);
+  } catch (e) {
+    images = [];
+    showError($('images-error'), e);
+  }
+  render();
+}
+
+function render() {
+  const f = $('images-filter').value.trim().toLowerCase();
+  const rows = [];
+  for (const img of images) {
+    for (const name of imageNames(img)) {
+      if (f && !name.toLowerCase().includes(f)) continue;
+      rows.push(
+        h('tr', { 'data-testid': 'image-row', 'data-ref': name },
+          h('td', {}, name),
+          h('td', { class: 'mono' }, shortDigest(img.id)),
+          h('td', {}, formatBytes(img.size)),
+          h('td', {}, formatDate(img.created)),
+          h('td', {}, h('button', { 'data-testid': 'image-open', onclick: () => open(name) }, 'Inspect'))));
+    }
+  }
+  $('images-body').replaceChildren(...rows);
+  if (!rows.length) $('images-body').replaceChildren(h('tr', {}, h('td', { colSpan: 5, class: 'muted' }, 'No images.')));
+}
+
+async function open(ref) {
+  selected = ref;
+  $('image-detail-title').textContent = ref;
+  setMessage($('image-detail-msg'), '');
+  show($('image-detail'), true);
+  $('image-layers').replaceChildren();
+  $('image-config').textContent = 'Loading…';
+  try {
+    const d = await api.inspectImage(ref);
+    const layers = pick(d, 'layers') || (pick(d, 'diff_ids', 'rootfs') || []).map((id) => ({ diff_id: id }));
+    const history = (pick(d, 'history') || []).filter((x) => !x.empty_layer);
+    $('image-layers').replaceChildren(
+      ...layers.map((l, i) =>
+        h('tr', {},
+          h('td', {}, i + 1),
+          h('td', { class: 'mono' }, shortDigest(pick(l, 'diff_id', 'digest') || l)),
+          h('td', {}, formatBytes(pick(l, 'size') ?? pick(history[i] || {}, 'size'))),
+          h('td', { class: 'mono' }, pick(l, 'created_by') || pick(history[i] || {}, 'created_by') || ''))),
+    );
+    $('image-config').textContent = JSON.stringify(pick(d, 'config') || d, null, 2);
+  } catch (e) {
+    $('image-config').textContent = '';
+    setMessage($('image-detail-msg'), e.message, 'error');
+  }
+}
+
+async function tag() {
+  try {
+    await api.tagImage(selected, $('tag-target').value.trim());
+    setMessage($('image-detail-msg'), `Tagged ${$('tag-target').value.trim()}.`, 'ok');
+    refresh();
+  } catch (e) {
+    setMessage($('image-detail-msg'), e.message, 'error');
+  }
+}
+
+async function remove() {
+  if (!window.confirm(`Remove ${selected}?`)) return;
+  try {
+    await api.removeImage(selected);
+    show($('image-detail'), false);
+    refresh();
+  } catch (e) {
+    setMessage($('image-detail-msg'), e.message, 'error');
+  }
+}
+
+async function pull() {
+  const ref = $('pull-ref').value.trim();
+  if (!ref) return;
+  show($('pull-panel'), true);
+  $('pull-title').textContent = ref;
+  const bars = new LayerBars($('pull-layers'));
+  setMessage($('pull-result'), 'Pulling…');
+  pullOp = api.newOpId('pull');
+  try {
+    await api.pullImage(ref, pullOp, (ev) => bars.update(ev));
+    bars.finishAll();
+    setMessage($('pull-result'), `Pulled ${ref}.`, 'ok');
+    refresh();
+  } catch (e) {
+    setMessage($('pull-result'), e.message, 'error');
+  } finally {
+    pullOp = null;
+  }
+}
+
+/** Opens the push view for `ref`, pre-filling the target with the image's repository path. */
+export async function openPush(ref) {
+  if (!ref) return;
+  show($('push-panel'), true);
+  $('push-source').value = ref;
+  // A reference like host:5000/team/app:1.0 keeps only team/app:1.0 as the target path.
+  const parts = ref.split('/');
+  const first = parts[0];
+  const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  $('push-target').value = hasHost ? parts.slice(1).join('/') : ref;
+  setMessage($('push-result'), '');
+  new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  const sel = $('push-profile');
+  try {
+    const profiles = await api.listProfiles();
+    sel.replaceChildren(...profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`)));
+    if (hasHost) {
+      const match = profiles.find((p) => p.address === first);
+      if (match) sel.value = match.name;
+    }
+  } catch (e) {
+    setMessage($('push-result'), e.message, 'error');
+  }
+  $('push-panel').scrollIntoView();
+}
+
+async function push() {
+  const source = $('push-source').value;
+  const profile = $('push-profile').value;
+  const target = $('push-target').value.trim();
+  const bars = new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  setMessage($('push-result'), 'Pushing…');
+  $('push-result').dataset.state = 'running';
+  pushOp = api.newOpId('push');
+  try {
+    const res = await api.pushImage(source, profile, target, pushOp, (ev) => bars.update(ev));
+    bars.finishAll();
+    const digest = pick(res, 'digest', 'manifest_digest') || '';
+    $('push-result').replaceChildren(
+      h('span', {}, `Pushed ${pick(res, 'reference') || target} `),
+      h('span', { class: 'mono', 'data-testid': 'push-digest' }, digest));
+    $('push-result').className = 'ok';
+    $('push-result').dataset.state = 'done';
+  } catch (e) {
+    setMessage($('push-result'), e.message, 'error');
+    $('push-result').dataset.state = 'error';
+  } finally {
+    pushOp = null;
+  }
+}

@@ -1,0 +1,224 @@
+// Workshop: start a container from an image, run commands in a console with streamed output,
+// see what changed, and commit the result with validated names and config changes.
+import * as api from '../api.js';
+import { imageNames } from './images.js';
+import { $, h, show, showError, setMessage, formatBytes, stripAnsi, pick } from '../util.js';
+
+let nav;
+let container = null;
+let execOp = null;
+const history = [];
+let historyPos = 0;
+let committedRef = null;
+
+export function init({ navigate }) {
+  nav = navigate;
+  $('ws-start').addEventListener('click', startContainer);
+  $('ws-stop').addEventListener('click', stopContainer);
+  $('console-run').addEventListener('click', run);
+  $('console-cancel').addEventListener('click', () => execOp && api.cancel(execOp).catch(() => {}));
+  $('console-input').addEventListener('keydown', onKey);
+  $('changes-refresh').addEventListener('click', refreshChanges);
+  $('commit-open').addEventListener('click', () => {
+    show($('commit-dialog'), true);
+    show($('commit-push'), false);
+    setMessage($('commit-result'), '');
+    $('commit-dialog').scrollIntoView();
+  });
+  $('commit-close').addEventListener('click', () => show($('commit-dialog'), false));
+  $('commit-repo').addEventListener('input', validate);
+  $('commit-tag').addEventListener('input', validate);
+  $('commit-do').addEventListener('click', commit);
+  $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
+}
+
+export async function show(params = {}) {
+  const sel = $('ws-image');
+  try {
+    const list = await api.listImages();
+    const names = list.flatMap((img) => imageNames(img));
+    const keep = params.image || sel.value;
+    sel.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+    if (keep && names.includes(keep)) sel.value = keep;
+    showError($('ws-error'), null);
+  } catch (e) {
+    showError($('ws-error'), e);
+  }
+}
+
+async function startContainer() {
+  const image = $('ws-image').value;
+  if (!image) return;
+  $('ws-container').textContent = `starting ${image}…`;
+  try {
+    const c = await api.startWorkshop(image);
+    container = pick(c, 'id', 'container_id');
+    const name = pick(c, 'name') || container.slice(0, 12);
+    $('ws-container').textContent = `container ${name} from ${image}`;
+    $('ws-container').dataset.state = 'running';
+    $('ws-container').dataset.container = container;
+    $('console-out').textContent = '';
+    $('changes-body').replaceChildren();
+    showError($('ws-error'), null);
+    $('console-input').focus();
+  } catch (e) {
+    $('ws-container').textContent = 'no container';
+    showError($('ws-error'), e);
+  }
+}
+
+async function stopContainer() {
+  if (!container) return;
+  try {
+    await api.removeWorkshop(container);
+    container = null;
+    $('ws-container').textContent = 'no container';
+    $('ws-container').dataset.state = 'none';
+  } catch (e) {
+    showError($('ws-error'), e);
+  }
+}
+
+function onKey(ev) {
+  if (ev.key === 'Enter') {
+    run();
+  } else if (ev.key === 'ArrowUp' && history.length) {
+    historyPos = Math.max(0, historyPos - 1);
+    $('console-input').value = history[historyPos];
+    ev.preventDefault();
+  } else if (ev.key === 'ArrowDown' && history.length) {
+    historyPos = Math.min(history.length, historyPos + 1);
+    $('console-input').value = history[historyPos] || '';
+    ev.preventDefault();
+  }
+}
+
+function append(text, cls) {
+  const out = $('console-out');
+  out.append(h('span', { class: cls }, stripAnsi(text)));
+  out.scrollTop = out.scrollHeight;
+}
+
+async function run() {
+  const command = $('console-input').value.trim();
+  if (!command || execOp) return;
+  if (!container) {
+    showError($('ws-error'), { message: 'Start a container first: pick an image and press "Start container".' });
+    return;
+  }
+  history.push(command);
+  historyPos = history.length;
+  $('console-input').value = '';
+  append(`$ ${command}\n`, 'cmd');
+  $('console-exit').textContent = 'running…';
+  $('console-exit').dataset.state = 'running';
+  execOp = api.newOpId('exec');
+  try {
+    const res = await api.execInConsole(container, command, execOp, (ev) => {
+      const stream = pick(ev, 'stream', 'kind') || 'stdout';
+      const text = pick(ev, 'text', 'data', 'chunk', 'line') ?? '';
+      append(text, stream === 'stderr' ? 'stderr' : 'stdout');
+    });
+    const code = pick(res, 'exit_code', 'code') ?? res;
+    $('console-exit').textContent = `exit code ${code}`;
+    $('console-exit').dataset.state = 'done';
+    $('console-exit').dataset.exitCode = code;
+  } catch (e) {
+    append(`${e.message}\n`, 'stderr');
+    $('console-exit').textContent = e.code === 'cancelled' ? 'cancelled' : 'failed';
+    $('console-exit').dataset.state = 'error';
+  } finally {
+    execOp = null;
+    refreshChanges();
+  }
+}
+
+async function refreshChanges() {
+  if (!container) return;
+  try {
+    const changes = await api.containerChanges(container);
+    $('changes-body').replaceChildren(
+      ...changes.map((c) =>
+        h('tr', { 'data-testid': 'change-row', 'data-path': c.path },
+          h('td', { class: `kind-${String(c.kind).toLowerCase()}` }, c.kind),
+          h('td', { class: 'mono' }, c.path),
+          h('td', {}, formatBytes(c.size)))),
+    );
+  } catch (e) {
+    showError($('ws-error'), e);
+  }
+}
+
+/** Splits "a, b" lists; empty input gives an empty list. */
+function list(v) {
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** CMD/ENTRYPOINT accept the exec form (a JSON array) or a shell command line. */
+function commandForm(v) {
+  v = v.trim();
+  if (!v) return null;
+  if (v.startsWith('[')) {
+    try {
+      return JSON.parse(v);
+    } catch {
+      return null;
+    }
+  }
+  return ['/bin/sh', '-c', v];
+}
+
+async function validate() {
+  const repo = $('commit-repo').value.trim();
+  const tag = $('commit-tag').value.trim() || 'latest';
+  let ok = true;
+  for (const [field, errEl] of [['repository', 'commit-repo-err'], ['tag', 'commit-tag-err']]) {
+    $(errEl).textContent = '';
+  }
+  if (repo) {
+    try {
+      await api.validateReference(repo, tag);
+    } catch (e) {
+      ok = false;
+      const target = /tag/i.test(e.message) && !/repositor/i.test(e.message) ? 'commit-tag-err' : 'commit-repo-err';
+      $(target).textContent = e.message;
+    }
+  }
+  show($('commit-latest-warn'), tag === 'latest');
+  return ok;
+}
+
+async function commit() {
+  if (!container) {
+    setMessage($('commit-result'), 'Start a container first.', 'error');
+    return;
+  }
+  if (!(await validate())) return;
+  const kv = (v) => Object.fromEntries(list(v).map((s) => [s.split('=')[0], s.split('=').slice(1).join('=')]));
+  const request = {
+    repository: $('commit-repo').value.trim(),
+    tag: $('commit-tag').value.trim() || 'latest',
+    message: $('commit-message').value || null,
+    author: $('commit-author').value || null,
+    cmd: commandForm($('commit-cmd').value),
+    entrypoint: commandForm($('commit-entrypoint').value),
+    env: list($('commit-env').value),
+    workdir: $('commit-workdir').value.trim() || null,
+    user: $('commit-user').value.trim() || null,
+    expose: list($('commit-expose').value),
+    labels: kv($('commit-labels').value),
+  };
+  setMessage($('commit-result'), 'Committing…');
+  try {
+    const res = await api.commitContainer(container, request);
+    committedRef = `${request.repository}:${request.tag}`;
+    $('commit-result').replaceChildren(
+      h('span', {}, `Committed ${committedRef} `),
+      h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, pick(res, 'id', 'image_id') || ''));
+    $('commit-result').className = 'ok';
+    $('commit-result').dataset.state = 'done';
+    show($('commit-push'), true);
+  } catch (e) {
+    setMessage($('commit-result'), e.message, 'error');
+  }
+}
