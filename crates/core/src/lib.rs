@@ -1,7 +1,30 @@
 //! slipway-core: Slipway's use cases and the plain serde DTOs they return.
 //!
 //! The desktop app and the CLI call only this crate; neither sees bollard, reqwest or Tauri types
-//! through it.
+//! through it. Engine use cases are methods on [`Slipway`], a connected engine plus the data
+//! directory where workshop logs live; every name is validated (see [`names`]) and every commit
+//! change parsed (see [`change`]) before the engine is asked.
 
+pub mod change;
+pub mod commit;
+pub mod console;
+pub mod containers;
+pub mod diff;
+pub mod engine;
+mod error;
+pub mod images;
 pub mod local_registry;
+pub mod names;
 pub mod profiles;
+pub mod workshop_log;
+
+pub use change::ChangeError;
+pub use commit::{CommitOutcome, CommitRequest};
+pub use console::ConsoleEvent;
+pub use containers::{ContainerDto, OutputChunk, RunOutcome, RunRequest};
+pub use diff::{ChangeDto, ChangeKindDto};
+pub use engine::{ConnectOptions, EngineStatus, Slipway};
+pub use error::{Error, ErrorDto, Result};
+pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullProgressDto};
+pub use tokio_util::sync::CancellationToken;
+pub use workshop_log::{LogEntry, WorkshopLog};

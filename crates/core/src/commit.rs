@@ -1,0 +1,81 @@
+//! Commit: a workshop container as a new image, with message, author, config changes and the
+//! workshop log as a label.
+
+use serde::{Deserialize, Serialize};
+use slipway_engine::commit::CommitSpec;
+
+use crate::change::parse_changes;
+use crate::names::{check_tag_target, split_target};
+use crate::workshop_log::LOG_LABEL;
+use crate::{Error, Result, Slipway};
+
+/// What to commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRequest {
+    /// The container, id or name.
+    pub container: String,
+    /// The new image's name, e.g. `127.0.0.1:5000/team/hello:1.0`; untagged when absent.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// The commit message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The author, e.g. `Ada <ada@example.com>`.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Dockerfile-like config changes: `CMD ["python3","app.py"]`, `ENV K=V`, ...
+    #[serde(default)]
+    pub changes: Vec<String>,
+}
+
+/// The committed image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOutcome {
+    /// The new image's id.
+    pub image_id: String,
+    /// The reference it was tagged with, if any.
+    pub reference: Option<String>,
+}
+
+impl Slipway {
+    /// Commits a container. Every input is validated before the engine is asked: the reference
+    /// against the distribution grammar, each change against its instruction's rules.
+    pub async fn commit(&self, request: &CommitRequest) -> Result<CommitOutcome> {
+        let target = match &request.reference {
+            Some(input) => {
+                let reference = check_tag_target(input)?;
+                let (repository, tag) = split_target(input, &reference);
+                Some((repository.to_string(), tag.map(str::to_string)))
+            }
+            None => None,
+        };
+        let mut config = parse_changes(&request.changes)?;
+        if config.labels.contains_key(LOG_LABEL) {
+            return Err(Error::InvalidInput(format!(
+                "the label {LOG_LABEL} is written by Slipway from the workshop log; remove it from \
+                 the changes"
+            )));
+        }
+        let state = self.engine().inspect_container(&request.container).await?;
+        let log = self.logs_store().load(&state.id)?;
+        config.labels.insert(
+            LOG_LABEL.to_string(),
+            serde_json::to_string(&log).unwrap_or_default(),
+        );
+        let (repository, tag) = target.unzip();
+        let spec = CommitSpec {
+            container: state.id,
+            repository,
+            tag: tag.flatten(),
+            message: request.message.clone(),
+            author: request.author.clone(),
+            config,
+            pause: true,
+        };
+        let image_id = self.engine().commit_container(&spec).await?;
+        Ok(CommitOutcome {
+            image_id,
+            reference: request.reference.clone(),
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! The console: run a shell command in a running workshop, stream its output as it comes, and
+//! record it in the workshop log.
+
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use slipway_engine::exec::{ExecEvent, ExecSpec};
+use tokio_util::sync::CancellationToken;
+
+use crate::containers::OutputChunk;
+use crate::workshop_log::{now_rfc3339, LogEntry};
+use crate::{Error, Result, Slipway};
+
+/// One event of a console command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConsoleEvent {
+    /// Output, as soon as the engine sent it.
+    Output {
+        /// The chunk.
+        chunk: OutputChunk,
+    },
+    /// The command exited; always the last event unless the stream ends with an error.
+    Exit {
+        /// Its exit code.
+        code: i64,
+    },
+}
+
+impl Slipway {
+    /// Runs `command_line` under `/bin/sh -c` in the running `container` and streams its output,
+    /// then its exit code. Cancelling `cancel` (or dropping the stream) kills the command; the
+    /// stream then ends with `Err(Error::Cancelled)`. The command, its exit code and its start and
+    /// end times are appended to the container's workshop log.
+    pub async fn exec(
+        &self,
+        container: &str,
+        command_line: &str,
+        cancel: CancellationToken,
+    ) -> Result<impl Stream<Item = Result<ConsoleEvent>> + Send + 'static> {
+        if command_line.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "the command is empty; type a shell command such as `ls /`".to_string(),
+            ));
+        }
+        // Resolve the name to the id the log is keyed by, and fail early (with not_found) for a
+        // container that does not exist, or with a clear message for one that is stopped.
+        let state = self.engine().inspect_container(container).await?;
+        if !state.running {
+            return Err(Error::Conflict(format!(
+                "container {container} is not running; start it first (`docker start {container}`)"
+            )));
+        }
+        let store = self.logs_store().clone();
+        let container_id = state.id;
+        let command = command_line.to_string();
+        let started = now_rfc3339();
+        let stream = self
+            .engine()
+            .exec(&container_id, ExecSpec::shell(command_line), cancel);
+        Ok(stream.map(move |event| {
+            let record = |exit_code: Option<i64>, cancelled: bool| {
+                let entry = LogEntry {
+                    command: command.clone(),
+                    exit_code,
+                    cancelled,
+                    started: started.clone(),
+                    finished: now_rfc3339(),
+                };
+                if let Err(error) = store.append(&container_id, entry) {
+                    tracing::warn!(%error, "could not record a command in the workshop log");
+                }
+            };
+            match event {
+                Ok(ExecEvent::Output(output)) => Ok(ConsoleEvent::Output {
+                    chunk: OutputChunk::from_engine(output),
+                }),
+                Ok(ExecEvent::Exit(code)) => {
+                    record(Some(code), false);
+                    Ok(ConsoleEvent::Exit { code })
+                }
+                Err(slipway_engine::Error::Cancelled) => {
+                    record(None, true);
+                    Err(Error::Cancelled)
+                }
+                Err(error) => {
+                    record(None, false);
+                    Err(error.into())
+                }
+            }
+        }))
+    }
+
+    /// Runs a command to completion; calls `on_output` for each chunk and returns the exit code.
+    pub async fn exec_with(
+        &self,
+        container: &str,
+        command_line: &str,
+        cancel: CancellationToken,
+        mut on_output: impl FnMut(&OutputChunk),
+    ) -> Result<i64> {
+        let mut stream = Box::pin(self.exec(container, command_line, cancel).await?);
+        while let Some(event) = stream.next().await {
+            match event? {
+                ConsoleEvent::Output { chunk } => on_output(&chunk),
+                ConsoleEvent::Exit { code } => return Ok(code),
+            }
+        }
+        Err(Error::Engine(
+            "the command's output ended without an exit code".to_string(),
+        ))
+    }
+
+    /// The workshop log of a container (by id or name).
+    pub async fn workshop_log(&self, container: &str) -> Result<crate::WorkshopLog> {
+        let id = self.engine().inspect_container(container).await?.id;
+        self.logs_store().load(&id)
+    }
+}

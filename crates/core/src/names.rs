@@ -1,0 +1,75 @@
+//! Name and tag validation: every image name the user types is checked against the distribution
+//! reference grammar (via `slipway_oci::Reference`) before it reaches the engine, so the error
+//! says which rule broke instead of whatever the engine happens to reply.
+
+use slipway_oci::Reference;
+
+use crate::{Error, Result};
+
+/// Validates an image reference (`[host[:port]/]name[:tag][@digest]`).
+pub fn check_reference(input: &str) -> Result<Reference> {
+    Reference::parse(input).map_err(|source| Error::invalid_reference(input, source))
+}
+
+/// Validates a reference that will name a new tag: it must not carry a digest, which the engine
+/// computes and cannot be told.
+pub fn check_tag_target(input: &str) -> Result<Reference> {
+    let reference = check_reference(input)?;
+    if reference.digest().is_some() {
+        return Err(Error::InvalidInput(format!(
+            "`{input}` contains a digest; a new tag is written NAME:TAG, the digest is computed \
+             when the image is pushed"
+        )));
+    }
+    Ok(reference)
+}
+
+/// Splits a validated tag target into the repository and tag as the user wrote them (the engine
+/// normalises Docker Hub names itself).
+pub fn split_target<'a>(input: &'a str, reference: &Reference) -> (&'a str, Option<&'a str>) {
+    match reference.tag() {
+        Some(tag) => (
+            &input[..input.len() - tag.len() - 1],
+            Some(&input[input.len() - tag.len()..]),
+        ),
+        None => (input, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_2_uppercase_names_say_which_rule() {
+        let error = check_reference("127.0.0.1:5000/Team/hello:1.0").unwrap_err();
+        assert_eq!(error.code(), "invalid_reference");
+        assert!(
+            error.to_string().to_lowercase().contains("uppercase"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn issue_2_bad_tags_are_refused() {
+        assert!(check_reference("team/hello:-bad").is_err());
+        assert!(check_reference(&format!("team/hello:{}", "a".repeat(129))).is_err());
+        assert!(check_tag_target(
+            "team/hello@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn issue_2_split_target_keeps_the_port() {
+        let input = "127.0.0.1:5000/team/hello:1.0";
+        let reference = check_tag_target(input).unwrap();
+        assert_eq!(
+            split_target(input, &reference),
+            ("127.0.0.1:5000/team/hello", Some("1.0"))
+        );
+        let input = "127.0.0.1:5000/team/hello";
+        let reference = check_tag_target(input).unwrap();
+        assert_eq!(split_target(input, &reference), (input, None));
+    }
+}
