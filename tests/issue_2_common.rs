@@ -1,0 +1,38 @@
+//! Helpers shared by the issue 2 scenarios (included with `mod`, not a test target itself).
+
+#![allow(dead_code)]
+
+use slipway_core::{ConnectOptions, Slipway};
+
+/// Removes, on drop, every container and image a scenario created, through the docker CLI so that
+/// cleanup works even after a failed assertion left the runtime half torn down.
+#[derive(Default)]
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for container in &self.containers {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", container])
+                .output();
+        }
+        for image in &self.images {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", image])
+                .output();
+        }
+    }
+}
+
+/// A Slipway connected to the real engine with its workshop logs in `data_dir`.
+pub async fn connect(data_dir: &std::path::Path) -> Slipway {
+    Slipway::connect_with(ConnectOptions {
+        docker_host: None,
+        data_dir: Some(data_dir.to_path_buf()),
+    })
+    .await
+    .expect("the Docker Engine must be running for these tests")
+}
