@@ -1,7 +1,25 @@
 //! slipway-oci: an OCI Distribution client on reqwest, oci-spec and sha2.
 //!
-//! This crate never talks to a container engine.
+//! This crate never talks to a container engine. One module per registry resource: [`catalog`]
+//! (catalog and tags), [`manifests`], [`blobs`], [`uploads`]; [`client`] holds the transport and
+//! authentication, [`credentials`] the Docker credential store, [`probe`] the capability probe.
 
+pub mod blobs;
+pub mod catalog;
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod manifests;
+pub mod probe;
 pub mod reference;
+pub mod uploads;
 
+pub use client::{AuthKind, Client, ClientOptions, CredentialSource, RetryPolicy, Scope};
+pub use credentials::{CredentialStore, Credentials};
+pub use error::{Error, Result};
+pub use manifests::{Manifest, ManifestKind, PlatformSpec};
 pub use reference::{validate_repository, validate_tag, Digest, Reference, ReferenceError};
+pub use uploads::BlobSource;
+
+/// Re-exported so callers build and read manifests with the same types we do.
+pub use oci_spec;

@@ -1,0 +1,224 @@
+//! `/v2/<name>/blobs/<digest>`: existence, verified download and streaming, mounts.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::client::{header_str, Client, Request, Scope};
+use crate::error::{Error, Result};
+use crate::reference::{validate_repository, Digest, DigestAlgorithm};
+
+/// The result of asking the registry to mount a blob from another repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// The blob is now in the target repository, nothing was uploaded.
+    Mounted,
+    /// The registry could not mount (source unknown or not allowed) and opened an upload at this
+    /// location instead, as the spec allows.
+    UploadStarted(String),
+}
+
+/// A blob's bytes as they arrive, hashed on the way: the stream ends with an error instead of its
+/// last chunk's successor when the content does not match the digest or the expected size.
+pub struct VerifiedStream {
+    inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    hasher: Sha256,
+    expected: Digest,
+    expected_size: Option<u64>,
+    seen: u64,
+    registry: String,
+    done: bool,
+    /// The total size from Content-Length, for progress.
+    pub content_length: Option<u64>,
+}
+
+impl Stream for VerifiedStream {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.hasher.update(&chunk);
+                self.seen += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                Poll::Ready(Some(Err(Error::Transport {
+                    registry: self.registry.clone(),
+                    detail: e.to_string(),
+                })))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                if let Some(size) = self.expected_size {
+                    if size != self.seen {
+                        return Poll::Ready(Some(Err(Error::SizeMismatch {
+                            what: format!("blob {}", self.expected),
+                            expected: size,
+                            actual: self.seen,
+                        })));
+                    }
+                }
+                let actual =
+                    Digest::sha256_hex(hex::encode(std::mem::take(&mut self.hasher).finalize()));
+                if actual != self.expected {
+                    return Poll::Ready(Some(Err(Error::DigestMismatch {
+                        registry: self.registry.clone(),
+                        expected: self.expected.clone(),
+                        actual,
+                    })));
+                }
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl Client {
+    /// The blob's size when `repository` has it, `None` when it does not.
+    pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<Option<u64>> {
+        validate_repository(repository)?;
+        let scope = Scope::pull(repository);
+        let resp = self
+            .send(Request::new(
+                Method::HEAD,
+                format!("/v2/{repository}/blobs/{digest}"),
+                scope.clone(),
+            ))
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(Some(resp.content_length().unwrap_or(0))),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self
+                .status_error(resp, &format!("blob {digest} in {repository}"), &scope)
+                .await),
+        }
+    }
+
+    /// Streams a blob, verifying its digest (and `size` when given) as it goes.
+    pub async fn blob_stream(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<VerifiedStream> {
+        validate_repository(repository)?;
+        if digest.algorithm() != DigestAlgorithm::Sha256 {
+            return Err(self.protocol(format!(
+                "cannot verify {digest}: only sha256 blobs are supported"
+            )));
+        }
+        let scope = Scope::pull(repository);
+        let resp = self
+            .send(Request::new(
+                Method::GET,
+                format!("/v2/{repository}/blobs/{digest}"),
+                scope.clone(),
+            ))
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self
+                .status_error(resp, &format!("blob {digest} in {repository}"), &scope)
+                .await);
+        }
+        let content_length = resp.content_length();
+        Ok(VerifiedStream {
+            inner: Box::pin(resp.bytes_stream()),
+            hasher: Sha256::new(),
+            expected: digest.clone(),
+            expected_size: size,
+            seen: 0,
+            registry: self.registry().to_string(),
+            done: false,
+            content_length,
+        })
+    }
+
+    /// A small blob (a config) in memory, verified.
+    pub async fn get_blob(&self, repository: &str, digest: &Digest) -> Result<Bytes> {
+        let mut stream = self.blob_stream(repository, digest, None).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Downloads a blob to `path`. The bytes go to a sibling temporary file that is renamed into
+    /// place only once the digest matches, so a lying registry leaves nothing behind.
+    pub async fn download_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        path: &Path,
+    ) -> Result<u64> {
+        let tmp = path.with_extension("partial");
+        let result = async {
+            let mut stream = self.blob_stream(repository, digest, None).await?;
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+            let mut written = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                written += chunk.len() as u64;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+            }
+            file.flush()
+                .await
+                .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+            Ok(written)
+        }
+        .await;
+        match result {
+            Ok(written) => {
+                tokio::fs::rename(&tmp, path)
+                    .await
+                    .map_err(|e| Error::io(format!("renaming to {}", path.display()), e))?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks the registry to mount `digest` from repository `from` into `repository`.
+    pub async fn mount_blob(&self, repository: &str, digest: &Digest, from: &str) -> Result<Mount> {
+        validate_repository(repository)?;
+        validate_repository(from)?;
+        let scope = Scope::mount(repository, from);
+        let url = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
+        let resp = self
+            .send(Request::new(Method::POST, url, scope.clone()))
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(Mount::Mounted),
+            StatusCode::ACCEPTED => {
+                let location = header_str(resp.headers(), "location")
+                    .ok_or_else(|| self.protocol("an upload without a Location header"))?;
+                Ok(Mount::UploadStarted(location))
+            }
+            _ => Err(self
+                .status_error(
+                    resp,
+                    &format!("blob mount of {digest} into {repository}"),
+                    &scope,
+                )
+                .await),
+        }
+    }
+}

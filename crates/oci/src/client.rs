@@ -1,0 +1,776 @@
+//! The transport: one [`Client`] per registry, choosing HTTPS or HTTP, trusting extra CAs,
+//! answering `WWW-Authenticate` challenges (Basic and Bearer) and retrying what may be retried.
+//!
+//! Scheme: like docker, we always try HTTPS first. Plain HTTP is used only when HTTPS fails AND the
+//! registry is on loopback or the caller marked it insecure; otherwise a registry that speaks only
+//! HTTP gets an error saying so, because credentials would otherwise travel in clear text.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::credentials::{CredentialStore, Credentials};
+use crate::error::{Error, Result};
+use crate::reference::{host_is_loopback, validate_host, DOCKER_HUB, DOCKER_HUB_API};
+
+/// Where a client gets its credentials.
+#[derive(Debug, Clone, Default)]
+pub enum CredentialSource {
+    /// Anonymous access only.
+    None,
+    /// These credentials, typically typed by the user.
+    Explicit(Credentials),
+    /// Docker's store (`~/.docker/config.json` and its helpers), as `docker` itself would.
+    #[default]
+    DockerConfig,
+    /// A store at another path (tests, or a profile with its own config).
+    Store(CredentialStore),
+}
+
+/// How often and how patiently to retry 429, 5xx and dropped connections.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Total attempts including the first.
+    pub attempts: u32,
+    /// The first back-off; it doubles each attempt.
+    pub base_delay: Duration,
+    /// No single wait (including a server's Retry-After) is longer than this.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.base_delay.saturating_mul(1 << attempt.min(16));
+        retry_after.unwrap_or(backoff).min(self.max_delay)
+    }
+}
+
+/// How to reach one registry.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Allow plain HTTP when HTTPS fails (loopback registries are always allowed it).
+    pub insecure: bool,
+    /// A PEM file with extra CA certificates to trust for this registry.
+    pub ca_file: Option<PathBuf>,
+    pub credentials: CredentialSource,
+    pub retry: RetryPolicy,
+    /// The certs.d root (default `/etc/docker/certs.d`); `<root>/<host:port>/*.crt` are trusted.
+    pub certs_dir: Option<PathBuf>,
+}
+
+/// The authentication scheme a registry asked for, learnt from its challenges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    None,
+    Basic,
+    Bearer,
+}
+
+#[derive(Debug, Clone)]
+enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+/// The access a request needs, in the token spec's scope syntax (`repository:NAME:pull,push`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scope(Vec<String>);
+
+impl Scope {
+    pub fn none() -> Scope {
+        Scope(Vec::new())
+    }
+    pub fn pull(repository: &str) -> Scope {
+        Scope(vec![format!("repository:{repository}:pull")])
+    }
+    pub fn push(repository: &str) -> Scope {
+        Scope(vec![format!("repository:{repository}:pull,push")])
+    }
+    pub fn delete(repository: &str) -> Scope {
+        Scope(vec![format!("repository:{repository}:pull,delete")])
+    }
+    pub fn catalog() -> Scope {
+        Scope(vec!["registry:catalog:*".to_string()])
+    }
+    /// Push to `repository` and pull from `from`: what a cross-repository mount needs.
+    pub fn mount(repository: &str, from: &str) -> Scope {
+        Scope(vec![
+            format!("repository:{repository}:pull,push"),
+            format!("repository:{from}:pull"),
+        ])
+    }
+    fn key(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    tokens: HashMap<String, (String, Instant)>,
+}
+
+struct Inner {
+    registry: String,
+    host: String,
+    http: reqwest::Client,
+    allow_http: bool,
+    base: OnceCell<String>,
+    credentials: Option<Credentials>,
+    auth: Mutex<AuthState>,
+    retry: RetryPolicy,
+}
+
+/// A client for one registry. Cheap to clone; clones share connections and the token cache.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("registry", &self.inner.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request body that can be sent again on retry.
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    Empty,
+    Bytes(Bytes),
+}
+
+pub(crate) struct Request {
+    pub method: Method,
+    /// A path starting with `/v2/`, or an absolute URL the registry gave us (Location, Link).
+    pub url: String,
+    pub headers: Vec<(HeaderName, String)>,
+    pub body: Body,
+    pub scope: Scope,
+}
+
+impl Request {
+    pub fn new(method: Method, url: impl Into<String>, scope: Scope) -> Request {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope,
+        }
+    }
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+    pub fn body(mut self, body: Bytes) -> Request {
+        self.body = Body::Bytes(body);
+        self
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenReply {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Client {
+    /// A client for `registry` (`host[:port]` as written in references).
+    pub fn new(registry: &str, options: ClientOptions) -> Result<Client> {
+        validate_host(registry)?;
+        let host = if registry == DOCKER_HUB {
+            DOCKER_HUB_API.to_string()
+        } else {
+            registry.to_string()
+        };
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+            // Redirects to blob storage must not carry our Authorization header, and reqwest
+            // strips it on cross-host redirects, so following them is safe.
+            .redirect(reqwest::redirect::Policy::limited(5));
+        let mut ca_files: Vec<PathBuf> = options.ca_file.iter().cloned().collect();
+        let certs_root = options
+            .certs_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/docker/certs.d"));
+        ca_files.extend(certs_d_files(&certs_root.join(registry)));
+        for file in &ca_files {
+            let pem = std::fs::read(file)
+                .map_err(|e| Error::io(format!("reading CA file {}", file.display()), e))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Credentials {
+                    detail: format!("{} is not a PEM certificate bundle ({e})", file.display()),
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| Error::Transport {
+            registry: registry.to_string(),
+            detail: e.to_string(),
+        })?;
+        let credentials = match &options.credentials {
+            CredentialSource::None => None,
+            CredentialSource::Explicit(c) => Some(c.clone()),
+            CredentialSource::DockerConfig => CredentialStore::docker_default().get(registry)?,
+            CredentialSource::Store(store) => store.get(registry)?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                registry: registry.to_string(),
+                host,
+                http,
+                allow_http: options.insecure || host_is_loopback(registry),
+                base: OnceCell::new(),
+                credentials,
+                auth: Mutex::new(AuthState::default()),
+                retry: options.retry,
+            }),
+        })
+    }
+
+    pub fn registry(&self) -> &str {
+        &self.inner.registry
+    }
+
+    pub fn has_credentials(&self) -> bool {
+        self.inner.credentials.is_some()
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
+    /// The auth scheme the registry asked for so far (after [`Client::base_url`] it is known).
+    pub fn auth_kind(&self) -> AuthKind {
+        match &self.inner.auth.lock().expect("auth lock").challenge {
+            None => AuthKind::None,
+            Some(Challenge::Basic) => AuthKind::Basic,
+            Some(Challenge::Bearer { .. }) => AuthKind::Bearer,
+        }
+    }
+
+    /// `https://host` or `http://host`, decided once by probing `/v2/`.
+    pub async fn base_url(&self) -> Result<&str> {
+        self.inner
+            .base
+            .get_or_try_init(|| self.choose_scheme())
+            .await
+            .map(String::as_str)
+    }
+
+    async fn choose_scheme(&self) -> Result<String> {
+        let https = format!("https://{}", self.inner.host);
+        let tls_err = match self.inner.http.get(format!("{https}/v2/")).send().await {
+            Ok(resp) => {
+                self.learn_challenge(resp.headers());
+                return Ok(https);
+            }
+            Err(e) => e,
+        };
+        let http = format!("http://{}", self.inner.host);
+        match self.inner.http.get(format!("{http}/v2/")).send().await {
+            Ok(resp) if self.inner.allow_http => {
+                self.learn_challenge(resp.headers());
+                Ok(http)
+            }
+            Ok(_) => Err(Error::HttpToHttps {
+                registry: self.inner.registry.clone(),
+            }),
+            Err(_) => Err(self.classify_send_error(&tls_err)),
+        }
+    }
+
+    fn learn_challenge(&self, headers: &HeaderMap) {
+        if let Some(challenge) = headers
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+        {
+            self.inner.auth.lock().expect("auth lock").challenge = Some(challenge);
+        }
+    }
+
+    pub(crate) fn classify_send_error(&self, e: &reqwest::Error) -> Error {
+        let chain = error_chain(e);
+        let registry = self.inner.registry.clone();
+        let lower = chain.to_lowercase();
+        if lower.contains("certificate")
+            || lower.contains("unknownissuer")
+            || lower.contains("invalid peer")
+        {
+            Error::UnknownCertificate {
+                registry,
+                detail: chain,
+            }
+        } else if e.is_connect() || e.is_timeout() && !e.is_body() {
+            Error::Unreachable {
+                registry,
+                detail: chain,
+            }
+        } else {
+            Error::Transport {
+                registry,
+                detail: chain,
+            }
+        }
+    }
+
+    pub(crate) async fn url(&self, url: &str) -> Result<String> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(url.to_string())
+        } else {
+            Ok(format!("{}{}", self.base_url().await?, url))
+        }
+    }
+
+    /// The Authorization header for `scope`, fetching a token if the registry uses Bearer and we
+    /// hold none for this scope yet (so bodies that cannot be replayed are sent authenticated).
+    pub(crate) async fn auth_header(&self, scope: &Scope) -> Result<Option<String>> {
+        let challenge = {
+            let state = self.inner.auth.lock().expect("auth lock");
+            match &state.challenge {
+                None => return Ok(None),
+                Some(Challenge::Basic) => {
+                    return Ok(self
+                        .inner
+                        .credentials
+                        .as_ref()
+                        .map(Credentials::basic_header))
+                }
+                Some(c @ Challenge::Bearer { .. }) => {
+                    if let Some((token, expiry)) = state.tokens.get(&scope.key()) {
+                        if *expiry > Instant::now() {
+                            return Ok(Some(format!("Bearer {token}")));
+                        }
+                    }
+                    c.clone()
+                }
+            }
+        };
+        let token = self.fetch_token(&challenge, scope).await?;
+        Ok(Some(format!("Bearer {token}")))
+    }
+
+    async fn fetch_token(&self, challenge: &Challenge, scope: &Scope) -> Result<String> {
+        let Challenge::Bearer {
+            realm,
+            service,
+            scope: challenge_scope,
+        } = challenge
+        else {
+            return Err(self.protocol("fetch_token called for a non-Bearer challenge"));
+        };
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(service) = service {
+            query.push(("service", service.clone()));
+        }
+        if scope.0.is_empty() {
+            if let Some(s) = challenge_scope {
+                query.push(("scope", s.clone()));
+            }
+        } else {
+            for s in &scope.0 {
+                query.push(("scope", s.clone()));
+            }
+        }
+        let mut req = self.inner.http.get(realm).query(&query);
+        if let Some(creds) = &self.inner.credentials {
+            req = req.header(AUTHORIZATION, creds.basic_header());
+        }
+        let resp = req.send().await.map_err(|e| self.classify_send_error(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let detail = format!("the token server {realm} answered {status}");
+            return Err(match status {
+                StatusCode::UNAUTHORIZED => Error::Unauthorized {
+                    registry: self.inner.registry.clone(),
+                    detail,
+                },
+                StatusCode::FORBIDDEN => Error::Denied {
+                    registry: self.inner.registry.clone(),
+                    scope: scope.key(),
+                    action: "the requested".to_string(),
+                    detail: format!(" ({detail})"),
+                },
+                _ => Error::Protocol {
+                    registry: self.inner.registry.clone(),
+                    detail,
+                },
+            });
+        }
+        let reply: TokenReply = resp.json().await.map_err(|e| {
+            self.protocol(format!("the token server {realm} sent no token JSON ({e})"))
+        })?;
+        let token = reply
+            .token
+            .or(reply.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                self.protocol(format!("the token server {realm} sent an empty token"))
+            })?;
+        // The token spec says a missing expires_in means 60 seconds; keep a margin so a token
+        // never expires between our check and the registry's.
+        let lifetime = Duration::from_secs(reply.expires_in.unwrap_or(60).max(10));
+        let expiry = Instant::now() + lifetime - Duration::from_secs(5);
+        self.inner
+            .auth
+            .lock()
+            .expect("auth lock")
+            .tokens
+            .insert(scope.key(), (token.clone(), expiry));
+        Ok(token)
+    }
+
+    pub(crate) fn protocol(&self, detail: impl Into<String>) -> Error {
+        Error::Protocol {
+            registry: self.inner.registry.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Sends a replayable request: authenticates on a 401 challenge (once), and retries 429, 5xx
+    /// and dropped connections with back-off, honouring Retry-After. Returns the last response
+    /// whatever its status; callers turn statuses into errors with [`Client::status_error`].
+    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
+        let url = self.url(&req.url).await?;
+        let policy = self.inner.retry;
+        let mut attempt = 0;
+        let mut authenticated_retry = false;
+        loop {
+            let mut builder = self.inner.http.request(req.method.clone(), &url);
+            for (name, value) in &req.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(auth) = self.auth_header(&req.scope).await? {
+                builder = builder.header(AUTHORIZATION, auth);
+            }
+            builder = match &req.body {
+                Body::Empty => builder,
+                Body::Bytes(b) => builder.body(b.clone()),
+            };
+            let resp = match builder.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let err = self.classify_send_error(&e);
+                    if err.is_transient() && attempt + 1 < policy.attempts {
+                        tokio::time::sleep(policy.delay(attempt, None)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !authenticated_retry {
+                if let Some(challenge) = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_challenge)
+                {
+                    authenticated_retry = true;
+                    let is_basic = matches!(challenge, Challenge::Basic);
+                    {
+                        let mut state = self.inner.auth.lock().expect("auth lock");
+                        state.challenge = Some(challenge);
+                        // A 401 with a token we held means it expired or lacks this scope.
+                        state.tokens.remove(&req.scope.key());
+                    }
+                    if is_basic && self.inner.credentials.is_none() {
+                        return Ok(resp);
+                    }
+                    continue;
+                }
+            }
+            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
+                && attempt + 1 < policy.attempts
+            {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                tokio::time::sleep(policy.delay(attempt, retry_after)).await;
+                attempt += 1;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Sends a request once with a body that cannot be replayed (a stream). The caller has made
+    /// sure a token for `scope` is cached (any earlier request in the same scope does that).
+    pub(crate) async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        headers: Vec<(HeaderName, String)>,
+        body: reqwest::Body,
+        scope: &Scope,
+    ) -> Result<Response> {
+        let url = self.url(url).await?;
+        let mut builder = self.inner.http.request(method, &url).body(body);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(auth) = self.auth_header(scope).await? {
+            builder = builder.header(AUTHORIZATION, auth);
+        }
+        builder
+            .send()
+            .await
+            .map_err(|e| self.classify_send_error(&e))
+    }
+
+    /// Turns a failed response into its error; `what` names the thing asked for ("manifest
+    /// app:1") for 404s, `scope` the access for 403s.
+    pub(crate) async fn status_error(&self, resp: Response, what: &str, scope: &Scope) -> Error {
+        let status = resp.status();
+        let request = format!("{} {}", what, resp.url().path());
+        let detail = error_detail(resp).await;
+        let registry = self.inner.registry.clone();
+        let attempts = self.inner.retry.attempts;
+        match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthorized {
+                registry,
+                detail: if detail.is_empty() {
+                    "401 Unauthorized".to_string()
+                } else {
+                    detail.trim_start_matches(": ").to_string()
+                },
+            },
+            StatusCode::FORBIDDEN => Error::Denied {
+                registry,
+                scope: scope.key(),
+                action: scope
+                    .0
+                    .first()
+                    .and_then(|s| s.rsplit(':').next())
+                    .unwrap_or("access")
+                    .to_string(),
+                detail,
+            },
+            StatusCode::NOT_FOUND => Error::NotFound {
+                registry,
+                what: what.to_string(),
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge { registry },
+            StatusCode::TOO_MANY_REQUESTS => Error::TooManyRequests { registry, attempts },
+            s if s.is_server_error() => Error::Server {
+                registry,
+                status: s.as_u16(),
+                attempts,
+                detail,
+            },
+            s => Error::Unexpected {
+                registry,
+                request,
+                status: s.as_u16(),
+                detail,
+            },
+        }
+    }
+}
+
+/// The registry's error body (`{"errors":[{"code","message"}]}`) as `: CODE message`, or empty.
+async fn error_detail(resp: Response) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorEntry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let Ok(body) = resp.bytes().await else {
+        return String::new();
+    };
+    match serde_json::from_slice::<Errors>(&body) {
+        Ok(errors) if !errors.errors.is_empty() => {
+            let parts: Vec<String> = errors
+                .errors
+                .iter()
+                .map(|e| format!("{} {}", e.code, e.message).trim().to_string())
+                .collect();
+            format!(": {}", parts.join("; "))
+        }
+        _ => String::new(),
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+fn certs_d_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Parses `Basic realm="..."` or `Bearer realm="...",service="...",scope="..."`.
+fn parse_challenge(header: &str) -> Option<Challenge> {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    let params = parse_params(rest);
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => Some(Challenge::Basic),
+        "bearer" => Some(Challenge::Bearer {
+            realm: params.get("realm")?.clone(),
+            service: params.get("service").cloned(),
+            scope: params.get("scope").cloned(),
+        }),
+        _ => None,
+    }
+}
+
+fn parse_params(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            (
+                quoted[..end].to_string(),
+                quoted.get(end + 1..).unwrap_or(""),
+            )
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        out.insert(key, value);
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    out
+}
+
+/// The `rel="next"` target of a Link header (`</v2/_catalog?last=x&n=10>; rel="next"`).
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        let value = value.to_str().ok()?;
+        for part in value.split(',') {
+            let (target, params) = part.split_once(';').unwrap_or((part, ""));
+            if params.replace(' ', "").contains("rel=\"next\"")
+                || params.replace(' ', "").contains("rel=next")
+            {
+                return Some(
+                    target
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string(),
+                );
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn hv(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn challenges_parse() {
+        let c = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#)
+            .unwrap();
+        match c {
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                assert_eq!(realm, "https://auth.example/token");
+                assert_eq!(service.as_deref(), Some("registry.example"));
+                assert_eq!(scope.as_deref(), Some("repository:a/b:pull"));
+            }
+            _ => panic!("not bearer"),
+        }
+        assert!(matches!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        ));
+    }
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::LINK,
+            hv(r#"</v2/_catalog?last=b&n=2>; rel="next""#),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("/v2/_catalog?last=b&n=2"));
+    }
+}

@@ -1,0 +1,347 @@
+//! Registry credentials and the Docker credential store (`~/.docker/config.json`).
+//!
+//! We read and write the same store `docker login` uses so that a user who logged in with docker
+//! is logged in with Slipway too, and the other way round: `auths` entries (base64 `user:pass`),
+//! a global `credsStore`, and per-registry `credHelpers`, the latter two through the
+//! `docker-credential-NAME get|store|erase` protocol (JSON over stdin/stdout).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::reference::DOCKER_HUB;
+
+/// The key Docker Hub's credentials are stored under, for historical reasons.
+const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// A username and a secret (password or token). `Debug` never shows the secret, so logging a
+/// value that holds credentials cannot leak them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    secret: String,
+}
+
+impl Credentials {
+    pub fn new(username: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        Credentials {
+            username: username.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The secret, for the one place that must send it: an Authorization header.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    pub(crate) fn basic_header(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The Docker CLI's credential store, rooted at a config.json.
+#[derive(Debug, Clone)]
+pub struct CredentialStore {
+    config_path: PathBuf,
+}
+
+#[derive(Deserialize, Serialize)]
+struct HelperReply {
+    #[serde(rename = "ServerURL", default)]
+    server_url: String,
+    #[serde(rename = "Username")]
+    username: String,
+    #[serde(rename = "Secret")]
+    secret: String,
+}
+
+impl CredentialStore {
+    /// The store docker uses: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub fn docker_default() -> CredentialStore {
+        let dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".docker")))
+            .unwrap_or_else(|| PathBuf::from(".docker"));
+        CredentialStore {
+            config_path: dir.join("config.json"),
+        }
+    }
+
+    pub fn at(config_path: impl Into<PathBuf>) -> CredentialStore {
+        CredentialStore {
+            config_path: config_path.into(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.config_path
+    }
+
+    fn read_config(&self) -> Result<serde_json::Value> {
+        match std::fs::read(&self.config_path) {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(serde_json::json!({})),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Credentials {
+                detail: format!(
+                    "{} is not valid JSON ({e}); fix or remove it",
+                    self.config_path.display()
+                ),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
+            Err(e) => Err(Error::io(
+                format!("reading {}", self.config_path.display()),
+                e,
+            )),
+        }
+    }
+
+    /// The credentials stored for `registry` (as written in references: `host[:port]`), if any.
+    pub fn get(&self, registry: &str) -> Result<Option<Credentials>> {
+        let config = self.read_config()?;
+        let key = store_key(registry);
+        if let Some(helper) = helper_for(&config, registry) {
+            return helper_get(&helper, &key);
+        }
+        let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
+            return Ok(None);
+        };
+        // docker has stored keys with and without a scheme over the years; accept both.
+        let candidates = [
+            key.clone(),
+            format!("https://{registry}"),
+            format!("http://{registry}"),
+        ];
+        for candidate in candidates {
+            let Some(entry) = auths.get(&candidate) else {
+                continue;
+            };
+            if let Some(auth) = entry
+                .get("auth")
+                .and_then(|a| a.as_str())
+                .filter(|a| !a.is_empty())
+            {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(auth)
+                    .map_err(|_| Error::Credentials {
+                        detail: format!(
+                            "the auth entry for {registry} in {} is not base64",
+                            self.config_path.display()
+                        ),
+                    })?;
+                let text = String::from_utf8_lossy(&decoded);
+                let (user, pass) = text.split_once(':').ok_or_else(|| Error::Credentials {
+                    detail: format!(
+                        "the auth entry for {registry} in {} is not user:password",
+                        self.config_path.display()
+                    ),
+                })?;
+                return Ok(Some(Credentials::new(user, pass)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores credentials where docker would: in the registry's helper or the global credsStore
+    /// when one is configured, else base64 in `auths`.
+    pub fn store(&self, registry: &str, credentials: &Credentials) -> Result<()> {
+        let mut config = self.read_config()?;
+        let key = store_key(registry);
+        if let Some(helper) = helper_for(&config, registry) {
+            let payload = serde_json::to_vec(&HelperReply {
+                server_url: key,
+                username: credentials.username.clone(),
+                secret: credentials.secret.clone(),
+            })
+            .map_err(|e| Error::Credentials {
+                detail: e.to_string(),
+            })?;
+            run_helper(&helper, "store", &payload)?;
+            return Ok(());
+        }
+        let raw = format!("{}:{}", credentials.username, credentials.secret);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+        let root = config.as_object_mut().ok_or_else(|| Error::Credentials {
+            detail: format!("{} is not a JSON object", self.config_path.display()),
+        })?;
+        let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
+        if let Some(auths) = auths.as_object_mut() {
+            auths.insert(key, serde_json::json!({ "auth": encoded }));
+        }
+        self.write_config(&config)
+    }
+
+    /// Removes stored credentials for `registry`.
+    pub fn erase(&self, registry: &str) -> Result<()> {
+        let mut config = self.read_config()?;
+        let key = store_key(registry);
+        if let Some(helper) = helper_for(&config, registry) {
+            run_helper(&helper, "erase", key.as_bytes())?;
+            return Ok(());
+        }
+        if let Some(auths) = config.get_mut("auths").and_then(|a| a.as_object_mut()) {
+            auths.remove(&key);
+        }
+        self.write_config(&config)
+    }
+
+    fn write_config(&self, config: &serde_json::Value) -> Result<()> {
+        let ctx = || format!("writing {}", self.config_path.display());
+        if let Some(dir) = self.config_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(ctx(), e))?;
+        }
+        let text = serde_json::to_vec_pretty(config).map_err(|e| Error::Credentials {
+            detail: e.to_string(),
+        })?;
+        // Write a sibling file and rename it so that a crash never leaves a half-written
+        // config.json, which would lock the user out of every registry at once.
+        let tmp = self.config_path.with_extension("json.slipway-tmp");
+        {
+            let mut file = open_private(&tmp).map_err(|e| Error::io(ctx(), e))?;
+            file.write_all(&text).map_err(|e| Error::io(ctx(), e))?;
+            file.sync_all().map_err(|e| Error::io(ctx(), e))?;
+        }
+        std::fs::rename(&tmp, &self.config_path).map_err(|e| Error::io(ctx(), e))
+    }
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // The file holds passwords: readable by the user only, as docker creates it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
+}
+
+fn store_key(registry: &str) -> String {
+    if registry == DOCKER_HUB || registry == "index.docker.io" || registry == "registry-1.docker.io"
+    {
+        DOCKER_HUB_KEY.to_string()
+    } else {
+        registry.to_string()
+    }
+}
+
+fn helper_for(config: &serde_json::Value, registry: &str) -> Option<String> {
+    let per_registry = config
+        .get("credHelpers")
+        .and_then(|h| h.get(registry).or_else(|| h.get(store_key(registry))))
+        .and_then(|h| h.as_str());
+    per_registry
+        .or_else(|| config.get("credsStore").and_then(|s| s.as_str()))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>> {
+    match run_helper(helper, "get", key.as_bytes()) {
+        Ok(out) => {
+            let reply: HelperReply = serde_json::from_slice(&out).map_err(|_| Error::Credentials {
+                detail: format!("docker-credential-{helper} returned something that is not credentials JSON"),
+            })?;
+            Ok(Some(Credentials::new(reply.username, reply.secret)))
+        }
+        // The protocol reports a missing entry on stdout with a non-zero exit; treat it as none.
+        Err(Error::Credentials { detail }) if detail.contains("credentials not found") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn run_helper(helper: &str, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg(verb)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Credentials {
+            detail: format!(
+                "cannot run {program} ({e}); install it or remove it from the docker config"
+            ),
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .map_err(|e| Error::io(format!("writing to {program}"), e))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::io(format!("running {program}"), e))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        // Helpers print a short reason; it never contains the secret we are looking for.
+        let reason = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Err(Error::Credentials {
+            detail: format!("{program} {verb} failed: {reason}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let c = Credentials::new("alice", "hunter2");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("alice") && !shown.contains("hunter2"));
+    }
+
+    #[test]
+    fn store_then_get_round_trips_through_auths() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::at(dir.path().join("config.json"));
+        assert_eq!(store.get("localhost:5000").unwrap(), None);
+        store
+            .store("localhost:5000", &Credentials::new("bob", "pw:with:colons"))
+            .unwrap();
+        let got = store.get("localhost:5000").unwrap().unwrap();
+        assert_eq!(got, Credentials::new("bob", "pw:with:colons"));
+        store.erase("localhost:5000").unwrap();
+        assert_eq!(store.get("localhost:5000").unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_helper_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"credHelpers":{"r.example":"slipway-nonexistent"}}"#,
+        )
+        .unwrap();
+        let err = CredentialStore::at(&path).get("r.example").unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("docker-credential-slipway-nonexistent"));
+    }
+}

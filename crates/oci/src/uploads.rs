@@ -1,0 +1,315 @@
+//! `/v2/<name>/blobs/uploads/`: pushing blobs, monolithic or chunked, with resume.
+//!
+//! Small blobs go in one POST + PUT. Larger ones are sent as PATCH chunks with Content-Range; when
+//! a connection drops mid-chunk we ask the registry how much it holds (GET on the upload, whose
+//! `Range: 0-N` header says so, as the spec requires) and continue from there. If the registry has
+//! forgotten the upload we start a new one: the source is a file or bytes, so any offset can be
+//! read again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::client::{header_str, Client, Request, Scope};
+use crate::error::{Error, Result};
+use crate::reference::{validate_repository, Digest};
+
+/// Blobs up to this size go in a single request.
+pub const MONOLITHIC_LIMIT: u64 = 8 << 20;
+/// The size of each PATCH of a chunked upload. Small enough that a dropped connection costs
+/// little and memory stays low, large enough that request overhead is negligible.
+pub const CHUNK_SIZE: u64 = 8 << 20;
+
+/// Where a blob's bytes come from; both can be read again from any offset, which is what makes
+/// resuming possible.
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+impl BlobSource {
+    async fn read(&self, offset: u64, len: u64) -> Result<Bytes> {
+        match self {
+            BlobSource::Bytes(b) => Ok(b.slice(offset as usize..(offset + len) as usize)),
+            BlobSource::File(path) => {
+                let ctx = || format!("reading {}", path.display());
+                let mut file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io(ctx(), e))?;
+                file.seek(std::io::SeekFrom::Start(offset))
+                    .await
+                    .map_err(|e| Error::io(ctx(), e))?;
+                let mut buf = vec![0u8; len as usize];
+                file.read_exact(&mut buf)
+                    .await
+                    .map_err(|e| Error::io(ctx(), e))?;
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
+}
+
+/// Called with the number of bytes the registry has acknowledged so far (it may go back after a
+/// resume).
+pub type UploadProgress = Arc<dyn Fn(u64) + Send + Sync>;
+
+impl Client {
+    /// Opens an upload session and returns its Location.
+    pub async fn start_upload(&self, repository: &str) -> Result<String> {
+        validate_repository(repository)?;
+        let scope = Scope::push(repository);
+        let resp = self
+            .send(
+                Request::new(
+                    Method::POST,
+                    format!("/v2/{repository}/blobs/uploads/"),
+                    scope.clone(),
+                )
+                .header(CONTENT_LENGTH, "0"),
+            )
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .status_error(resp, &format!("upload to {repository}"), &scope)
+                .await);
+        }
+        header_str(resp.headers(), "location")
+            .ok_or_else(|| self.protocol("an upload without a Location header"))
+    }
+
+    /// How many bytes the upload at `location` holds, or `None` when the registry no longer knows
+    /// it.
+    pub async fn upload_offset(
+        &self,
+        repository: &str,
+        location: &str,
+    ) -> Result<Option<(u64, String)>> {
+        let scope = Scope::push(repository);
+        let resp = self
+            .send(Request::new(Method::GET, location, scope))
+            .await?;
+        if !resp.status().is_success() {
+            return Ok(None);
+        }
+        let next = header_str(resp.headers(), "location").unwrap_or_else(|| location.to_string());
+        Ok(Some((range_end(resp.headers()).unwrap_or(0), next)))
+    }
+
+    /// Pushes a blob of `size` bytes with `digest`, unless the repository already has it.
+    /// Returns false when it was already there.
+    pub async fn push_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+        source: BlobSource,
+        progress: Option<UploadProgress>,
+    ) -> Result<bool> {
+        if self.blob_exists(repository, digest).await?.is_some() {
+            return Ok(false);
+        }
+        let progress = progress.unwrap_or_else(|| Arc::new(|_| {}));
+        if size <= MONOLITHIC_LIMIT {
+            let data = source.read(0, size).await?;
+            let location = self.start_upload(repository).await?;
+            self.finish_upload(repository, &location, digest, Some(data))
+                .await?;
+            progress(size);
+            return Ok(true);
+        }
+        self.push_chunked(repository, digest, size, &source, &progress)
+            .await?;
+        Ok(true)
+    }
+
+    async fn push_chunked(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+        source: &BlobSource,
+        progress: &UploadProgress,
+    ) -> Result<()> {
+        let scope = Scope::push(repository);
+        let policy = self.retry_policy();
+        let mut location = self.start_upload(repository).await?;
+        let mut offset = 0u64;
+        let mut failures = 0u32;
+        while offset < size {
+            let len = CHUNK_SIZE.min(size - offset);
+            let data = source.read(offset, len).await?;
+            let headers = vec![
+                (CONTENT_TYPE, "application/octet-stream".to_string()),
+                (CONTENT_RANGE, format!("{}-{}", offset, offset + len - 1)),
+                (CONTENT_LENGTH, len.to_string()),
+            ];
+            let body = reqwest::Body::wrap_stream(progress_stream(data, offset, progress.clone()));
+            let outcome = self
+                .send_once(Method::PATCH, &location, headers, body, &scope)
+                .await;
+            match outcome {
+                Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
+                    location = header_str(resp.headers(), "location").unwrap_or(location);
+                    offset = range_end(resp.headers()).unwrap_or(offset + len);
+                    progress(offset);
+                    failures = 0;
+                    continue;
+                }
+                Ok(resp)
+                    if !(resp.status().is_server_error()
+                        || resp.status() == StatusCode::TOO_MANY_REQUESTS
+                        || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE
+                        || resp.status() == StatusCode::BAD_REQUEST) =>
+                {
+                    return Err(self
+                        .status_error(resp, &format!("upload to {repository}"), &scope)
+                        .await)
+                }
+                Ok(resp) => {
+                    failures += 1;
+                    if failures >= policy.attempts {
+                        return Err(self
+                            .status_error(resp, &format!("upload to {repository}"), &scope)
+                            .await);
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    failures += 1;
+                    if failures >= policy.attempts {
+                        return Err(e);
+                    }
+                    tracing::warn!(%repository, %digest, offset, "upload connection broke, resuming: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(policy.delay(failures - 1, None)).await;
+            // Ask where the upload stands; a registry that forgot it (or refuses to resume from a
+            // stale state token) gets a fresh upload from byte 0.
+            match self.upload_offset(repository, &location).await {
+                Ok(Some((held, next))) if held <= size => {
+                    location = next;
+                    offset = held;
+                }
+                _ => {
+                    location = self.start_upload(repository).await?;
+                    offset = 0;
+                }
+            }
+            progress(offset);
+        }
+        self.finish_upload(repository, &location, digest, None)
+            .await
+    }
+
+    /// Completes an upload with `PUT <location>?digest=...`, optionally carrying the last bytes.
+    pub async fn finish_upload(
+        &self,
+        repository: &str,
+        location: &str,
+        digest: &Digest,
+        data: Option<Bytes>,
+    ) -> Result<()> {
+        let scope = Scope::push(repository);
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let mut req = Request::new(Method::PUT, url, scope.clone());
+        req = match data {
+            Some(data) => req
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, data.len().to_string())
+                .body(data),
+            None => req.header(CONTENT_LENGTH, "0"),
+        };
+        let resp = self.send(req).await?;
+        if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            return Err(self
+                .status_error(resp, &format!("blob {digest} in {repository}"), &scope)
+                .await);
+        }
+        Ok(())
+    }
+
+    /// Uploads a blob from a one-shot stream (a copy between registries): POST, one streaming
+    /// PATCH, PUT with the digest. The registry verifies the digest on PUT and keeps nothing when it
+    /// does not match; a stream that fails (a [`crate::blobs::VerifiedStream`] that saw the wrong
+    /// bytes) aborts the PATCH so the upload is never completed.
+    pub async fn push_blob_stream<S>(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        stream: S,
+    ) -> Result<()>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        let scope = Scope::push(repository);
+        let location = self.start_upload(repository).await?;
+        let failure: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+        let seen_failure = failure.clone();
+        let body = stream.map(move |item| {
+            item.map_err(|e| {
+                let text = e.to_string();
+                *seen_failure.lock().expect("failure lock") = Some(e);
+                std::io::Error::other(text)
+            })
+        });
+        let headers = vec![(CONTENT_TYPE, "application/octet-stream".to_string())];
+        let outcome = self
+            .send_once(
+                Method::PATCH,
+                &location,
+                headers,
+                reqwest::Body::wrap_stream(body),
+                &scope,
+            )
+            .await;
+        if let Some(e) = failure.lock().expect("failure lock").take() {
+            return Err(e);
+        }
+        let resp = outcome?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .status_error(resp, &format!("upload to {repository}"), &scope)
+                .await);
+        }
+        let location = header_str(resp.headers(), "location").unwrap_or(location);
+        self.finish_upload(repository, &location, digest, None)
+            .await
+    }
+}
+
+/// The offset after the `Range: 0-N` header (N+1), per the spec's upload status.
+fn range_end(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let range = header_str(headers, "range")?;
+    let end = range
+        .trim()
+        .trim_start_matches("bytes=")
+        .split('-')
+        .nth(1)?;
+    end.trim().parse::<u64>().ok().map(|n| n + 1)
+}
+
+/// Splits a chunk into 256 KiB pieces and reports progress as reqwest takes them.
+fn progress_stream(
+    data: Bytes,
+    base: u64,
+    progress: UploadProgress,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    const PIECE: usize = 256 << 10;
+    let pieces: Vec<Bytes> = (0..data.len())
+        .step_by(PIECE)
+        .map(|i| data.slice(i..(i + PIECE).min(data.len())))
+        .collect();
+    let mut sent = base;
+    futures_util::stream::iter(pieces).map(move |piece| {
+        progress(sent);
+        sent += piece.len() as u64;
+        Ok(piece)
+    })
+}
