@@ -19,7 +19,7 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-export function show(el, visible = true) {
+export function reveal(el, visible = true) {
   el.classList.toggle('hidden', !visible);
 }
 
@@ -27,12 +27,12 @@ export function show(el, visible = true) {
 export function showError(el, err) {
   if (!err) {
     el.textContent = '';
-    show(el, false);
+    reveal(el, false);
     return;
   }
   el.textContent = err.message || String(err);
   el.dataset.code = err.code || '';
-  show(el, true);
+  reveal(el, true);
 }
 
 export function setMessage(el, text, kind = 'info') {

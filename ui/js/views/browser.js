@@ -3,7 +3,7 @@
 // image in from another registry with progress.
 import * as api from '../api.js';
 import { LayerBars } from '../progress.js';
-import { $, h, show, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
 
 const PAGE = 100;
 let repos = [];
@@ -18,10 +18,10 @@ export function init() {
   $('browser-more').addEventListener('click', () => load(false));
   $('browser-filter').addEventListener('input', renderRepos);
   $('browser-profile').addEventListener('change', () => load(true));
-  $('delete-cancel').addEventListener('click', () => show($('delete-dialog'), false));
+  $('delete-cancel').addEventListener('click', () => reveal($('delete-dialog'), false));
   $('delete-confirm').addEventListener('click', doDelete);
   $('copy-open').addEventListener('click', openCopy);
-  $('copy-close').addEventListener('click', () => show($('copy-dialog'), false));
+  $('copy-close').addEventListener('click', () => reveal($('copy-dialog'), false));
   $('copy-start').addEventListener('click', copy);
   $('copy-cancel').addEventListener('click', () => copyOp && api.cancel(copyOp).catch(() => {}));
 }
@@ -50,14 +50,14 @@ async function load(reset) {
     nextLast = null;
     repo = null;
     $('browser-tags-body').replaceChildren();
-    show($('tag-detail'), false);
+    reveal($('tag-detail'), false);
   }
   try {
     const page = await api.catalog(profile(), nextLast, PAGE);
     const names = Array.isArray(page) ? page : pick(page, 'repositories') || [];
     repos = repos.concat(names);
     nextLast = Array.isArray(page) ? null : pick(page, 'next', 'last') || null;
-    show($('browser-more'), !!nextLast);
+    reveal($('browser-more'), !!nextLast);
     showError($('browser-error'), null);
   } catch (e) {
     showError($('browser-error'), e);
@@ -78,7 +78,7 @@ async function openRepo(r) {
   repo = r;
   renderRepos();
   $('browser-repo-title').textContent = `Tags of ${r}`;
-  show($('tag-detail'), false);
+  reveal($('tag-detail'), false);
   try {
     tags = await api.listTags(profile(), r);
     renderTags();
@@ -105,7 +105,7 @@ function renderTags() {
 
 async function details(tag) {
   const box = $('tag-detail');
-  show(box, true);
+  reveal(box, true);
   box.textContent = 'Loading…';
   try {
     const d = await api.tagDetails(profile(), repo, tag);
@@ -133,7 +133,7 @@ function askDelete(t) {
   $('delete-text').textContent = others.length
     ? `Delete ${repo}:${t.tag}? The registry deletes by digest, so these tags on the same digest go too: ${others.join(', ')}.`
     : `Delete ${repo}:${t.tag} (${shortDigest(t.digest)})? No other tag points at this digest.`;
-  show($('delete-dialog'), true);
+  reveal($('delete-dialog'), true);
   $('delete-dialog').scrollIntoView();
 }
 
@@ -142,7 +142,7 @@ async function doDelete() {
   if (!t) return;
   try {
     await api.deleteTag(profile(), repo, t.tag);
-    show($('delete-dialog'), false);
+    reveal($('delete-dialog'), false);
     pendingDelete = null;
     await openRepo(repo);
   } catch (e) {
@@ -151,7 +151,7 @@ async function doDelete() {
 }
 
 function openCopy() {
-  show($('copy-dialog'), true);
+  reveal($('copy-dialog'), true);
   setMessage($('copy-result'), '');
   $('copy-layers').replaceChildren();
 }

@@ -2,7 +2,7 @@
 // registry with per-layer bars, overall bytes and the final digest.
 import * as api from '../api.js';
 import { LayerBars } from '../progress.js';
-import { $, h, show, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
 
 let images = [];
 let selected = null;
@@ -16,7 +16,7 @@ export function init({ navigate }) {
   $('images-refresh').addEventListener('click', refresh);
   $('pull-start').addEventListener('click', pull);
   $('pull-cancel').addEventListener('click', () => pullOp && api.cancel(pullOp).catch(() => {}));
-  $('image-detail-close').addEventListener('click', () => show($('image-detail'), false));
+  $('image-detail-close').addEventListener('click', () => reveal($('image-detail'), false));
   $('tag-apply').addEventListener('click', tag);
   $('image-remove').addEventListener('click', remove);
   $('image-push-open').addEventListener('click', () => openPush(selected));
@@ -71,7 +71,7 @@ async function open(ref) {
   selected = ref;
   $('image-detail-title').textContent = ref;
   setMessage($('image-detail-msg'), '');
-  show($('image-detail'), true);
+  reveal($('image-detail'), true);
   $('image-layers').replaceChildren();
   $('image-config').textContent = 'Loading…';
   try {
@@ -107,7 +107,7 @@ async function remove() {
   if (!window.confirm(`Remove ${selected}?`)) return;
   try {
     await api.removeImage(selected);
-    show($('image-detail'), false);
+    reveal($('image-detail'), false);
     refresh();
   } catch (e) {
     setMessage($('image-detail-msg'), e.message, 'error');
@@ -117,7 +117,7 @@ async function remove() {
 async function pull() {
   const ref = $('pull-ref').value.trim();
   if (!ref) return;
-  show($('pull-panel'), true);
+  reveal($('pull-panel'), true);
   $('pull-title').textContent = ref;
   const bars = new LayerBars($('pull-layers'));
   setMessage($('pull-result'), 'Pulling…');
@@ -137,7 +137,7 @@ async function pull() {
 /** Opens the push view for `ref`, pre-filling the target with the image's repository path. */
 export async function openPush(ref) {
   if (!ref) return;
-  show($('push-panel'), true);
+  reveal($('push-panel'), true);
   $('push-source').value = ref;
   // A reference like host:5000/team/app:1.0 keeps only team/app:1.0 as the target path.
   const parts = ref.split('/');

@@ -2,7 +2,7 @@
 // see what changed, and commit the result with validated names and config changes.
 import * as api from '../api.js';
 import { imageNames } from './images.js';
-import { $, h, show, showError, setMessage, formatBytes, stripAnsi, pick } from '../util.js';
+import { $, h, reveal, showError, setMessage, formatBytes, stripAnsi, pick } from '../util.js';
 
 let nav;
 let container = null;
@@ -20,12 +20,12 @@ export function init({ navigate }) {
   $('console-input').addEventListener('keydown', onKey);
   $('changes-refresh').addEventListener('click', refreshChanges);
   $('commit-open').addEventListener('click', () => {
-    show($('commit-dialog'), true);
-    show($('commit-push'), false);
+    reveal($('commit-dialog'), true);
+    reveal($('commit-push'), false);
     setMessage($('commit-result'), '');
     $('commit-dialog').scrollIntoView();
   });
-  $('commit-close').addEventListener('click', () => show($('commit-dialog'), false));
+  $('commit-close').addEventListener('click', () => reveal($('commit-dialog'), false));
   $('commit-repo').addEventListener('input', validate);
   $('commit-tag').addEventListener('input', validate);
   $('commit-do').addEventListener('click', commit);
@@ -184,7 +184,7 @@ async function validate() {
       $(target).textContent = e.message;
     }
   }
-  show($('commit-latest-warn'), tag === 'latest');
+  reveal($('commit-latest-warn'), tag === 'latest');
   return ok;
 }
 
@@ -217,7 +217,7 @@ async function commit() {
       h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, pick(res, 'id', 'image_id') || ''));
     $('commit-result').className = 'ok';
     $('commit-result').dataset.state = 'done';
-    show($('commit-push'), true);
+    reveal($('commit-push'), true);
   } catch (e) {
     setMessage($('commit-result'), e.message, 'error');
   }

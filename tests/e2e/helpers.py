@@ -1,0 +1,73 @@
+"""Small waits and clicks for the e2e tests: always wait for a DOM state, never a fixed sleep."""
+
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+
+def tid(testid: str) -> str:
+    return f'[data-testid="{testid}"]'
+
+
+def wait_for(driver, predicate, timeout=30.0, what="condition"):
+    """Polls predicate(driver) until it returns something truthy; returns that value."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = predicate(driver)
+            if v:
+                return v
+        except Exception as e:  # the DOM may be mid-render; keep polling
+            last_exc = e
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+
+
+def el(driver, selector, timeout=30.0):
+    """The first element matching a CSS selector once it is displayed."""
+
+    def find(d):
+        for e in d.find_elements(By.CSS_SELECTOR, selector):
+            if e.is_displayed():
+                return e
+        return None
+
+    return wait_for(driver, find, timeout, f"visible {selector}")
+
+
+def click(driver, selector, timeout=30.0):
+    e = el(driver, selector, timeout)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", e)
+    e.click()
+    return e
+
+
+def type_into(driver, selector, text, enter=False, timeout=30.0):
+    e = el(driver, selector, timeout)
+    e.clear()
+    e.send_keys(text)
+    if enter:
+        e.send_keys(Keys.ENTER)
+    return e
+
+
+def text_of(driver, selector) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def attr(driver, selector, name):
+    return driver.find_element(By.CSS_SELECTOR, selector).get_attribute(name)
+
+
+def screenshot(driver, out_dir: Path, name: str) -> Path:
+    path = out_dir / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def nav(driver, view: str):
+    click(driver, tid(f"nav-{view}"))
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.view") == view, 10, f"view {view}")

@@ -1,0 +1,17 @@
+"""Issue 4 end to end in the real window: Xvfb + tauri-driver + WebKitWebDriver."""
+
+from helpers import attr, el, nav, screenshot, tid, wait_for
+
+
+def test_issue_4_window_opens_and_shows_engine_status(driver, out_dir):
+    # The first paint can take 10+ s on a loaded machine: wait for the page to say it is ready.
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
+    state = wait_for(
+        driver,
+        lambda d: (s := attr(d, tid("engine-status"), "data-state")) in ("ok", "error") and s,
+        60,
+        "engine status",
+    )
+    screenshot(driver, out_dir, "01-engine")
+    assert state == "ok", el(driver, tid("engine-status")).text
+    assert "Docker" in el(driver, tid("engine-name")).text
