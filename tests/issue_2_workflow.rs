@@ -48,10 +48,15 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
     let mut stderr = String::new();
     for command in &commands {
         let code = slipway
-            .exec_with(&name, command, CancellationToken::new(), |chunk| match chunk {
-                OutputChunk::Stdout(text) => stdout.push_str(text),
-                OutputChunk::Stderr(text) => stderr.push_str(text),
-            })
+            .exec_with(
+                &name,
+                command,
+                CancellationToken::new(),
+                |chunk| match chunk {
+                    OutputChunk::Stdout(text) => stdout.push_str(text),
+                    OutputChunk::Stderr(text) => stderr.push_str(text),
+                },
+            )
             .await
             .unwrap();
         assert_eq!(code, 0, "`{command}` failed: {stderr}");
@@ -84,7 +89,13 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
     assert_eq!(script.kind, ChangeKindDto::Added);
     assert_eq!(script.size, Some(HELLO_SCRIPT.len() as u64));
     assert!(!script.is_dir);
-    assert!(changes.iter().find(|c| c.path == "/opt/app").unwrap().is_dir);
+    assert!(
+        changes
+            .iter()
+            .find(|c| c.path == "/opt/app")
+            .unwrap()
+            .is_dir
+    );
     let motd = changes.iter().find(|c| c.path == "/etc/motd").unwrap();
     assert_eq!(
         motd.size,
@@ -136,8 +147,16 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
     assert_eq!(image.author, "Ada Lovelace <ada@example.com>");
     assert_eq!(image.message, "Add the hello script");
     assert_eq!(image.cmd, Some(vec!["/opt/app/hello.sh".to_string()]));
-    assert!(image.env.contains(&"GREETING=hello".to_string()), "{:?}", image.env);
-    assert_eq!(image.diff_ids.len(), 2, "base layer plus the workshop's layer");
+    assert!(
+        image.env.contains(&"GREETING=hello".to_string()),
+        "{:?}",
+        image.env
+    );
+    assert_eq!(
+        image.diff_ids.len(),
+        2,
+        "base layer plus the workshop's layer"
+    );
     assert_eq!(image.history[0].comment, "Add the hello script");
 
     // The workshop log rides along as a label, and is also on disk.
@@ -164,7 +183,10 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
 
     // Removing the image and the workshop through slipway cleans up after itself.
     let removed = slipway.remove_image(&latest, false).await.unwrap();
-    assert!(removed.iter().any(|line| line.contains(&latest)), "{removed:?}");
+    assert!(
+        removed.iter().any(|line| line.contains(&latest)),
+        "{removed:?}"
+    );
     slipway.remove_container(&name, true).await.unwrap();
     assert!(!on_disk.exists(), "the log goes with its container");
 }
@@ -273,7 +295,9 @@ async fn issue_2_pull_with_progress_from_a_local_registry() {
         assert!(event.current <= event.total, "{event:?}");
     }
     assert!(
-        events.iter().any(|e| e.status.contains("Downloaded newer image")),
+        events
+            .iter()
+            .any(|e| e.status.contains("Downloaded newer image")),
         "{events:#?}"
     );
 
