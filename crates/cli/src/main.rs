@@ -1,1 +1,109 @@
-fn main() {}
+//! `slipway`: Slipway's engine workflow from the command line — the same core the desktop app
+//! calls, for scripts and CI.
+//!
+//! Every failure prints its message (which says what to do) and exits non-zero; `exec` and `run`
+//! exit with the command's own exit code.
+
+mod engine;
+mod format;
+// Registry subcommands live in registry.rs (issue 3) and are flattened into `Command` below.
+mod registry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use slipway_core::{ConnectOptions, ErrorDto, Slipway};
+
+/// Build container images on your local Docker Engine and publish them to your own registry.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about)]
+struct Cli {
+    /// The engine to use, as DOCKER_HOST (unix:///path/to/socket or tcp://host:port).
+    #[arg(long, global = true, env = "DOCKER_HOST", value_name = "URL")]
+    host: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Engine(engine::EngineCommand),
+    #[command(flatten)]
+    Registry(registry::RegistryCommand),
+}
+
+/// What every subcommand may need: the global flags and a way to reach the engine.
+#[derive(Debug)]
+pub struct Context {
+    /// The `--host` / DOCKER_HOST value, if any.
+    pub host: Option<String>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Context {
+    /// Connects to the engine; only commands that need it call this, so `--help` and
+    /// registry-only commands work without a running engine.
+    pub async fn slipway(&self) -> Result<Slipway, Failure> {
+        Ok(Slipway::connect_with(ConnectOptions {
+            docker_host: self.host.clone(),
+            data_dir: None,
+        })
+        .await?)
+    }
+}
+
+/// A failure to report: its stable code and its message.
+#[derive(Debug)]
+pub struct Failure {
+    /// The stable error code, e.g. `engine_unreachable`.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl From<slipway_core::Error> for Failure {
+    fn from(error: slipway_core::Error) -> Self {
+        Failure::from(ErrorDto::from(&error))
+    }
+}
+
+impl From<ErrorDto> for Failure {
+    fn from(dto: ErrorDto) -> Self {
+        Failure {
+            code: dto.code,
+            message: dto.message,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let context = Context {
+        host: cli.host.filter(|host| !host.is_empty()),
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Engine(command) => engine::run(command, &context).await,
+        Command::Registry(command) => registry::run(command, &context).await,
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+        Err(failure) => {
+            if context.json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"code": failure.code, "message": failure.message})
+                );
+            } else {
+                eprintln!("error: {}", failure.message);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
