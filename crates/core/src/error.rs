@@ -40,6 +40,9 @@ pub enum Error {
     /// The caller cancelled the operation.
     #[error("the operation was cancelled")]
     Cancelled,
+    /// A registry operation failed; the inner error says what to do and has its own code.
+    #[error(transparent)]
+    Registry(#[from] slipway_oci::Error),
     /// Reading or writing Slipway's own files failed.
     #[error("could not access {path}: {source}; check that the directory is writable or set SLIPWAY_DATA_DIR")]
     Io {
@@ -67,6 +70,7 @@ impl Error {
             Error::Engine(_) => "engine_error",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
+            Error::Registry(e) => e.code(),
         }
     }
 

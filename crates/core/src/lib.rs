@@ -5,6 +5,7 @@
 //! directory where workshop logs live; every name is validated (see [`names`]) and every commit
 //! change parsed (see [`change`]) before the engine is asked.
 
+pub mod blob_cache;
 pub mod change;
 pub mod commit;
 pub mod console;
@@ -16,6 +17,8 @@ pub mod images;
 pub mod local_registry;
 pub mod names;
 pub mod profiles;
+pub mod push;
+pub mod registry;
 pub mod workshop_log;
 
 pub use change::ChangeError;

@@ -1,0 +1,182 @@
+//! The push cache under the user's cache dir (`<cache>/slipway/push`): which compressed blob each
+//! uncompressed layer (diff_id) became, where those blobs already are, and the compressed bytes
+//! themselves.
+//!
+//! Keeping the compressed bytes is what makes a push to a second registry free of recompression,
+//! and what lets an interrupted upload be resumed from any offset; the index alone makes a
+//! re-push to the same registry a handful of HEAD requests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use slipway_oci::Digest;
+
+use crate::{Error, Result};
+
+/// What one layer became when we compressed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedLayer {
+    pub compressed: Digest,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub media_type: String,
+    /// `registry/repository` names known to hold the compressed blob.
+    #[serde(default)]
+    pub locations: BTreeSet<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    /// Keyed by `<compression>:<diff_id>`: a layer compressed with gzip and with zstd are two
+    /// different blobs.
+    layers: BTreeMap<String, CachedLayer>,
+}
+
+/// The cache; cheap to open, each change is written through.
+#[derive(Debug, Clone)]
+pub struct BlobCache {
+    root: PathBuf,
+}
+
+impl BlobCache {
+    /// The cache in `$SLIPWAY_CACHE_DIR` or `<user cache dir>/slipway/push`.
+    pub fn open_default() -> Result<BlobCache> {
+        let root = std::env::var_os("SLIPWAY_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("slipway").join("push")))
+            .ok_or_else(|| {
+                Error::InvalidInput("no cache directory: set SLIPWAY_CACHE_DIR or HOME".to_string())
+            })?;
+        BlobCache::open(root)
+    }
+
+    pub fn open(root: impl Into<PathBuf>) -> Result<BlobCache> {
+        let root = root.into();
+        let blobs = root.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(|source| Error::Io {
+            path: blobs.clone(),
+            source,
+        })?;
+        Ok(BlobCache { root })
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("layers.json")
+    }
+
+    fn read(&self) -> Index {
+        // A corrupt or missing index only costs a recompression, so it is treated as empty.
+        std::fs::read(self.index_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn write(&self, index: &Index) -> Result<()> {
+        let path = self.index_path();
+        let tmp = self
+            .root
+            .join(format!("layers.json.{}.tmp", std::process::id()));
+        let bytes = serde_json::to_vec(index).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, &path).map_err(|source| Error::Io { path, source })
+    }
+
+    fn key(compression: &str, diff_id: &str) -> String {
+        format!("{compression}:{diff_id}")
+    }
+
+    pub fn get(&self, compression: &str, diff_id: &str) -> Option<CachedLayer> {
+        self.read()
+            .layers
+            .get(&Self::key(compression, diff_id))
+            .cloned()
+    }
+
+    /// Records (or updates) a layer and adds `location` to where it is.
+    pub fn put(
+        &self,
+        compression: &str,
+        diff_id: &str,
+        mut layer: CachedLayer,
+        location: Option<&str>,
+    ) -> Result<()> {
+        let mut index = self.read();
+        let key = Self::key(compression, diff_id);
+        if let Some(old) = index.layers.get(&key) {
+            if old.compressed == layer.compressed {
+                layer.locations.extend(old.locations.iter().cloned());
+            }
+        }
+        if let Some(location) = location {
+            layer.locations.insert(location.to_string());
+        }
+        index.layers.insert(key, layer);
+        self.write(&index)
+    }
+
+    /// Forgets that `location` holds `digest` (it was deleted or the registry was reset).
+    pub fn forget_location(&self, digest: &Digest, location: &str) -> Result<()> {
+        let mut index = self.read();
+        for layer in index.layers.values_mut() {
+            if &layer.compressed == digest {
+                layer.locations.remove(location);
+            }
+        }
+        self.write(&index)
+    }
+
+    /// Where the compressed bytes of `digest` live (they may not exist).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(format!("{}-{}", digest.algorithm().as_str(), digest.hex()))
+    }
+
+    pub fn has_blob(&self, digest: &Digest, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.len() == size)
+    }
+
+    /// A fresh path to write a blob whose digest is not yet known.
+    pub fn temp_path(&self) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.root
+            .join("blobs")
+            .join(format!("tmp-{}-{n}", std::process::id()))
+    }
+
+    /// Moves a finished temp file to its content address.
+    pub fn commit_blob(&self, temp: &Path, digest: &Digest) -> Result<PathBuf> {
+        let path = self.blob_path(digest);
+        std::fs::rename(temp, &path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
+    /// Keeps a small blob (an image config) by content address.
+    pub fn store_small(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
+        let path = self.blob_path(digest);
+        if !path.exists() {
+            let tmp = self.temp_path();
+            std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
+                path: tmp.clone(),
+                source,
+            })?;
+            self.commit_blob(&tmp, digest)?;
+        }
+        Ok(())
+    }
+
+    pub fn read_small(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.blob_path(digest)).ok()?;
+        (Digest::sha256_of(&bytes) == *digest).then_some(bytes)
+    }
+}
