@@ -4,16 +4,32 @@
 
 pub mod commands;
 pub mod error;
+pub mod state;
 
-use commands::{local_registry, ops, profiles};
+use commands::{engine, images, local_registry, ops, profiles, workshop};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
+/// Keep the command list in step with `COMMANDS` in build.rs and capabilities/default.json.
 pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .manage(ops::Ops::default())
+        .manage(state::EngineConn::default())
         .manage(slipway_core::local_registry::LocalRegistry::default())
         .invoke_handler(tauri::generate_handler![
             ops::op_cancel,
+            engine::engine_status,
+            engine::containers_list,
+            images::images_list,
+            images::image_inspect,
+            images::image_tag,
+            images::image_remove,
+            images::image_pull,
+            workshop::workshop_start,
+            workshop::workshop_remove,
+            workshop::console_exec,
+            workshop::container_changes,
+            workshop::validate_reference,
+            workshop::container_commit,
             profiles::profiles_list,
             profiles::profile_save,
             profiles::profile_remove,

@@ -53,7 +53,7 @@ export const execInConsole = (container, command, opId, onOutput) =>
   call('console_exec', { container, command, opId, onOutput: channel(onOutput) });
 export const containerChanges = (container) => call('container_changes', { container });
 export const validateReference = (repository, tag) => call('validate_reference', { repository, tag });
-export const commitContainer = (container, request) => call('container_commit', { container, request });
+export const commitContainer = (request) => call('container_commit', { request });
 
 // Registry profiles and the managed local registry.
 export const listProfiles = () => call('profiles_list');

@@ -75,6 +75,15 @@ impl LocalRegistryError {
     }
 }
 
+impl From<LocalRegistryError> for crate::ErrorDto {
+    fn from(e: LocalRegistryError) -> Self {
+        crate::ErrorDto {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Whether a registry answers `GET /v2/` at `address` (host:port). Any HTTP answer counts: a
 /// registry with auth answers 401, which still means "a registry is here".
 pub async fn answers(address: &str) -> bool {

@@ -94,6 +94,15 @@ impl ProfileError {
     }
 }
 
+impl From<ProfileError> for crate::ErrorDto {
+    fn from(e: ProfileError) -> Self {
+        crate::ErrorDto {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Checks an address is `host` or `host:port` and says which part is wrong when it is not.
 pub fn validate_address(address: &str) -> Result<(), ProfileError> {
     let bad = |why: &str| Err(ProfileError::Invalid(format!("address {address:?}: {why}")));

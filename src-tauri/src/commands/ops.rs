@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{CmdResult, ErrorDto};
+use crate::error::{cancelled, CmdResult};
 
 #[derive(Default)]
 pub struct Ops {
@@ -15,28 +15,45 @@ pub struct Ops {
 }
 
 impl Ops {
+    fn register(&self, id: &str) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.running
+            .lock()
+            .expect("ops lock")
+            .insert(id.to_string(), token.clone());
+        token
+    }
+
+    fn finish(&self, id: &str) {
+        self.running.lock().expect("ops lock").remove(id);
+    }
+
     /// Runs `work` until it finishes or the op is cancelled. Cancelling drops the future, which
     /// drops the core's stream and with it the request to the engine or registry.
     pub async fn run<T, F>(&self, id: &str, work: F) -> CmdResult<T>
     where
         F: Future<Output = CmdResult<T>>,
     {
-        let token = CancellationToken::new();
-        self.running
-            .lock()
-            .expect("ops lock")
-            .insert(id.to_string(), token.clone());
+        let token = self.register(id);
         let out = tokio::select! {
             res = work => res,
-            _ = token.cancelled() => Err(ErrorDto::cancelled()),
+            _ = token.cancelled() => Err(cancelled()),
         };
-        self.running.lock().expect("ops lock").remove(id);
+        self.finish(id);
         out
     }
 
-    /// The token of a running op, for core calls that take one themselves.
-    pub fn token(&self, id: &str) -> Option<CancellationToken> {
-        self.running.lock().expect("ops lock").get(id).cloned()
+    /// Runs `work` with the op's token for core calls that cancel themselves (exec records the
+    /// cancellation in the workshop log, which dropping the future would skip).
+    pub async fn run_with_token<T, F, Fut>(&self, id: &str, work: F) -> CmdResult<T>
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = CmdResult<T>>,
+    {
+        let token = self.register(id);
+        let out = work(token).await;
+        self.finish(id);
+        out
     }
 
     pub fn cancel(&self, id: &str) -> bool {

@@ -2,7 +2,7 @@
 
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 
-use crate::error::{CmdResult, ErrorDto};
+use crate::error::{app_error, CmdResult};
 
 fn store() -> CmdResult<ProfileStore> {
     Ok(ProfileStore::at_default_path()?)
@@ -19,7 +19,7 @@ pub fn profile_save(
     password: Option<String>,
 ) -> CmdResult<RegistryProfile> {
     if password.as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(ErrorDto::new(
+        return Err(app_error(
             "unsupported",
             "saving a password needs the credential store, which this build does not have yet; use \"Use my Docker credentials\" after `docker login`",
         ));

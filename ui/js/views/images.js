@@ -76,17 +76,14 @@ async function open(ref) {
   $('image-config').textContent = 'Loading…';
   try {
     const d = await api.inspectImage(ref);
-    const layers = pick(d, 'layers') || (pick(d, 'diff_ids', 'rootfs') || []).map((id) => ({ diff_id: id }));
-    const history = (pick(d, 'history') || []).filter((x) => !x.empty_layer);
+    const diffIds = d.diff_ids || [];
     $('image-layers').replaceChildren(
-      ...layers.map((l, i) =>
-        h('tr', {},
-          h('td', {}, i + 1),
-          h('td', { class: 'mono' }, shortDigest(pick(l, 'diff_id', 'digest') || l)),
-          h('td', {}, formatBytes(pick(l, 'size') ?? pick(history[i] || {}, 'size'))),
-          h('td', { class: 'mono' }, pick(l, 'created_by') || pick(history[i] || {}, 'created_by') || ''))),
-    );
-    $('image-config').textContent = JSON.stringify(pick(d, 'config') || d, null, 2);
+      ...diffIds.map((id, i) => h('tr', { 'data-testid': 'image-layer' }, h('td', {}, i + 1), h('td', { class: 'mono', title: id }, shortDigest(id)))));
+    $('image-history').replaceChildren(
+      ...(d.history || []).map((x) =>
+        h('tr', {}, h('td', {}, formatDate(x.created)), h('td', {}, formatBytes(x.size)), h('td', { class: 'mono' }, x.created_by || x.comment || ''))));
+    const { history, diff_ids, ...config } = d;
+    $('image-config').textContent = JSON.stringify(config, null, 2);
   } catch (e) {
     $('image-config').textContent = '';
     setMessage($('image-detail-msg'), e.message, 'error');

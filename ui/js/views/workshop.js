@@ -115,9 +115,8 @@ async function run() {
   execOp = api.newOpId('exec');
   try {
     const res = await api.execInConsole(container, command, execOp, (ev) => {
-      const stream = pick(ev, 'stream', 'kind') || 'stdout';
-      const text = pick(ev, 'text', 'data', 'chunk', 'line') ?? '';
-      append(text, stream === 'stderr' ? 'stderr' : 'stdout');
+      if (ev.kind !== 'output') return;
+      append(ev.chunk.text, ev.chunk.stream === 'stderr' ? 'stderr' : 'stdout');
     });
     const code = pick(res, 'exit_code', 'code') ?? res;
     $('console-exit').textContent = `exit code ${code}`;
@@ -154,20 +153,6 @@ function list(v) {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** CMD/ENTRYPOINT accept the exec form (a JSON array) or a shell command line. */
-function commandForm(v) {
-  v = v.trim();
-  if (!v) return null;
-  if (v.startsWith('[')) {
-    try {
-      return JSON.parse(v);
-    } catch {
-      return null;
-    }
-  }
-  return ['/bin/sh', '-c', v];
-}
-
 async function validate() {
   const repo = $('commit-repo').value.trim();
   const tag = $('commit-tag').value.trim() || 'latest';
@@ -194,27 +179,33 @@ async function commit() {
     return;
   }
   if (!(await validate())) return;
-  const kv = (v) => Object.fromEntries(list(v).map((s) => [s.split('=')[0], s.split('=').slice(1).join('=')]));
+  // The config changes go to the core as Dockerfile-like lines; the core parses and validates them
+  // and its message names the instruction that is wrong.
+  const changes = [];
+  const add = (instr, v) => v && changes.push(`${instr} ${v}`);
+  add('CMD', $('commit-cmd').value.trim());
+  add('ENTRYPOINT', $('commit-entrypoint').value.trim());
+  for (const e of list($('commit-env').value)) add('ENV', e);
+  add('WORKDIR', $('commit-workdir').value.trim());
+  add('USER', $('commit-user').value.trim());
+  for (const p of list($('commit-expose').value)) add('EXPOSE', p);
+  for (const l of list($('commit-labels').value)) add('LABEL', l);
+  const repository = $('commit-repo').value.trim();
+  const tag = $('commit-tag').value.trim() || 'latest';
   const request = {
-    repository: $('commit-repo').value.trim(),
-    tag: $('commit-tag').value.trim() || 'latest',
+    container,
+    reference: `${repository}:${tag}`,
     message: $('commit-message').value || null,
     author: $('commit-author').value || null,
-    cmd: commandForm($('commit-cmd').value),
-    entrypoint: commandForm($('commit-entrypoint').value),
-    env: list($('commit-env').value),
-    workdir: $('commit-workdir').value.trim() || null,
-    user: $('commit-user').value.trim() || null,
-    expose: list($('commit-expose').value),
-    labels: kv($('commit-labels').value),
+    changes,
   };
   setMessage($('commit-result'), 'Committing…');
   try {
-    const res = await api.commitContainer(container, request);
-    committedRef = `${request.repository}:${request.tag}`;
+    const res = await api.commitContainer(request);
+    committedRef = res.reference || request.reference;
     $('commit-result').replaceChildren(
       h('span', {}, `Committed ${committedRef} `),
-      h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, pick(res, 'id', 'image_id') || ''));
+      h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, pick(res, 'image_id', 'id') || ''));
     $('commit-result').className = 'ok';
     $('commit-result').dataset.state = 'done';
     reveal($('commit-push'), true);

@@ -1,0 +1,89 @@
+//! The workshop: a container to work in, its console, its changes, and commit.
+
+use serde::Serialize;
+use slipway_core::{ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::commands::ops::Ops;
+use crate::error::{app_error, CmdResult};
+use crate::state::EngineConn;
+
+#[derive(Serialize)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
+}
+
+#[tauri::command]
+pub async fn workshop_start(
+    engine: State<'_, EngineConn>,
+    image: String,
+) -> CmdResult<ContainerDto> {
+    Ok(engine.get().await?.run_workshop(&image, None).await?)
+}
+
+/// Stops and removes a workshop container (force: its work is either committed or abandoned).
+#[tauri::command]
+pub async fn workshop_remove(engine: State<'_, EngineConn>, container: String) -> CmdResult<()> {
+    Ok(engine
+        .get()
+        .await?
+        .remove_container(&container, true)
+        .await?)
+}
+
+/// Runs a shell command in the container; output and the exit event go to the page as they come.
+#[tauri::command]
+pub async fn console_exec(
+    engine: State<'_, EngineConn>,
+    ops: State<'_, Ops>,
+    container: String,
+    command: String,
+    op_id: String,
+    on_output: Channel<ConsoleEvent>,
+) -> CmdResult<ExecOutcome> {
+    let slipway = engine.get().await?;
+    ops.run_with_token(&op_id, |token| async move {
+        let exit_code = slipway
+            .exec_with(&container, &command, token, |chunk| {
+                let _ = on_output.send(ConsoleEvent::Output {
+                    chunk: chunk.clone(),
+                });
+            })
+            .await?;
+        Ok(ExecOutcome { exit_code })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn container_changes(
+    engine: State<'_, EngineConn>,
+    container: String,
+) -> CmdResult<Vec<ChangeDto>> {
+    let slipway = engine.get().await?;
+    // The engine's changes future is not `Send` for every lifetime (a higher-ranked closure inside
+    // it), so it runs to completion on a blocking thread instead of on the command's task.
+    tauri::async_runtime::spawn_blocking(move || {
+        tauri::async_runtime::block_on(async move { slipway.changes(&container).await })
+    })
+    .await
+    .map_err(|e| app_error("internal", format!("the changes task failed: {e}")))?
+    .map_err(Into::into)
+}
+
+/// Checks `repository:tag` against the distribution grammar, so the dialog can say which rule
+/// broke while the user types.
+#[tauri::command]
+pub fn validate_reference(repository: String, tag: String) -> CmdResult<()> {
+    slipway_core::names::check_tag_target(&format!("{repository}:{tag}"))?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn container_commit(
+    engine: State<'_, EngineConn>,
+    request: CommitRequest,
+) -> CmdResult<CommitOutcome> {
+    Ok(engine.get().await?.commit(&request).await?)
+}
