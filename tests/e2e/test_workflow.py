@@ -1,0 +1,133 @@
+"""Issue 4: the whole workflow by clicking in the real window — base image, console, changes,
+commit with CMD, push to a loopback registry, find it in the browser with skopeo's digest, delete."""
+
+import subprocess
+import time
+
+from conftest import skopeo_digest
+from helpers import attr, click, el, nav, screenshot, text_of, tid, type_into, wait_for
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+
+def ready(driver):
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
+
+
+def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registry):
+    ready(driver)
+    repo = f"e2e/hello{int(time.time())}"
+    tag = "1.0"
+
+    # Images: the base image is listed.
+    nav(driver, "images")
+    el(driver, f'[data-testid="image-row"][data-ref="{base_image}"]', 30)
+    screenshot(driver, out_dir, "02-images")
+
+    # Workshop: pick the base image and start a container.
+    nav(driver, "workshop")
+    wait_for(driver, lambda d: base_image in [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, f'{tid("ws-image")} option')], 30, "base image in picker")
+    Select(el(driver, tid("ws-image"))).select_by_value(base_image)
+    click(driver, tid("ws-start"))
+    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "running", 60, "container running")
+
+    # Console: a command's output streams in and its exit code shows.
+    type_into(driver, tid("console-input"), "mkdir -p /opt/app && echo hello-from-slipway | tee /opt/app/hello.txt", enter=True)
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-state") == "done", 60, "command finished")
+    assert "hello-from-slipway" in text_of(driver, tid("console-out"))
+    assert attr(driver, tid("console-exit"), "data-exit-code") == "0"
+    type_into(driver, tid("console-input"), "ls /nonexistent", enter=True)
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-exit-code") not in (None, "0"), 60, "failing command's exit code")
+
+    # Changes: the new file is listed.
+    el(driver, '[data-testid="change-row"][data-path="/opt/app/hello.txt"]', 30)
+    screenshot(driver, out_dir, "03-workshop")
+
+    # Commit with a CMD; invalid names are refused inline first.
+    click(driver, tid("commit-open"))
+    type_into(driver, tid("commit-repo"), "Bad/Name")
+    wait_for(driver, lambda d: text_of(d, tid("commit-repo-err")).strip() != "", 15, "inline name error")
+    type_into(driver, tid("commit-repo"), f"{registry.addr}/{repo}")
+    type_into(driver, tid("commit-tag"), "latest")
+    wait_for(driver, lambda d: el(d, tid("commit-latest-warn")).is_displayed(), 15, "latest warning")
+    type_into(driver, tid("commit-tag"), tag)
+    wait_for(driver, lambda d: text_of(d, tid("commit-repo-err")).strip() == "", 15, "error cleared")
+    type_into(driver, tid("commit-message"), "hello from the e2e test")
+    type_into(driver, tid("commit-author"), "Slipway E2E <e2e@example.invalid>")
+    type_into(driver, tid("commit-cmd"), '["cat", "/opt/app/hello.txt"]')
+    click(driver, tid("commit-do"))
+    wait_for(driver, lambda d: attr(d, tid("commit-result"), "data-state") == "done", 60, "commit done")
+    screenshot(driver, out_dir, "04-commit")
+    ref = f"{registry.addr}/{repo}:{tag}"
+    out = subprocess.run(["docker", "run", "--rm", ref], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "hello-from-slipway"
+
+    # Register the test registry as a profile, then push through the push view.
+    nav(driver, "registries")
+    type_into(driver, tid("profile-name"), "e2e")
+    type_into(driver, tid("profile-address"), registry.addr)
+    if not el(driver, tid("profile-http")).is_selected():
+        click(driver, tid("profile-http"))
+    click(driver, tid("profile-save"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") == "ok", 15, "profile saved")
+    el(driver, '[data-testid="profile-row"][data-name="e2e"]')
+    click(driver, tid("profile-test"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-state") in ("ok", "error"), 30, "probe")
+    screenshot(driver, out_dir, "05-registries")
+    assert attr(driver, tid("profile-msg"), "data-state") == "ok", text_of(driver, tid("profile-msg"))
+
+    nav(driver, "workshop")
+    click(driver, tid("commit-push"))
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.view") == "images", 10, "push view")
+    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
+    Select(el(driver, tid("push-profile"))).select_by_value("e2e")
+    assert el(driver, tid("push-target")).get_attribute("value") == f"{repo}:{tag}"
+    click(driver, tid("push-start"))
+    wait_for(driver, lambda d: attr(d, tid("push-result"), "data-state") in ("done", "error"), 120, "push finished")
+    screenshot(driver, out_dir, "06-push")
+    assert attr(driver, tid("push-result"), "data-state") == "done", text_of(driver, tid("push-result"))
+    pushed = text_of(driver, tid("push-digest")).strip()
+    assert pushed == skopeo_digest(f"{registry.addr}/{repo}:{tag}")
+
+    # Registry browser: the repository and tag are there with skopeo's digest.
+    nav(driver, "browser")
+    Select(el(driver, tid("browser-profile"))).select_by_value("e2e")
+    click(driver, tid("browser-load"))
+    click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
+    row = el(driver, f'[data-testid="tag-row"][data-tag="{tag}"]', 30)
+    assert row.get_attribute("data-digest") == pushed
+    click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-details"]')
+    wait_for(driver, lambda d: text_of(d, tid("tag-detail-digest")).strip() == pushed, 30, "tag details")
+    screenshot(driver, out_dir, "07-browser")
+
+    # Delete the tag after the confirmation; it is gone.
+    click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-delete"]')
+    assert "garbage collection" in el(driver, tid("delete-dialog")).text
+    screenshot(driver, out_dir, "08-delete-confirm")
+    click(driver, tid("delete-confirm"))
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f'[data-testid="tag-row"][data-tag="{tag}"]'), 30, "tag gone")
+    gone = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.addr}/{repo}:{tag}"], capture_output=True)
+    assert gone.returncode != 0
+
+    # Clean up the workshop container.
+    nav(driver, "workshop")
+    click(driver, tid("ws-stop"))
+
+
+def test_issue_4_wrong_registry_address_shows_a_clear_error(driver, out_dir):
+    ready(driver)
+    nav(driver, "registries")
+    click(driver, "#profile-clear")
+    type_into(driver, tid("profile-name"), "typo")
+    type_into(driver, tid("profile-address"), "http://127.0.0.1:5000/v2")
+    click(driver, tid("profile-save"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") == "error", 15, "save refused")
+    assert "scheme" in text_of(driver, tid("profile-msg"))
+
+    # A well-formed address where nothing listens: Test says the registry cannot be reached.
+    type_into(driver, tid("profile-address"), "127.0.0.1:1")
+    click(driver, tid("profile-test"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-state") == "error", 30, "probe error")
+    msg = text_of(driver, tid("profile-msg"))
+    screenshot(driver, out_dir, "09-wrong-address")
+    assert "127.0.0.1:1" in msg, msg
