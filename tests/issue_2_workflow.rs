@@ -310,3 +310,140 @@ async fn issue_2_pull_with_progress_from_a_local_registry() {
         error.code()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_2_export_streams_a_docker_archive() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+
+    let mut stream = Box::pin(slipway.engine().export_image(&base));
+    let mut archive = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = stream.next().await {
+        archive.extend_from_slice(&chunk.unwrap());
+        chunks += 1;
+    }
+    assert!(chunks > 1, "the archive arrives as a stream of chunks");
+    let path = data.path().join("base.tar");
+    std::fs::write(&path, &archive).unwrap();
+    let listing = run("tar", &["-tf", path.to_str().unwrap()]);
+    assert!(listing.lines().any(|l| l == "manifest.json"), "{listing}");
+    let manifest = run("tar", &["-xOf", path.to_str().unwrap(), "manifest.json"]);
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest[0]["RepoTags"][0], base.as_str());
+    assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 1);
+
+    // A missing image fails the stream instead of yielding an empty archive.
+    let mut missing = Box::pin(
+        slipway
+            .engine()
+            .export_image(&format!("slipway-test/{}:1", unique("absent"))),
+    );
+    let first = missing.next().await.expect("one item");
+    assert!(first.is_err(), "{first:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_2_lists_containers_in_every_state_and_dangling_images() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let mut cleanup = Cleanup::default();
+
+    let created = unique("issue2-created");
+    cleanup.containers.push(created.clone());
+    run("docker", &["create", "--name", &created, &base, "true"]);
+
+    let running = unique("issue2-running");
+    cleanup.containers.push(running.clone());
+    slipway
+        .start(&RunRequest {
+            image: base.clone(),
+            name: Some(running.clone()),
+            cmd: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo one; sleep 1; echo two >&2; sleep 30".into(),
+            ]),
+            ..RunRequest::default()
+        })
+        .await
+        .unwrap();
+
+    let exited = unique("issue2-exited");
+    cleanup.containers.push(exited.clone());
+    let outcome = slipway
+        .run(
+            &RunRequest {
+                image: base.clone(),
+                name: Some(exited.clone()),
+                cmd: Some(vec!["sh".into(), "-c".into(), "echo bye; exit 4".into()]),
+                ..RunRequest::default()
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code, 4);
+    assert_eq!(outcome.stdout, "bye\n");
+
+    let containers = slipway.containers().await.unwrap();
+    let state = |name: &str| {
+        containers
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.state.clone())
+            .unwrap_or_else(|| panic!("{name} not listed: {containers:#?}"))
+    };
+    assert_eq!(state(&created), "created");
+    assert_eq!(state(&running), "running");
+    assert_eq!(state(&exited), "exited");
+
+    // Following the logs of a running container streams both outputs as they are written.
+    let mut logs = Box::pin(slipway.logs(&running, true));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), logs.next())
+            .await
+            .expect("log lines within 10 s")
+            .expect("an open stream")
+            .unwrap();
+        seen.push(chunk);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            OutputChunk::Stdout("one\n".into()),
+            OutputChunk::Stderr("two\n".into())
+        ]
+    );
+    drop(logs);
+    slipway.stop(&running, 1).await.unwrap();
+    slipway.stop(&running, 1).await.unwrap();
+
+    // A commit without a name leaves a dangling image, listed as such and removable by id.
+    let outcome = slipway
+        .commit(&CommitRequest {
+            container: exited.clone(),
+            ..CommitRequest::default()
+        })
+        .await
+        .unwrap();
+    cleanup.images.push(outcome.image_id.clone());
+    let images = slipway.images().await.unwrap();
+    let image = images
+        .iter()
+        .find(|i| i.id == outcome.image_id)
+        .expect("the new image is listed");
+    assert!(image.dangling && image.tags.is_empty(), "{image:?}");
+    assert!(image.size > 0);
+    let removed = slipway
+        .remove_image(&outcome.image_id, false)
+        .await
+        .unwrap();
+    assert!(
+        removed.iter().any(|l| l.contains(&outcome.image_id)),
+        "{removed:?}"
+    );
+}
