@@ -1,0 +1,333 @@
+//! Issue 3: push an engine image straight to a real registry (Debian's docker-registry), verify it
+//! with skopeo and docker, re-push from the cache, push to a second registry, copy, delete, and
+//! page through a catalog of more than 250 repositories.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
+use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
+use slipway_core::{ConnectOptions, Slipway};
+use slipway_oci::manifests::DOCKER_MANIFEST;
+use slipway_oci::{Client, ClientOptions, CredentialSource, Digest};
+use slipway_tests::{base_image, run, Registry};
+
+async fn connect(data: &std::path::Path) -> Slipway {
+    Slipway::connect_with(ConnectOptions {
+        docker_host: None,
+        data_dir: Some(data.to_path_buf()),
+    })
+    .await
+    .expect("the local engine")
+}
+
+async fn push(
+    slipway: &Slipway,
+    image: &str,
+    target: &str,
+    cache: &std::path::Path,
+) -> (PushOutcome, Vec<PushEvent>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let outcome = slipway
+        .push(
+            PushRequest {
+                image: image.to_string(),
+                target: target.to_string(),
+                access: RegistryAccess {
+                    anonymous: true,
+                    ..Default::default()
+                },
+                level: None,
+                cache_dir: Some(cache.to_path_buf()),
+            },
+            Arc::new(move |e| sink.lock().unwrap().push(e)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("push {image} -> {target} failed: {e}"));
+    let events = events.lock().unwrap().clone();
+    (outcome, events)
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    let out = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{reference}"),
+        ],
+    );
+    Digest::sha256_of(out.as_bytes()).to_string()
+}
+
+fn anonymous() -> RegistryAccess {
+    RegistryAccess {
+        anonymous: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_plain_push_verify_repush_copy_delete() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let reg = Registry::plain();
+    let reg2 = Registry::plain();
+    let target = format!("{}/issue3/base:1", reg.addr());
+
+    // Cold push: every layer compressed and uploaded.
+    let (first, events) = push(&slipway, &base, &target, cache.path()).await;
+    assert!(first.compressed_layers >= 1, "{first:?}");
+    assert!(first.uploaded_bytes > 0);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, PushEvent::Compressing { .. })));
+    assert!(events.iter().any(|e| matches!(e, PushEvent::Done { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, PushEvent::Overall { .. })));
+    assert_eq!(first.media_type, DOCKER_MANIFEST);
+
+    // skopeo sees the same manifest digest.
+    assert_eq!(
+        skopeo_digest(&target),
+        first.digest,
+        "registry log: {}",
+        reg.log()
+    );
+
+    // docker pulls it (it trusts 127.0.0.0/8 over HTTP) and runs it.
+    run("docker", &["pull", "-q", &target]);
+    let said = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            &target,
+            "/bin/sh",
+            "-c",
+            "echo pushed-by-slipway",
+        ],
+    );
+    assert_eq!(said.trim(), "pushed-by-slipway");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &target])
+        .output();
+
+    // Re-push unchanged: nothing compressed, nothing uploaded, every layer found.
+    let started = std::time::Instant::now();
+    let (again, events) = push(&slipway, &base, &target, cache.path()).await;
+    assert_eq!(again.digest, first.digest);
+    assert_eq!(again.compressed_layers, 0);
+    assert_eq!(again.uploaded_bytes, 0);
+    assert!(again.layers.iter().all(|l| l.how == "exists"), "{again:?}");
+    assert!(events.iter().any(|e| matches!(e, PushEvent::Exists { .. })));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, PushEvent::Compressing { .. })));
+    eprintln!("re-push took {:?}", started.elapsed());
+
+    // Another repository of the same registry: layers are mounted, not uploaded.
+    let (mounted, events) = push(
+        &slipway,
+        &base,
+        &format!("{}/issue3/other:1", reg.addr()),
+        cache.path(),
+    )
+    .await;
+    assert_eq!(mounted.digest, first.digest);
+    assert!(
+        mounted.layers.iter().all(|l| l.how == "mounted"),
+        "{mounted:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, PushEvent::Mounted { .. })));
+
+    // A second registry: the cache has the compressed bytes, so nothing is recompressed.
+    let target2 = format!("{}/issue3/base:1", reg2.addr());
+    let (second, events) = push(&slipway, &base, &target2, cache.path()).await;
+    assert_eq!(second.digest, first.digest);
+    assert_eq!(second.compressed_layers, 0);
+    assert!(second.uploaded_bytes > 0);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, PushEvent::Compressing { .. })));
+    assert_eq!(skopeo_digest(&target2), first.digest);
+
+    // Copy between registries (streamed) and within one (mounted).
+    let copied = registry::copy(
+        &target,
+        &format!("{}/copied/app:7", reg2.addr()),
+        &anonymous(),
+        &anonymous(),
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied.digest, first.digest);
+    assert_eq!(
+        skopeo_digest(&format!("{}/copied/app:7", reg2.addr())),
+        first.digest
+    );
+    let within = registry::copy(
+        &target,
+        &format!("{}/issue3/base:2", reg.addr()),
+        &anonymous(),
+        &anonymous(),
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(within.digest, first.digest);
+    assert_eq!(
+        within.blobs_copied, 0,
+        "same repository: every blob already there"
+    );
+
+    // Inspect shows layers, sizes, platform and history.
+    let inspected = registry::inspect(&target, &anonymous(), None)
+        .await
+        .unwrap();
+    assert_eq!(inspected.digest, first.digest);
+    assert_eq!(inspected.layers.len(), first.layers.len());
+    assert_eq!(inspected.platform.as_deref(), Some("linux/amd64"));
+    assert!(inspected.total_size > 0);
+
+    // Delete tag 1: tag 2 shares the digest and is reported; the manifest is gone.
+    let deleted = registry::delete(&target, &anonymous()).await.unwrap();
+    assert_eq!(deleted.digest, first.digest);
+    let mut tags = deleted.tags.clone();
+    tags.sort();
+    assert_eq!(tags, vec!["1".to_string(), "2".to_string()]);
+    let gone = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{target}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !gone.status.success(),
+        "the manifest is still there after delete"
+    );
+    let err = registry::inspect(&target, &anonymous(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
+
+    // The probe sees a plain-HTTP registry with catalog and deletes.
+    let caps = registry::probe(&reg.addr(), &anonymous()).await.unwrap();
+    assert_eq!(caps.scheme, "http");
+    assert_eq!(caps.catalog, Some(true));
+    assert_eq!(caps.delete, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
+    let reg = Registry::plain();
+    let client = Client::new(
+        &reg.addr(),
+        ClientOptions {
+            credentials: CredentialSource::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // One tiny image; every other repository gets it by mount, so creating hundreds is cheap.
+    let config = Bytes::from_static(
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let config_digest = Digest::sha256_of(&config);
+    client
+        .push_blob(
+            "pages/seed",
+            &config_digest,
+            config.len() as u64,
+            slipway_oci::BlobSource::Bytes(config.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+    let manifest = Bytes::from(format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
+        config.len()
+    ));
+    let mut expected = Vec::new();
+    for i in 0..260 {
+        let repo = format!("pages/r{i:03}");
+        client
+            .mount_blob(&repo, &config_digest, "pages/seed")
+            .await
+            .unwrap();
+        client
+            .put_manifest(&repo, "v1", DOCKER_MANIFEST, manifest.clone())
+            .await
+            .unwrap();
+        expected.push(repo);
+    }
+    for t in 0..30 {
+        client
+            .put_manifest(
+                "pages/r000",
+                &format!("t{t:02}"),
+                DOCKER_MANIFEST,
+                manifest.clone(),
+            )
+            .await
+            .unwrap();
+    }
+
+    // Small pages: the Link header is followed until the end.
+    let mut paged = Vec::new();
+    let mut page = client.catalog_page(Some(100), None, None).await.unwrap();
+    let mut pages = 1;
+    loop {
+        paged.append(&mut page.items);
+        let Some(next) = page.next.take() else { break };
+        page = client.catalog_page(None, None, Some(&next)).await.unwrap();
+        pages += 1;
+    }
+    assert!(
+        pages >= 3,
+        "260 repositories in pages of 100 take 3 pages, got {pages}"
+    );
+    paged.retain(|r| r.starts_with("pages/r"));
+    assert_eq!(paged, expected);
+
+    let all = registry::catalog(&reg.addr(), &anonymous()).await.unwrap();
+    assert_eq!(all.iter().filter(|r| r.starts_with("pages/r")).count(), 260);
+
+    let mut tag_pages = 0;
+    let mut tags = Vec::new();
+    let mut page = client
+        .tags_page("pages/r000", Some(7), None, None)
+        .await
+        .unwrap();
+    loop {
+        tag_pages += 1;
+        tags.append(&mut page.items);
+        let Some(next) = page.next.take() else { break };
+        page = client
+            .tags_page("pages/r000", None, None, Some(&next))
+            .await
+            .unwrap();
+    }
+    // docker-registry 2.8 ignores `n` for tags (pagination of tags came with distribution 3), so
+    // it may answer in one page; when it does page, every page is followed. The fake registry in
+    // issue_3_faults checks tag paging with a Link header.
+    assert!(tag_pages >= 1);
+    assert_eq!(tags.len(), 31);
+    let all_tags = registry::tags(&format!("{}/pages/r000", reg.addr()), &anonymous())
+        .await
+        .unwrap();
+    assert_eq!(all_tags.len(), 31);
+}
