@@ -365,11 +365,7 @@ async fn pull(slipway: &slipway_core::Slipway, reference: &str, json: bool) -> R
             print_json(&event);
             continue;
         }
-        let Some(layer) = event.layer.clone().filter(|_| {
-            // The engine also sends the tag itself as the "id" of image-wide lines such as
-            // "Pulling from team/hello"; those are not layers.
-            !event.status.starts_with("Pulling from")
-        }) else {
+        let Some(layer) = event.layer.clone() else {
             let _ = bars.println(&event.status);
             continue;
         };

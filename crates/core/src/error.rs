@@ -87,7 +87,9 @@ impl From<slipway_engine::Error> for Error {
     fn from(error: slipway_engine::Error) -> Self {
         use slipway_engine::Error as E;
         match error {
-            E::Unreachable { .. } => Error::EngineUnreachable(error.to_string()),
+            E::Unreachable { .. } | E::Disconnected { .. } => {
+                Error::EngineUnreachable(error.to_string())
+            }
             E::NotFound { message } => Error::NotFound(message),
             E::Conflict { message } => Error::Conflict(message),
             E::InvalidInput(message) => Error::InvalidInput(message),

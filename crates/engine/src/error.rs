@@ -56,7 +56,14 @@ pub enum Error {
     /// The operation was cancelled by the caller.
     #[error("the operation was cancelled")]
     Cancelled,
-    /// The connection broke or a response could not be decoded.
+    /// The engine answered once but the connection to it failed later: it stopped, restarted or
+    /// took longer than the request timeout.
+    #[error("lost the connection to the container engine ({message}); make sure it is running (`sudo systemctl start docker`) and try again")]
+    Disconnected {
+        /// What the transport said.
+        message: String,
+    },
+    /// A response could not be decoded, or another transport-level failure.
     #[error("talking to the engine failed: {0}")]
     Transport(#[source] bollard::errors::Error),
 }
@@ -95,6 +102,12 @@ impl From<bollard::errors::Error> for Error {
                 status => Error::Refused { status, message },
             },
             B::DockerStreamError { error } => Error::Stream { message: error },
+            B::IOError { .. }
+            | B::HyperLegacyError { .. }
+            | B::SocketNotFoundError(_)
+            | B::RequestTimeoutError => Error::Disconnected {
+                message: error.to_string(),
+            },
             other => Error::Transport(other),
         }
     }

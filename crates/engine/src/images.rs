@@ -199,9 +199,13 @@ impl Engine {
                     });
                 }
                 let detail = info.progress_detail.unwrap_or_default();
+                let status = info.status.unwrap_or_default();
+                // The engine puts the tag in the id field of the image-wide "Pulling from <repo>"
+                // line; it is not a layer.
+                let layer = info.id.filter(|_| !status.starts_with("Pulling from"));
                 Ok(PullProgress {
-                    layer: info.id,
-                    status: info.status.unwrap_or_default(),
+                    layer,
+                    status,
                     current: detail.current.and_then(|n| u64::try_from(n).ok()),
                     total: detail
                         .total

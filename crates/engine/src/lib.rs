@@ -19,10 +19,11 @@ pub use error::{Attempt, Error, Result};
 
 use bollard::{Docker, API_DEFAULT_VERSION};
 
-/// How long a single request may take before bollard gives up, in seconds. Pulls and exports
-/// stream for longer than this is fine for: the timeout applies per request, and long streams are
-/// kept alive by the data flowing through them... except that bollard applies it to the whole
-/// response, so we keep it generous.
+/// How long the engine may take to start answering one request, in seconds. bollard applies it
+/// until the response headers arrive, not to the body, so long streams (pull, exec, logs) are not
+/// cut; but a commit or an image removal answers only when done, which for a multi-gigabyte
+/// container takes minutes, so the limit is generous. Callers that want to give up sooner drop
+/// the future.
 const REQUEST_TIMEOUT_SECS: u64 = 3600;
 
 /// How long we wait for a candidate endpoint to answer `/version` before moving to the next one.
