@@ -23,6 +23,13 @@ const COMMANDS: &[&str] = &[
     "local_registry_status",
     "local_registry_start",
     "local_registry_stop",
+    "profile_test",
+    "registry_catalog",
+    "registry_tags",
+    "registry_tag_details",
+    "registry_delete_tag",
+    "registry_copy",
+    "image_push",
 ];
 
 fn main() {

@@ -6,7 +6,7 @@ pub mod commands;
 pub mod error;
 pub mod state;
 
-use commands::{engine, images, local_registry, ops, profiles, workshop};
+use commands::{engine, images, local_registry, ops, profiles, registry, workshop};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
 /// Keep the command list in step with `COMMANDS` in build.rs and capabilities/default.json.
@@ -36,6 +36,13 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             local_registry::local_registry_status,
             local_registry::local_registry_start,
             local_registry::local_registry_stop,
+            registry::profile_test,
+            registry::registry_catalog,
+            registry::registry_tags,
+            registry::registry_tag_details,
+            registry::registry_delete_tag,
+            registry::registry_copy,
+            registry::image_push,
         ])
 }
 

@@ -32,7 +32,7 @@ export class LayerBars {
     const statusWord = pick(ev, 'status', 'state', 'kind', 'phase') || '';
     row.current = Number.isFinite(current) ? current : row.current;
     row.total = Number.isFinite(total) ? total : row.total;
-    const finished = /done|complete|exists|skipp|mounted|already/i.test(String(statusWord));
+    const finished = /done|complete|exists|skipp|mounted|already|copied/i.test(String(statusWord));
     if (row.total > 0) {
       row.bar.max = row.total;
       row.bar.value = finished ? row.total : Math.min(row.current, row.total);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::local_registry;
+use crate::registry::{self, RegistryAccess};
 
 /// The name under which the managed local registry appears in every profile list.
 pub const LOCAL_PROFILE: &str = "local";
@@ -53,6 +54,51 @@ impl RegistryProfile {
             managed: true,
         }
     }
+}
+
+impl RegistryProfile {
+    /// How the registry use cases reach this registry. Secrets are never in the profile: a
+    /// username or "use my Docker credentials" means the credential store is consulted.
+    pub fn access(&self) -> RegistryAccess {
+        RegistryAccess {
+            insecure: self.allow_http,
+            ca_file: self.ca_file.clone(),
+            credentials: None,
+            anonymous: self.username.is_none() && !self.use_docker_credentials,
+        }
+    }
+
+    /// Like [`Self::access`], with a password typed just now (for Test before saving).
+    pub fn access_with_password(&self, password: Option<&str>) -> RegistryAccess {
+        let mut access = self.access();
+        if let (Some(user), Some(pw)) = (self.username.as_deref(), password) {
+            if !pw.is_empty() {
+                access.credentials = Some(slipway_oci::Credentials::new(user, pw));
+            }
+        }
+        access
+    }
+
+    /// `address/path`, e.g. `127.0.0.1:5000/team/app:1.0` for `team/app:1.0`.
+    pub fn reference(&self, path: &str) -> String {
+        format!("{}/{}", self.address, path.trim_start_matches('/'))
+    }
+}
+
+/// Checks `password` for the profile's username against the registry and, when it works, keeps it
+/// in the credential store (docker's, so `docker` and Slipway share one login).
+pub async fn remember_password(profile: &RegistryProfile, password: &str) -> crate::Result<()> {
+    let username = profile.username.as_deref().ok_or_else(|| {
+        crate::Error::InvalidInput(
+            "a password needs a username; fill in the username or clear the password".to_string(),
+        )
+    })?;
+    registry::login(
+        &profile.address,
+        slipway_oci::Credentials::new(username, password),
+        &profile.access(),
+    )
+    .await
 }
 
 /// What went wrong with a profile, and what to do about it.

@@ -6,4 +6,5 @@ pub mod images;
 pub mod local_registry;
 pub mod ops;
 pub mod profiles;
+pub mod registry;
 pub mod workshop;

@@ -2,7 +2,7 @@
 
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 
-use crate::error::{app_error, CmdResult};
+use crate::error::CmdResult;
 
 fn store() -> CmdResult<ProfileStore> {
     Ok(ProfileStore::at_default_path()?)
@@ -13,18 +13,18 @@ pub fn profiles_list() -> CmdResult<Vec<RegistryProfile>> {
     Ok(store()?.list()?)
 }
 
+/// Saves a profile; a password is checked against the registry and kept in the credential store,
+/// never in the profile file.
 #[tauri::command]
-pub fn profile_save(
+pub async fn profile_save(
     profile: RegistryProfile,
     password: Option<String>,
 ) -> CmdResult<RegistryProfile> {
-    if password.as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(app_error(
-            "unsupported",
-            "saving a password needs the credential store, which this build does not have yet; use \"Use my Docker credentials\" after `docker login`",
-        ));
+    let saved = store()?.save(profile)?;
+    if let Some(pw) = password.as_deref().filter(|p| !p.is_empty()) {
+        slipway_core::profiles::remember_password(&saved, pw).await?;
     }
-    Ok(store()?.save(profile)?)
+    Ok(saved)
 }
 
 #[tauri::command]

@@ -95,7 +95,7 @@ function renderTags() {
         h('td', { class: 'mono', title: t.digest || '' }, shortDigest(t.digest)),
         h('td', {}, formatBytes(t.size)),
         h('td', {}, formatDate(t.created)),
-        h('td', {}, (t.platforms || []).join(', ')),
+        h('td', {}, t.error ? h('span', { class: 'error' }, t.error) : (t.platforms || []).join(', ')),
         h('td', {},
           h('button', { 'data-testid': 'tag-details', onclick: () => details(t.tag) }, 'Details'),
           h('button', { class: 'danger', 'data-testid': 'tag-delete', onclick: () => askDelete(t) }, 'Delete')))),
@@ -109,19 +109,21 @@ async function details(tag) {
   box.textContent = 'Loading…';
   try {
     const d = await api.tagDetails(profile(), repo, tag);
-    const layers = pick(d, 'layers') || [];
     box.replaceChildren(
       h('h3', {}, `${repo}:${tag}`),
-      h('div', { class: 'mono', 'data-testid': 'tag-detail-digest' }, d.digest || ''),
-      h('div', {}, `Media type: ${d.media_type || ''}`),
-      (d.platforms || []).length ? h('div', {}, `Platforms: ${d.platforms.join(', ')}`) : '',
+      h('dl', { class: 'kv' },
+        h('dt', {}, 'Digest'), h('dd', { class: 'mono', 'data-testid': 'tag-detail-digest' }, d.digest),
+        h('dt', {}, 'Media type'), h('dd', { class: 'mono' }, d.media_type),
+        h('dt', {}, 'Platforms'), h('dd', {}, (d.platforms.length ? d.platforms : [d.platform]).filter(Boolean).join(', ')),
+        h('dt', {}, 'Size'), h('dd', {}, formatBytes(d.total_size)),
+        h('dt', {}, 'Created'), h('dd', {}, formatDate(d.created))),
       h('h4', {}, 'Layers'),
       h('table', { class: 'grid' }, h('tbody', {},
-        ...layers.map((l) => h('tr', {}, h('td', { class: 'mono' }, shortDigest(l.digest)), h('td', {}, formatBytes(l.size)), h('td', {}, l.media_type || ''))))),
+        ...d.layers.map((l) => h('tr', {}, h('td', { class: 'mono', title: l.digest }, shortDigest(l.digest)), h('td', {}, formatBytes(l.size)), h('td', { class: 'mono' }, l.media_type))))),
       h('h4', {}, 'History'),
-      h('pre', { class: 'code' }, (pick(d, 'history') || []).map((x) => x.created_by || '').join('\n')),
+      h('pre', { class: 'code' }, (d.history || []).map((x) => `${x.created || ''}  ${x.created_by || ''}`).join('\n')),
       h('h4', {}, 'Config'),
-      h('pre', { class: 'code' }, JSON.stringify(pick(d, 'config') || {}, null, 2)));
+      h('pre', { class: 'code' }, JSON.stringify((d.config_json && d.config_json.config) || d.config_json || {}, null, 2)));
   } catch (e) {
     box.replaceChildren(h('p', { class: 'error' }, e.message));
   }
@@ -161,9 +163,9 @@ async function copy() {
   setMessage($('copy-result'), 'Copying…');
   copyOp = api.newOpId('copy');
   try {
-    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, (ev) => bars.update(ev));
+    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, (ev) => bars.update({ layer: ev.digest, status: ev.event, current: ev.size, total: ev.size }));
     bars.finishAll();
-    setMessage($('copy-result'), `Copied, digest ${pick(res, 'digest') || ''}`, 'ok');
+    setMessage($('copy-result'), `Copied ${res.reference}: ${res.blobs_copied} blobs, ${formatBytes(res.bytes_copied)}; digest ${res.digest}`, 'ok');
     load(true);
   } catch (e) {
     setMessage($('copy-result'), e.message, 'error');

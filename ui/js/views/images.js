@@ -142,7 +142,9 @@ export async function openPush(ref) {
   const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   $('push-target').value = hasHost ? parts.slice(1).join('/') : ref;
   setMessage($('push-result'), '');
-  new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  new LayerBars($('push-layers'));
+  $('push-overall-bar').value = 0;
+  $('push-overall-text').textContent = '';
   const sel = $('push-profile');
   try {
     const profiles = await api.listProfiles();
@@ -161,16 +163,34 @@ async function push() {
   const source = $('push-source').value;
   const profile = $('push-profile').value;
   const target = $('push-target').value.trim();
-  const bars = new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  const bars = new LayerBars($('push-layers'));
+  const overall = $('push-overall-bar');
+  overall.value = 0;
+  $('push-overall-text').textContent = '';
   setMessage($('push-result'), 'Pushing…');
   $('push-result').dataset.state = 'running';
   pushOp = api.newOpId('push');
   try {
-    const res = await api.pushImage(source, profile, target, pushOp, (ev) => bars.update(ev));
+    const res = await api.pushImage(source, profile, target, pushOp, (ev) => {
+      // Overall counts uncompressed bytes across all layers; the rest is one event per blob step.
+      if (ev.event === 'overall') {
+        overall.max = ev.total || 1;
+        overall.value = Math.min(ev.done, ev.total || 1);
+        $('push-overall-text').textContent = `${formatBytes(ev.done)} of ${formatBytes(ev.total)}`;
+        return;
+      }
+      const finished = ev.event === 'done' || ev.event === 'exists' || ev.event === 'mounted';
+      bars.update({
+        layer: ev.blob,
+        status: ev.event,
+        current: finished ? ev.size ?? ev.total : ev.done,
+        total: ev.total ?? ev.size,
+      });
+    });
     bars.finishAll();
     const digest = pick(res, 'digest', 'manifest_digest') || '';
     $('push-result').replaceChildren(
-      h('span', {}, `Pushed ${pick(res, 'reference') || target} `),
+      h('span', {}, `Pushed ${res.reference} (${formatBytes(res.uploaded_bytes)} uploaded) `),
       h('span', { class: 'mono', 'data-testid': 'push-digest' }, digest));
     $('push-result').className = 'ok';
     $('push-result').dataset.state = 'done';
