@@ -275,7 +275,10 @@ async fn issue_2_pull_with_progress_from_a_local_registry() {
         .iter()
         .find(|e| e.status.starts_with("Pulling from"))
         .expect("the engine announces the repository");
-    assert_eq!(pulling_from.layer, None, "an image-wide line is not a layer");
+    assert_eq!(
+        pulling_from.layer, None,
+        "an image-wide line is not a layer"
+    );
     let layer_events: Vec<_> = events.iter().filter(|e| e.layer.is_some()).collect();
     assert!(
         layer_events.iter().any(|e| e.status == "Pull complete"),
