@@ -7,9 +7,11 @@
 
 mod base;
 mod registry;
+mod secure;
 
 pub use base::{base_image, BASE_IMAGE};
 pub use registry::{free_port, Registry, RegistryConfig};
+pub use secure::{SecureRegistry, TestPki, TEST_PASSWORD, TEST_USER};
 
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
 /// broken prerequisite reads as such instead of as a confusing assertion later.

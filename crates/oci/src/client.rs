@@ -300,8 +300,15 @@ impl Client {
             }
             Err(e) => e,
         };
+        // A certificate error proves the server speaks TLS: falling back to HTTP would only
+        // hide the real problem (and a TLS server answers plain HTTP with a 400 anyway).
+        let tls_failure = self.classify_send_error(&tls_err);
+        if matches!(tls_failure, Error::UnknownCertificate { .. }) {
+            return Err(tls_failure);
+        }
         let http = format!("http://{}", self.inner.host);
         match self.inner.http.get(format!("{http}/v2/")).send().await {
+            Ok(resp) if !looks_like_registry(&resp) => Err(tls_failure),
             Ok(resp) if self.inner.allow_http => {
                 self.learn_challenge(resp.headers());
                 Ok(http)
@@ -309,7 +316,7 @@ impl Client {
             Ok(_) => Err(Error::HttpToHttps {
                 registry: self.inner.registry.clone(),
             }),
-            Err(_) => Err(self.classify_send_error(&tls_err)),
+            Err(_) => Err(tls_failure),
         }
     }
 
@@ -633,6 +640,15 @@ async fn error_detail(resp: Response) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// A registry's `/v2/` answers 200 or 401, or at least names the API version; anything else on
+/// the plain-HTTP port (a TLS server's 400, a web server's 404) is not a registry speaking HTTP.
+fn looks_like_registry(resp: &Response) -> bool {
+    resp.headers()
+        .contains_key("docker-distribution-api-version")
+        || resp.status() == StatusCode::OK
+        || resp.status() == StatusCode::UNAUTHORIZED
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

@@ -1,0 +1,192 @@
+//! Issue 3 against secured real registries: TLS with a test CA plus htpasswd (bcrypt) Basic auth,
+//! and token auth with JWTs from a test token server. In each: push an engine image, check the
+//! digest with skopeo, copy to a second registry, delete and see the other tags reported.
+
+use std::sync::Arc;
+
+use slipway_core::push::{PushOutcome, PushRequest};
+use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
+use slipway_core::{ConnectOptions, Slipway};
+use slipway_oci::{Credentials, Digest};
+use slipway_tests::{base_image, run, Registry, SecureRegistry, TEST_PASSWORD, TEST_USER};
+
+async fn connect(data: &std::path::Path) -> Slipway {
+    Slipway::connect_with(ConnectOptions {
+        docker_host: None,
+        data_dir: Some(data.to_path_buf()),
+    })
+    .await
+    .expect("the local engine")
+}
+
+fn creds() -> Credentials {
+    Credentials::new(TEST_USER, TEST_PASSWORD)
+}
+
+async fn push(
+    slipway: &Slipway,
+    image: &str,
+    target: &str,
+    access: RegistryAccess,
+    cache: &std::path::Path,
+) -> slipway_core::Result<PushOutcome> {
+    slipway
+        .push(
+            PushRequest {
+                image: image.to_string(),
+                target: target.to_string(),
+                access,
+                level: None,
+                cache_dir: Some(cache.to_path_buf()),
+            },
+            Arc::new(|_| {}),
+        )
+        .await
+}
+
+/// skopeo's view of the manifest digest, with the registry's CA and the test credentials.
+fn skopeo_digest(reference: &str, cert_dir: Option<&std::path::Path>) -> String {
+    let creds = format!("{TEST_USER}:{TEST_PASSWORD}");
+    let target = format!("docker://{reference}");
+    let mut args = vec!["inspect", "--raw", "--creds", &creds];
+    let cert_arg;
+    match cert_dir {
+        Some(dir) => {
+            cert_arg = format!("--cert-dir={}", dir.display());
+            args.push(&cert_arg);
+        }
+        None => args.push("--tls-verify=false"),
+    }
+    args.push(&target);
+    Digest::sha256_of(run("skopeo", &args).as_bytes()).to_string()
+}
+
+/// The scenario both secured registries go through.
+async fn scenario(
+    secure: &SecureRegistry,
+    access: RegistryAccess,
+    cert_dir: Option<&std::path::Path>,
+) {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("{}/secure/base:1", secure.addr());
+
+    let pushed = push(&slipway, &base, &target, access.clone(), cache.path())
+        .await
+        .unwrap_or_else(|e| panic!("push failed: {e}\nregistry log:\n{}", secure.log()));
+    assert_eq!(skopeo_digest(&target, cert_dir), pushed.digest);
+
+    // Without credentials the registry refuses, with a message saying to log in.
+    let anonymous = RegistryAccess {
+        anonymous: true,
+        credentials: None,
+        ..access.clone()
+    };
+    let err = push(
+        &slipway,
+        &base,
+        &format!("{}/secure/anon:1", secure.addr()),
+        anonymous.clone(),
+        cache.path(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "unauthorized", "{err}");
+    assert!(err.to_string().contains("slipway login"), "{err}");
+    assert!(!err.to_string().contains(TEST_PASSWORD));
+
+    // Copy to a plain registry (streamed between the two) and within the secured one.
+    let plain = Registry::plain();
+    let plain_access = RegistryAccess {
+        anonymous: true,
+        ..Default::default()
+    };
+    let copied = registry::copy(
+        &target,
+        &format!("{}/from-secure/base:1", plain.addr()),
+        &access,
+        &plain_access,
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied.digest, pushed.digest);
+    assert!(copied.blobs_copied >= 2);
+    registry::copy(
+        &target,
+        &format!("{}/secure/base:also", secure.addr()),
+        &access,
+        &access,
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap();
+
+    let caps = registry::probe(&secure.addr(), &access).await.unwrap();
+    assert!(caps.authenticated, "{caps:?}");
+    assert_eq!(caps.delete, Some(true), "{caps:?}");
+
+    let repos = registry::catalog(&secure.addr(), &access).await.unwrap();
+    assert!(repos.contains(&"secure/base".to_string()), "{repos:?}");
+
+    let deleted = registry::delete(&target, &access).await.unwrap();
+    let mut tags = deleted.tags.clone();
+    tags.sort();
+    assert_eq!(tags, vec!["1".to_string(), "also".to_string()]);
+    let err = registry::inspect(&target, &access, None).await.unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_tls_htpasswd_registry() {
+    let secure = Registry::tls_htpasswd();
+    let access = RegistryAccess {
+        ca_file: Some(secure.pki.ca_cert()),
+        credentials: Some(creds()),
+        ..Default::default()
+    };
+
+    // Without the CA the certificate is unknown, and the error says how to trust it.
+    let untrusted = RegistryAccess {
+        ca_file: None,
+        ..access.clone()
+    };
+    let err = registry::probe(&secure.addr(), &untrusted)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "registry_untrusted_certificate", "{err}");
+    assert!(err.to_string().contains("--ca"), "{err}");
+
+    let caps = registry::probe(&secure.addr(), &access).await.unwrap();
+    assert_eq!(caps.scheme, "https");
+    assert_eq!(caps.auth, slipway_oci::AuthKind::Basic);
+
+    let cert_dir = secure.pki.cert_dir();
+    scenario(&secure, access, Some(&cert_dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_token_auth_registry() {
+    let secure = Registry::token();
+    let access = RegistryAccess {
+        credentials: Some(creds()),
+        ..Default::default()
+    };
+    let caps = registry::probe(&secure.addr(), &access).await.unwrap();
+    assert_eq!(caps.auth, slipway_oci::AuthKind::Bearer);
+
+    // Wrong password: the token server refuses, and that is an authorization error.
+    let wrong = RegistryAccess {
+        credentials: Some(Credentials::new(TEST_USER, "wrong")),
+        ..Default::default()
+    };
+    let err = registry::catalog(&secure.addr(), &wrong).await.unwrap_err();
+    assert_eq!(err.code(), "unauthorized", "{err}");
+    assert!(!err.to_string().contains("wrong\""));
+
+    scenario(&secure, access, None).await;
+}
