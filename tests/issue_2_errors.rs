@@ -301,3 +301,37 @@ async fn issue_2_dropping_the_stream_kills_the_command() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_2_cancel_right_after_start_still_kills_the_command() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let mut cleanup = Cleanup::default();
+    let name = unique("issue2-cancel-early");
+    cleanup.containers.push(name.clone());
+    slipway.run_workshop(&base, Some(&name)).await.unwrap();
+
+    // Cancelled before the command can have printed anything: the kill may race the command's
+    // start, and must still end it.
+    let cancel = CancellationToken::new();
+    let mut stream = Box::pin(
+        slipway
+            .exec(&name, "sleep 30", cancel.clone())
+            .await
+            .unwrap(),
+    );
+    cancel.cancel();
+    let started = Instant::now();
+    let mut last = None;
+    while let Some(event) = stream.next().await {
+        last = Some(event);
+    }
+    assert!(matches!(last, Some(Err(Error::Cancelled))), "{last:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!sleep_is_running(&slipway, &name).await, "sleep survived");
+}

@@ -22,8 +22,13 @@ use crate::{Engine, Error, Result};
 /// The environment variable that marks an exec's process tree so that cancel can find it.
 pub const EXEC_MARKER_VAR: &str = "SLIPWAY_EXEC_ID";
 
-/// How long, after the kill, we wait for the engine to close the output stream.
-const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
+/// How long, after a kill, we wait for the engine to close the output stream before killing again.
+/// A second round matters when the cancel raced the command's start: the first kill then found no
+/// marked process yet.
+const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// How many kill rounds we try before giving up on a command that will not die.
+const KILL_ROUNDS: usize = 5;
 
 /// What to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,6 +135,11 @@ async fn run_exec(
     cancel: CancellationToken,
     sender: mpsc::Sender<Result<ExecEvent>>,
 ) {
+    // Cancelled before it started: do not start it at all.
+    if cancel.is_cancelled() {
+        let _ = sender.send(Err(Error::Cancelled)).await;
+        return;
+    }
     let marker = new_marker();
     let mut env = spec.env.clone();
     env.push(format!("{EXEC_MARKER_VAR}={marker}"));
@@ -175,22 +185,21 @@ async fn run_exec(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
-                kill_marked(&engine, &container, &marker).await;
-                drain(&mut output).await;
+                stop_marked(&engine, &container, &marker, &mut output).await;
                 let _ = sender.send(Err(Error::Cancelled)).await;
                 return;
             }
             _ = sender.closed() => {
                 // The caller dropped the stream: nobody wants the output, so stop the command
                 // rather than let it run on unseen.
-                kill_marked(&engine, &container, &marker).await;
+                stop_marked(&engine, &container, &marker, &mut output).await;
                 return;
             }
             item = output.next() => match item {
                 Some(Ok(chunk)) => {
                     if let Some(chunk) = Output::from_log(chunk) {
                         if sender.send(Ok(ExecEvent::Output(chunk))).await.is_err() {
-                            kill_marked(&engine, &container, &marker).await;
+                            stop_marked(&engine, &container, &marker, &mut output).await;
                             return;
                         }
                     }
@@ -260,12 +269,24 @@ async fn kill_marked(engine: &Engine, container: &str, marker: &str) {
     }
 }
 
-async fn drain<S>(output: &mut S)
+/// Kills the marked processes until the output stream ends (which means every process holding
+/// the exec's stdout or stderr is gone), in at most [`KILL_ROUNDS`] rounds.
+async fn stop_marked<S>(engine: &Engine, container: &str, marker: &str, output: &mut S)
 where
     S: Stream + Unpin,
 {
-    let _ = tokio::time::timeout(DRAIN_AFTER_KILL, async {
-        while output.next().await.is_some() {}
-    })
-    .await;
+    for _ in 0..KILL_ROUNDS {
+        kill_marked(engine, container, marker).await;
+        let drained = tokio::time::timeout(DRAIN_AFTER_KILL, async {
+            while output.next().await.is_some() {}
+        })
+        .await;
+        if drained.is_ok() {
+            return;
+        }
+    }
+    tracing::warn!(
+        container,
+        "a cancelled command is still running after {KILL_ROUNDS} kills"
+    );
 }
