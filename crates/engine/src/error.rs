@@ -112,3 +112,54 @@ impl From<bollard::errors::Error> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_2_engine_statuses_map_to_what_the_caller_can_do() {
+        let server = |status_code| bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: "No such image: x:1".to_string(),
+        };
+        assert!(matches!(Error::from(server(404)), Error::NotFound { .. }));
+        assert!(matches!(Error::from(server(409)), Error::Conflict { .. }));
+        assert!(matches!(
+            Error::from(server(500)),
+            Error::Refused { status: 500, .. }
+        ));
+        let stream = bollard::errors::Error::DockerStreamError {
+            error: "manifest unknown".to_string(),
+        };
+        assert!(matches!(Error::from(stream), Error::Stream { .. }));
+        let io = bollard::errors::Error::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        };
+        assert!(matches!(Error::from(io), Error::Disconnected { .. }));
+    }
+
+    #[test]
+    fn issue_2_unreachable_lists_every_place_and_the_fixes() {
+        let error = Error::Unreachable {
+            attempts: vec![
+                Attempt {
+                    endpoint: "unix:///var/run/docker.sock".into(),
+                    source: "Docker's default socket".into(),
+                    reason: "no socket at this path".into(),
+                },
+                Attempt {
+                    endpoint: "unix:///run/podman/podman.sock".into(),
+                    source: "Podman's rootful socket".into(),
+                    reason: "connection refused".into(),
+                },
+            ],
+        };
+        let message = error.to_string();
+        assert!(message.contains("unix:///var/run/docker.sock"));
+        assert!(message.contains("unix:///run/podman/podman.sock"));
+        assert!(message.contains("systemctl start docker"));
+        assert!(message.contains("DOCKER_HOST"));
+        assert!(message.contains("docker group"));
+    }
+}
