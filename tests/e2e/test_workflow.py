@@ -19,10 +19,19 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     repo = f"e2e/hello{int(time.time())}"
     tag = "1.0"
 
-    # Images: the base image is listed.
+    # Images: the base image is listed; inspect shows its layers; tag and remove a second name.
     nav(driver, "images")
-    el(driver, f'[data-testid="image-row"][data-ref="{base_image}"]', 30)
+    click(driver, f'[data-testid="image-row"][data-ref="{base_image}"] [data-testid="image-open"]')
+    el(driver, tid("image-layer"), 30)
+    extra = f"slipway-e2e/tagged:{int(time.time())}"
+    type_into(driver, tid("tag-target"), extra)
+    click(driver, tid("tag-apply"))
+    click(driver, f'[data-testid="image-row"][data-ref="{extra}"] [data-testid="image-open"]')
+    wait_for(driver, lambda d: text_of(d, "#image-detail-title") == extra, 15, "tagged image opened")
     screenshot(driver, out_dir, "02-images")
+    click(driver, tid("image-remove"))
+    click(driver, tid("image-remove"))
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f'[data-testid="image-row"][data-ref="{extra}"]'), 30, "tag removed")
 
     # Workshop: pick the base image and start a container.
     nav(driver, "workshop")
@@ -38,6 +47,13 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     assert attr(driver, tid("console-exit"), "data-exit-code") == "0"
     type_into(driver, tid("console-input"), "ls /nonexistent", enter=True)
     wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-exit-code") not in (None, "0"), 60, "failing command's exit code")
+
+    # Cancel: a long command stops when the user presses Cancel.
+    type_into(driver, tid("console-input"), "echo started; sleep 60", enter=True)
+    wait_for(driver, lambda d: "started" in text_of(d, tid("console-out")).split("sleep 60")[-1], 30, "long command output")
+    click(driver, tid("console-cancel"))
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-state") == "error", 30, "cancelled")
+    assert "cancelled" in text_of(driver, tid("console-exit"))
 
     # Changes: the new file is listed.
     el(driver, '[data-testid="change-row"][data-path="/opt/app/hello.txt"]', 30)
@@ -89,6 +105,17 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     pushed = text_of(driver, tid("push-digest")).strip()
     assert pushed == skopeo_digest(f"{registry.addr}/{repo}:{tag}")
 
+    # Pull it back through the engine with per-layer progress.
+    subprocess.run(["docker", "rmi", ref], capture_output=True, check=True)
+    nav(driver, "images")
+    type_into(driver, tid("pull-ref"), ref)
+    click(driver, tid("pull-start"))
+    wait_for(driver, lambda d: attr(d, tid("pull-result"), "data-kind") in ("ok", "error"), 120, "pull finished")
+    assert attr(driver, tid("pull-result"), "data-kind") == "ok", text_of(driver, tid("pull-result"))
+    assert driver.find_elements(By.CSS_SELECTOR, f'{tid("pull-panel")} [data-testid="layer-row"]')
+    el(driver, f'[data-testid="image-row"][data-ref="{ref}"]', 30)
+    screenshot(driver, out_dir, "06b-pull")
+
     # Registry browser: the repository and tag are there with skopeo's digest.
     nav(driver, "browser")
     Select(el(driver, tid("browser-profile"))).select_by_value("e2e")
@@ -109,9 +136,27 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     gone = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.addr}/{repo}:{tag}"], capture_output=True)
     assert gone.returncode != 0
 
-    # Clean up the workshop container.
+    # Clean up the workshop container and the committed image.
     nav(driver, "workshop")
     click(driver, tid("ws-stop"))
+    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "none", 30, "container removed")
+    subprocess.run(["docker", "rmi", ref], capture_output=True)
+
+
+def test_issue_4_managed_local_registry_starts_and_stops(driver, out_dir):
+    ready(driver)
+    nav(driver, "engine")
+    # conftest points SLIPWAY_LOCAL_REGISTRY_ADDR at a free port, so nothing answers there.
+    wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "offer to start")
+    click(driver, tid("local-registry-start"))
+    wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "running", 30, "running")
+    screenshot(driver, out_dir, "10-local-registry")
+    nav(driver, "registries")
+    row = el(driver, '[data-testid="profile-row"][data-name="local"]')
+    assert "default" in row.text
+    nav(driver, "engine")
+    click(driver, tid("local-registry-stop"))
+    wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")
 
 
 def test_issue_4_wrong_registry_address_shows_a_clear_error(driver, out_dir):

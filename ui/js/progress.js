@@ -58,6 +58,16 @@ export class LayerBars {
     if (this.overallText) this.overallText.textContent = `${formatBytes(cur)} of ${formatBytes(tot)}`;
   }
 
+  /** Removes rows whose layer name starts with `prefix` (placeholders such as push's `layer-N`). */
+  removeWhere(prefix) {
+    for (const [k, r] of [...this.rows]) {
+      if (String(k).startsWith(prefix)) {
+        r.el.remove();
+        this.rows.delete(k);
+      }
+    }
+  }
+
   finishAll() {
     for (const r of this.rows.values()) {
       r.bar.max = r.total || 1;

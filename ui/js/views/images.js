@@ -100,8 +100,22 @@ async function tag() {
   }
 }
 
+let removeArmed = false;
+
+/** Remove asks once in the page (a second click confirms), never through a native dialog. */
 async function remove() {
-  if (!window.confirm(`Remove ${selected}?`)) return;
+  const btn = $('image-remove');
+  if (!removeArmed) {
+    removeArmed = true;
+    btn.textContent = `Really remove ${selected}?`;
+    setTimeout(() => {
+      removeArmed = false;
+      btn.textContent = 'Remove';
+    }, 5000);
+    return;
+  }
+  removeArmed = false;
+  btn.textContent = 'Remove';
   try {
     await api.removeImage(selected);
     reveal($('image-detail'), false);
@@ -187,6 +201,9 @@ async function push() {
         total: ev.total ?? ev.size,
       });
     });
+    // While compressing, a layer is named layer-N (its digest is not known yet); at the end only
+    // the rows with real digests remain, so each layer shows once.
+    bars.removeWhere('layer-');
     bars.finishAll();
     const digest = pick(res, 'digest', 'manifest_digest') || '';
     $('push-result').replaceChildren(
