@@ -1,6 +1,12 @@
 //! Name and tag validation: every image name the user types is checked against the distribution
 //! reference grammar (via `slipway_oci::Reference`) before it reaches the engine, so the error
 //! says which rule broke instead of whatever the engine happens to reply.
+//!
+//! The OCI distribution spec says a repository `<name>` MUST match
+//! `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*` and a `<reference>`
+//! as a tag MUST be at most 128 characters and match `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. We keep
+//! one parser for that grammar, in `slipway-oci`, so the engine path and the registry path can
+//! never disagree about what a valid name is.
 
 use slipway_oci::Reference;
 
