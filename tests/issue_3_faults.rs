@@ -1,0 +1,415 @@
+//! Issue 3 faults: a connection cut mid-upload (a TCP proxy in front of the real registry), a
+//! lying registry that serves a blob whose bytes do not match its digest, and each HTTP failure
+//! status turned into its own clear error (an axum fake, since a real registry cannot be made to
+//! produce them on demand).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use bytes::Bytes;
+use slipway_core::push::PushRequest;
+use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
+use slipway_core::{ConnectOptions, Slipway};
+use slipway_oci::{
+    BlobSource, Client, ClientOptions, CredentialSource, Credentials, Digest, RetryPolicy,
+};
+use slipway_tests::{base_image, run, unique, Registry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+    }
+}
+
+fn client(addr: &str) -> Client {
+    Client::new(
+        addr,
+        ClientOptions {
+            credentials: CredentialSource::None,
+            retry: fast_retry(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Forwards 127.0.0.1:<port> to `upstream`, and cuts the one connection that carries the
+/// `cut_after`-th byte from client to server (once), as a flaky network would.
+async fn cutting_proxy(upstream: String, cut_after: u64) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(AtomicU64::new(0));
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_flag = cut.clone();
+    tokio::spawn(async move {
+        // Bounded: a test makes at most a few hundred connections.
+        for _ in 0..2000 {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            let sent = sent.clone();
+            let cut = cut_flag.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.split();
+                let (mut ro, mut wo) = outbound.split();
+                let up = async {
+                    let mut buf = vec![0u8; 64 << 10];
+                    loop {
+                        let n = match ri.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        let before = sent.fetch_add(n as u64, Ordering::SeqCst);
+                        if before < cut_after
+                            && before + n as u64 >= cut_after
+                            && !cut.swap(true, Ordering::SeqCst)
+                        {
+                            // Forward part of this read, then drop the connection mid-request.
+                            let _ = wo.write_all(&buf[..n / 2]).await;
+                            return;
+                        }
+                        if wo.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let down = async {
+                    let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                };
+                // Whichever side ends first ends the connection, like a dropped link.
+                tokio::select! {
+                    _ = up => {},
+                    _ = down => {},
+                }
+            });
+        }
+    });
+    (port, cut)
+}
+
+/// Every blob digest the registry stores, read from its filesystem.
+fn stored_blobs(reg: &Registry) -> BTreeSet<String> {
+    let root = reg.storage().join("docker/registry/v2/blobs/sha256");
+    let mut out = BTreeSet::new();
+    for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(prefix.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if blob.path().join("data").exists() {
+                out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out
+}
+
+/// An image with a 24 MiB incompressible layer on top of the base, so its upload is chunked.
+fn big_image() -> String {
+    let base = base_image();
+    let name = unique("issue3-big");
+    let image = format!("slipway-test/{name}:1");
+    run(
+        "docker",
+        &[
+            "run",
+            "--name",
+            &name,
+            &base,
+            "/bin/sh",
+            "-c",
+            "head -c 25165824 /dev/urandom > /big.bin",
+        ],
+    );
+    run("docker", &["commit", &name, &image]);
+    run("docker", &["rm", "-f", &name]);
+    image
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
+    let image = big_image();
+    let reg = Registry::plain();
+    // Cut 12 MiB into the traffic: inside the second PATCH of the big layer.
+    let (port, cut) = cutting_proxy(reg.addr(), 12 << 20).await;
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = Slipway::connect_with(ConnectOptions {
+        docker_host: None,
+        data_dir: Some(data.path().to_path_buf()),
+    })
+    .await
+    .unwrap();
+    let target = format!("127.0.0.1:{port}/faults/big:1");
+    let outcome = slipway
+        .push(
+            PushRequest {
+                image: image.clone(),
+                target: target.clone(),
+                access: RegistryAccess {
+                    anonymous: true,
+                    ..Default::default()
+                },
+                level: Some(1),
+                cache_dir: Some(cache.path().to_path_buf()),
+            },
+            Arc::new(|_| {}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("push through the cutting proxy failed: {e}\n{}", reg.log()));
+    assert!(
+        cut.load(Ordering::SeqCst),
+        "the proxy never cut a connection"
+    );
+
+    // The registry holds exactly the config and the layers, nothing half-written.
+    let manifest = client(&reg.addr())
+        .get_manifest("faults/big", "1")
+        .await
+        .unwrap();
+    assert_eq!(manifest.digest.to_string(), outcome.digest);
+    let mut expected: BTreeSet<String> = outcome.layers.iter().map(|l| l.digest.clone()).collect();
+    let slipway_oci::ManifestKind::Image(m) = &manifest.kind else {
+        panic!("not an image")
+    };
+    expected.insert(m.config().digest().to_string());
+    // The registry keeps manifests in its blob store too.
+    expected.insert(outcome.digest.clone());
+    assert_eq!(stored_blobs(&reg), expected);
+    let skopeo = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{}/faults/big:1", reg.addr()),
+        ],
+    );
+    assert_eq!(
+        Digest::sha256_of(skopeo.as_bytes()).to_string(),
+        outcome.digest
+    );
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+}
+
+/// The fake registry: `/v2/status/<code>/...` answers `<code>`; `/v2/lying/blobs/<d>` serves
+/// bytes that do not hash to `<d>`; `/v2/lying/manifests/1` names such a blob; `/v2/paged/tags/list`
+/// pages with Link headers.
+async fn fake_registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let app = axum::Router::new().fallback(fake);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+const LIE: &[u8] = b"these bytes are not what the digest says";
+
+fn lying_digest() -> Digest {
+    Digest::sha256_of(b"the real content")
+}
+
+async fn fake(method: Method, uri: Uri, _headers: HeaderMap) -> Response<Body> {
+    let path = uri.path();
+    let query = uri.query().unwrap_or("");
+    let reply = |status: StatusCode| Response::builder().status(status);
+    if path == "/v2/" {
+        return reply(StatusCode::OK).body(Body::empty()).unwrap();
+    }
+    if let Some(rest) = path.strip_prefix("/v2/status/") {
+        let code: u16 = rest.split('/').next().unwrap().parse().unwrap();
+        let mut r =
+            reply(StatusCode::from_u16(code).unwrap()).header("content-type", "application/json");
+        if code == 401 {
+            r = r.header("www-authenticate", "Basic realm=\"fake\"");
+        }
+        if code == 429 {
+            r = r.header("retry-after", "0");
+        }
+        let body =
+            format!(r#"{{"errors":[{{"code":"FAKE_{code}","message":"fake failure {code}"}}]}}"#);
+        return r.body(Body::from(body)).unwrap();
+    }
+    if path == format!("/v2/lying/blobs/{}", Digest::sha256_of(b"{}")) && method == Method::GET {
+        return reply(StatusCode::OK).body(Body::from("{}")).unwrap();
+    }
+    if path.starts_with("/v2/lying/blobs/") {
+        return reply(StatusCode::OK)
+            .header("content-length", LIE.len())
+            .body(Body::from(Bytes::from_static(LIE)))
+            .unwrap();
+    }
+    if path == "/v2/lying/manifests/1" {
+        let config = Digest::sha256_of(b"{}");
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"{config}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":{},"digest":"{}"}}]}}"#,
+            LIE.len(),
+            lying_digest()
+        );
+        return reply(StatusCode::OK)
+            .header(
+                "content-type",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .body(Body::from(manifest))
+            .unwrap();
+    }
+    if path == "/v2/paged/tags/list" {
+        let all: Vec<String> = (0..25).map(|i| format!("t{i:02}")).collect();
+        let last = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("last="))
+            .unwrap_or("");
+        let n: usize = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("n="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000)
+            .min(10);
+        let start = all
+            .iter()
+            .position(|t| t.as_str() > last)
+            .unwrap_or(all.len());
+        let page: Vec<&String> = all[start..].iter().take(n).collect();
+        let mut r = reply(StatusCode::OK).header("content-type", "application/json");
+        if start + page.len() < all.len() {
+            r = r.header(
+                "link",
+                format!(
+                    "</v2/paged/tags/list?n={n}&last={}>; rel=\"next\"",
+                    page.last().unwrap()
+                ),
+            );
+        }
+        return r
+            .body(Body::from(
+                serde_json::json!({"name": "paged", "tags": page}).to_string(),
+            ))
+            .unwrap();
+    }
+    reply(StatusCode::NOT_FOUND).body(Body::empty()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_lying_registry_blob_with_wrong_digest_is_an_error_and_nothing_is_kept() {
+    let fake = fake_registry().await;
+    let c = client(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    let err = c
+        .download_blob("lying", &lying_digest(), &path)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "digest_mismatch", "{err}");
+    assert!(err.to_string().contains("nothing was kept"), "{err}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a file was left behind"
+    );
+
+    // Copying from the liar into a real registry fails and the real registry keeps no such blob.
+    let reg = Registry::plain();
+    let access = RegistryAccess {
+        anonymous: true,
+        ..Default::default()
+    };
+    let err = registry::copy(
+        &format!("{fake}/lying:1"),
+        &format!("{}/victim/app:1", reg.addr()),
+        &access,
+        &access,
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "digest_mismatch", "{err}");
+    let kept = stored_blobs(&reg);
+    assert!(!kept.contains(&lying_digest().to_string()), "{kept:?}");
+    assert!(
+        !kept.contains(&Digest::sha256_of(LIE).to_string()),
+        "{kept:?}"
+    );
+    assert!(client(&reg.addr())
+        .head_manifest("victim/app", "1")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_each_failure_status_has_its_own_clear_error() {
+    let fake = fake_registry().await;
+    let secret = "hunter2-secret";
+    let with_creds = Client::new(
+        &fake,
+        ClientOptions {
+            credentials: CredentialSource::Explicit(Credentials::new("alice", secret)),
+            retry: fast_retry(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut messages = BTreeSet::new();
+    for (status, code, hint) in [
+        (401, "unauthorized", "slipway login"),
+        (403, "denied", "rights"),
+        (404, "not_found", "check the repository name"),
+        (413, "too_large", "size limit"),
+        (429, "rate_limited", "wait"),
+        (500, "registry_server_error", "logs"),
+    ] {
+        let repo = format!("status/{status}");
+        let err = with_creds.get_manifest(&repo, "1").await.unwrap_err();
+        assert_eq!(err.code(), code, "{status}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(hint), "{status}: {text}");
+        assert!(
+            !text.contains(secret) && !format!("{err:?}").contains(secret),
+            "{status} leaked the secret: {text}"
+        );
+        messages.insert(text);
+        // The same status on an upload gives the same kind of error.
+        let data = Bytes::from_static(b"x");
+        let err = client(&fake)
+            .push_blob(
+                &repo,
+                &Digest::sha256_of(&data),
+                1,
+                BlobSource::Bytes(data),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "upload {status}: {err}");
+    }
+    assert_eq!(messages.len(), 6, "each status must read differently");
+    assert!(!format!("{with_creds:?}").contains(secret));
+
+    // Tags over several pages, following the Link header.
+    let tags = client(&fake).tags("paged").await.unwrap();
+    assert_eq!(tags.len(), 25);
+    let first = client(&fake)
+        .tags_page("paged", Some(10), None, None)
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 10);
+    assert!(first.next.is_some());
+}
