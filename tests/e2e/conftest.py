@@ -209,3 +209,14 @@ def skopeo_digest(ref: str) -> str:
         ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(out)["Digest"]
+
+
+@pytest.fixture
+def cleanup():
+    """Containers and images a test made; removed even when the test fails half-way."""
+    made = {"containers": [], "images": []}
+    yield made
+    for c in made["containers"]:
+        subprocess.run(["docker", "rm", "-f", c], capture_output=True)
+    for i in made["images"]:
+        subprocess.run(["docker", "rmi", i], capture_output=True)

@@ -14,7 +14,7 @@ def ready(driver):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
 
 
-def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registry):
+def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registry, cleanup):
     ready(driver)
     repo = f"e2e/hello{int(time.time())}"
     tag = "1.0"
@@ -24,6 +24,7 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     click(driver, f'[data-testid="image-row"][data-ref="{base_image}"] [data-testid="image-open"]')
     el(driver, tid("image-layer"), 30)
     extra = f"slipway-e2e/tagged:{int(time.time())}"
+    cleanup["images"].append(extra)
     type_into(driver, tid("tag-target"), extra)
     click(driver, tid("tag-apply"))
     click(driver, f'[data-testid="image-row"][data-ref="{extra}"] [data-testid="image-open"]')
@@ -39,6 +40,7 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     Select(el(driver, tid("ws-image"))).select_by_value(base_image)
     click(driver, tid("ws-start"))
     wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "running", 60, "container running")
+    cleanup["containers"].append(attr(driver, tid("ws-container"), "data-container"))
 
     # Console: a command's output streams in and its exit code shows.
     type_into(driver, tid("console-input"), "mkdir -p /opt/app && echo hello-from-slipway | tee /opt/app/hello.txt", enter=True)
@@ -75,6 +77,7 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     wait_for(driver, lambda d: attr(d, tid("commit-result"), "data-state") == "done", 60, "commit done")
     screenshot(driver, out_dir, "04-commit")
     ref = f"{registry.addr}/{repo}:{tag}"
+    cleanup["images"].append(ref)
     out = subprocess.run(["docker", "run", "--rm", ref], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "hello-from-slipway"
 

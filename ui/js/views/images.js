@@ -190,7 +190,8 @@ async function push() {
       if (ev.event === 'overall') {
         overall.max = ev.total || 1;
         overall.value = Math.min(ev.done, ev.total || 1);
-        $('push-overall-text').textContent = `${formatBytes(ev.done)} of ${formatBytes(ev.total)}`;
+        // Clamped: the last Overall event can count a little past the estimate (the config blob).
+        $('push-overall-text').textContent = `${formatBytes(Math.min(ev.done, ev.total))} of ${formatBytes(ev.total)}`;
         return;
       }
       const finished = ev.event === 'done' || ev.event === 'exists' || ev.event === 'mounted';
