@@ -106,16 +106,16 @@ def _tauri_driver() -> str:
     pytest.fail("tauri-driver not found: cargo install tauri-driver --locked --root ~/.cache/slipway/tools")
 
 
-@pytest.fixture(scope="session")
-def driver(app_bin, app_home, out_dir):
-    """One app window for the whole session, driven through tauri-driver under Xvfb."""
+def start_app(app_bin: str, home: Path, out_dir: Path, log_name: str, env_overrides: dict):
+    """Starts tauri-driver under Xvfb and opens the app; yields the WebDriver session."""
     port, native_port = free_port(), free_port()
     env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(app_home / "config")
-    env["XDG_DATA_HOME"] = str(app_home / "data")
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")
     # The managed local registry must not be offered at the real 127.0.0.1:5000 during tests.
     env.setdefault("SLIPWAY_LOCAL_REGISTRY_ADDR", f"127.0.0.1:{free_port()}")
-    log = open(out_dir / "tauri-driver.log", "wb")
+    env.update(env_overrides)
+    log = open(out_dir / log_name, "wb")
     cmd = [
         "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
         _tauri_driver(), "--port", str(port), "--native-port", str(native_port),
@@ -137,6 +137,25 @@ def driver(app_bin, app_home, out_dir):
     finally:
         kill_group(proc)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def driver(app_bin, app_home, out_dir):
+    """One app window for the whole session, driven through tauri-driver under Xvfb."""
+    yield from start_app(app_bin, app_home, out_dir, "tauri-driver.log", {})
+
+
+@pytest.fixture(scope="module")
+def driver_without_engine(app_bin, out_dir):
+    """A second window whose DOCKER_HOST points at a socket that does not exist."""
+    home = Path(tempfile.mkdtemp(prefix="slipway-e2e-noengine-"))
+    try:
+        yield from start_app(
+            app_bin, home, out_dir, "tauri-driver-noengine.log",
+            {"DOCKER_HOST": f"unix://{home}/no-such-docker.sock"},
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

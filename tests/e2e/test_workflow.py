@@ -50,6 +50,11 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     type_into(driver, tid("console-input"), "ls /nonexistent", enter=True)
     wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-exit-code") not in (None, "0"), 60, "failing command's exit code")
 
+    # ANSI colours are stripped, not shown as escape codes.
+    type_into(driver, tid("console-input"), r"printf '\033[31mred-text\033[0m\n'", enter=True)
+    wait_for(driver, lambda d: "red-text" in text_of(d, tid("console-out")), 30, "coloured output")
+    assert "\x1b" not in text_of(driver, tid("console-out"))
+
     # Cancel: a long command stops when the user presses Cancel.
     type_into(driver, tid("console-input"), "echo started; sleep 60", enter=True)
     wait_for(driver, lambda d: "started" in text_of(d, tid("console-out")).split("sleep 60")[-1], 30, "long command output")
@@ -129,6 +134,19 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-details"]')
     wait_for(driver, lambda d: text_of(d, tid("tag-detail-digest")).strip() == pushed, 30, "tag details")
     screenshot(driver, out_dir, "07-browser")
+
+    # "Add image" copies it into another repository with progress.
+    click(driver, tid("copy-open"))
+    Select(el(driver, tid("copy-from-profile"))).select_by_value("e2e")
+    type_into(driver, tid("copy-source"), f"{repo}:{tag}")
+    type_into(driver, tid("copy-target"), f"{repo}-copy:{tag}")
+    click(driver, tid("copy-start"))
+    wait_for(driver, lambda d: attr(d, tid("copy-result"), "data-kind") in ("ok", "error"), 60, "copy finished")
+    assert attr(driver, tid("copy-result"), "data-kind") == "ok", text_of(driver, tid("copy-result"))
+    el(driver, f'[data-testid="repo-item"][data-repo="{repo}-copy"]', 30)
+    assert skopeo_digest(f"{registry.addr}/{repo}-copy:{tag}") == pushed
+    click(driver, "#copy-close")
+    click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
 
     # Delete the tag after the confirmation; it is gone.
     click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-delete"]')
