@@ -132,6 +132,7 @@ async fn issue_2_missing_image_and_container_are_not_found() {
 
     let error = slipway.inspect_image(&missing_image).await.unwrap_err();
     assert_eq!(error.code(), "not_found", "{error}");
+    assert!(error.to_string().contains("slipway images"), "{error}");
     let error = slipway
         .remove_image(&missing_image, false)
         .await
@@ -150,6 +151,7 @@ async fn issue_2_missing_image_and_container_are_not_found() {
         .expect("no such container");
     assert_eq!(error.code(), "not_found", "{error}");
     assert!(error.to_string().contains(&missing_container), "{error}");
+    assert!(error.to_string().contains("slipway ps"), "{error}");
     let error = slipway.changes(&missing_container).await.unwrap_err();
     assert_eq!(error.code(), "not_found", "{error}");
     let error = slipway

@@ -2,7 +2,7 @@
 //! log.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::Subcommand;
 use futures_util::StreamExt;
@@ -359,10 +359,24 @@ async fn pull(slipway: &slipway_core::Slipway, reference: &str, json: bool) -> R
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
     let mut layers: HashMap<String, ProgressBar> = HashMap::new();
+    // Without a terminal the bars are hidden, so scripts and CI logs get one line per change of a
+    // layer's status instead.
+    let plain = !std::io::stderr().is_terminal();
+    let mut last_status: HashMap<Option<String>, String> = HashMap::new();
     while let Some(event) = stream.next().await {
         let event = event?;
         if json {
             print_json(&event);
+            continue;
+        }
+        if plain {
+            if last_status.get(&event.layer) != Some(&event.status) {
+                match &event.layer {
+                    Some(layer) => eprintln!("{layer}: {}", event.status),
+                    None => eprintln!("{}", event.status),
+                }
+                last_status.insert(event.layer.clone(), event.status.clone());
+            }
             continue;
         }
         let Some(layer) = event.layer.clone() else {

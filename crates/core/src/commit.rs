@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use slipway_engine::commit::CommitSpec;
 
 use crate::change::parse_changes;
+use crate::error::{Hint, CONTAINER_HINT};
 use crate::names::{check_tag_target, split_target};
 use crate::workshop_log::LOG_LABEL;
 use crate::{Error, Result, Slipway};
@@ -56,7 +57,11 @@ impl Slipway {
                  the changes"
             )));
         }
-        let state = self.engine().inspect_container(&request.container).await?;
+        let state = self
+            .engine()
+            .inspect_container(&request.container)
+            .await
+            .hint(CONTAINER_HINT)?;
         let log = self.logs_store().load(&state.id)?;
         config.labels.insert(
             LOG_LABEL.to_string(),

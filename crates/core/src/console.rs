@@ -7,6 +7,7 @@ use slipway_engine::exec::{ExecEvent, ExecSpec};
 use tokio_util::sync::CancellationToken;
 
 use crate::containers::OutputChunk;
+use crate::error::{Hint, CONTAINER_HINT};
 use crate::workshop_log::{now_rfc3339, LogEntry};
 use crate::{Error, Result, Slipway};
 
@@ -44,7 +45,11 @@ impl Slipway {
         }
         // Resolve the name to the id the log is keyed by, and fail early (with not_found) for a
         // container that does not exist, or with a clear message for one that is stopped.
-        let state = self.engine().inspect_container(container).await?;
+        let state = self
+            .engine()
+            .inspect_container(container)
+            .await
+            .hint(CONTAINER_HINT)?;
         if !state.running {
             return Err(Error::Conflict(format!(
                 "container {container} is not running; start it first (`docker start {container}`)"
@@ -112,7 +117,12 @@ impl Slipway {
 
     /// The workshop log of a container (by id or name).
     pub async fn workshop_log(&self, container: &str) -> Result<crate::WorkshopLog> {
-        let id = self.engine().inspect_container(container).await?.id;
+        let id = self
+            .engine()
+            .inspect_container(container)
+            .await
+            .hint(CONTAINER_HINT)?
+            .id;
         self.logs_store().load(&id)
     }
 }

@@ -6,6 +6,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use slipway_engine::containers::{ContainerSpec, Output};
 
+use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::names::check_reference;
 use crate::workshop_log::WORKSHOP_LABEL;
 use crate::{Error, Result, Slipway};
@@ -124,7 +125,11 @@ impl Slipway {
 
     /// The container with this id or name.
     pub async fn container(&self, container: &str) -> Result<ContainerDto> {
-        let state = self.engine().inspect_container(container).await?;
+        let state = self
+            .engine()
+            .inspect_container(container)
+            .await
+            .hint(CONTAINER_HINT)?;
         self.containers()
             .await?
             .into_iter()
@@ -156,7 +161,11 @@ impl Slipway {
             open_stdin,
             labels,
         };
-        let id = self.engine().create_container(&spec).await?;
+        let id = self
+            .engine()
+            .create_container(&spec)
+            .await
+            .hint(IMAGE_HINT)?;
         if let Err(error) = self.engine().start_container(&id).await {
             // A container that cannot start is of no use; do not leave it behind.
             let _ = self.engine().remove_container(&id, true).await;
@@ -210,22 +219,30 @@ impl Slipway {
 
     /// Stops a container (SIGTERM, then SIGKILL after `timeout_secs`).
     pub async fn stop(&self, container: &str, timeout_secs: i32) -> Result<()> {
-        Ok(self
-            .engine()
+        self.engine()
             .stop_container(container, timeout_secs)
-            .await?)
+            .await
+            .hint(CONTAINER_HINT)
     }
 
     /// Removes a container (killing it first when `force`) and forgets its workshop log.
     pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
-        let id = self.engine().inspect_container(container).await?.id;
+        let id = self
+            .engine()
+            .inspect_container(container)
+            .await
+            .hint(CONTAINER_HINT)?
+            .id;
         self.engine().remove_container(&id, force).await?;
         self.logs_store().remove(&id)
     }
 
     /// Waits for a container to exit; returns its exit code.
     pub async fn wait(&self, container: &str) -> Result<i64> {
-        Ok(self.engine().wait_container(container).await?)
+        self.engine()
+            .wait_container(container)
+            .await
+            .hint(CONTAINER_HINT)
     }
 
     /// A container's output; with `follow` it lasts until the container exits.

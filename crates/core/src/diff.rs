@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use slipway_engine::changes::ChangeKind;
 
+use crate::error::{Hint, CONTAINER_HINT};
 use crate::{Result, Slipway};
 
 /// What happened to a path.
@@ -45,7 +46,11 @@ impl Slipway {
     /// The container's filesystem changes, sorted by path, with file sizes (see
     /// `slipway_engine::changes` for how sizes are obtained and when they are left out).
     pub async fn changes(&self, container: &str) -> Result<Vec<ChangeDto>> {
-        let changes = self.engine().container_changes(container, true).await?;
+        let changes = self
+            .engine()
+            .container_changes(container, true)
+            .await
+            .hint(CONTAINER_HINT)?;
         Ok(changes
             .into_iter()
             .map(|change| ChangeDto {

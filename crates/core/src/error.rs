@@ -29,7 +29,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
     /// The image or container does not exist.
-    #[error("{0}; check the name with `slipway images` or `slipway ps -a`")]
+    #[error("{0}")]
     NotFound(String),
     /// The object is in a state that forbids the operation.
     #[error("{0}")]
@@ -96,6 +96,25 @@ impl From<slipway_engine::Error> for Error {
             E::Cancelled => Error::Cancelled,
             other => Error::Engine(other.to_string()),
         }
+    }
+}
+
+/// Where to look when something is not found; appended to the engine's "No such ..." message.
+pub(crate) const IMAGE_HINT: &str = "list local images with `slipway images`";
+pub(crate) const CONTAINER_HINT: &str = "list containers with `slipway ps`";
+pub(crate) const PULL_HINT: &str = "check the name and tag, and that the registry holds that image";
+
+/// Adds a hint to a not-found error, so the user learns where to look.
+pub(crate) trait Hint<T> {
+    fn hint(self, hint: &str) -> Result<T>;
+}
+
+impl<T> Hint<T> for std::result::Result<T, slipway_engine::Error> {
+    fn hint(self, hint: &str) -> Result<T> {
+        self.map_err(|error| match Error::from(error) {
+            Error::NotFound(message) => Error::NotFound(format!("{message}; {hint}")),
+            other => other,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Hint, IMAGE_HINT, PULL_HINT};
 use crate::names::{check_reference, check_tag_target};
 use crate::{Result, Slipway};
 
@@ -116,7 +117,11 @@ impl Slipway {
     /// Details of one image, by reference or id.
     pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetailsDto> {
         check_reference(reference)?;
-        let image = self.engine().inspect_image(reference).await?;
+        let image = self
+            .engine()
+            .inspect_image(reference)
+            .await
+            .hint(IMAGE_HINT)?;
         Ok(ImageDetailsDto {
             id: image.id,
             tags: image.tags,
@@ -155,7 +160,7 @@ impl Slipway {
     ) -> Result<impl Stream<Item = Result<PullProgressDto>> + Send + 'static> {
         check_reference(reference)?;
         Ok(self.engine().pull_image(reference).map(|event| {
-            let event = event?;
+            let event = event.hint(PULL_HINT)?;
             Ok(PullProgressDto {
                 layer: event.layer,
                 status: event.status,
@@ -182,13 +187,19 @@ impl Slipway {
     pub async fn tag(&self, source: &str, target: &str) -> Result<()> {
         check_reference(source)?;
         check_tag_target(target)?;
-        self.engine().tag_image(source, target).await?;
+        self.engine()
+            .tag_image(source, target)
+            .await
+            .hint(IMAGE_HINT)?;
         Ok(())
     }
 
     /// Removes a tag or an image; returns what the engine untagged and deleted.
     pub async fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>> {
         check_reference(reference)?;
-        Ok(self.engine().remove_image(reference, force).await?)
+        self.engine()
+            .remove_image(reference, force)
+            .await
+            .hint(IMAGE_HINT)
     }
 }
