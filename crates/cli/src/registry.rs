@@ -1,17 +1,447 @@
-//! Registry subcommands (push, pull from a registry, copy, catalog, tags, inspect, login, ...).
+//! Registry subcommands: push, copy, catalog, tags, inspect, delete, login, probe.
 //!
 //! This module belongs to the registry work (issue 3); main.rs hooks it in with one flattened
-//! variant, so its subcommands appear at the top level beside the engine ones.
+//! variant, so its subcommands appear at the top level beside the engine ones. The engine side
+//! already owns `pull` (through the engine) and `rm` (containers), so removing a remote image is
+//! `delete`.
 
-use clap::Subcommand;
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::{Context, Failure};
+use clap::{Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use slipway_core::push::{PushEvent, PushRequest};
+use slipway_core::registry::{self, CopyEvent, Credentials, PlatformChoice, RegistryAccess};
+
+use crate::{format, Context, Failure};
+
+/// How to reach a registry; shared by every registry subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Allow plain HTTP for this registry (loopback registries are always allowed it).
+    #[arg(long)]
+    insecure: bool,
+    /// A PEM file with the CA that signed the registry's certificate.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Ignore stored credentials and access the registry anonymously.
+    #[arg(long)]
+    anonymous: bool,
+}
+
+impl AccessArgs {
+    fn access(&self) -> RegistryAccess {
+        RegistryAccess {
+            insecure: self.insecure,
+            ca_file: self.ca.clone(),
+            credentials: None,
+            anonymous: self.anonymous,
+        }
+    }
+}
 
 /// The registry subcommands.
 #[derive(Debug, Subcommand)]
-pub enum RegistryCommand {}
+pub enum RegistryCommand {
+    /// Push a local image straight to a registry (no daemon.json or certs.d needed).
+    Push {
+        /// The local image (name:tag or id).
+        image: String,
+        /// Where to push it: HOST[:PORT]/NAME[:TAG].
+        reference: String,
+        /// gzip level 1-12 (default 6).
+        #[arg(long)]
+        level: Option<i32>,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Copy an image or index between registries, streaming, mounting within one registry.
+    Copy {
+        source: String,
+        destination: String,
+        /// Copy only these platforms of an index (os/arch[/variant]); repeatable.
+        #[arg(long = "platform")]
+        platforms: Vec<String>,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// List every repository of a registry.
+    Catalog {
+        /// HOST[:PORT]
+        host: String,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// List every tag of a repository.
+    Tags {
+        /// HOST[:PORT]/NAME
+        repository: String,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Show a remote image: manifest, config, layers, sizes, platforms, history.
+    Inspect {
+        reference: String,
+        /// For an index, which platform to show (default: this machine's).
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Delete a remote image (by tag or digest); every tag on the same digest goes with it.
+    Delete {
+        reference: String,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Log in to a registry; the credentials go to docker's credential store.
+    Login {
+        /// HOST[:PORT]
+        host: String,
+        #[arg(long, short)]
+        username: String,
+        /// Read the password from stdin (otherwise SLIPWAY_PASSWORD, else stdin).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Show what a registry allows: scheme, auth, catalog, deletes.
+    Probe {
+        host: String,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
 
 /// Runs one registry subcommand; returns the process exit code.
-pub async fn run(command: RegistryCommand, _context: &Context) -> Result<i32, Failure> {
-    match command {}
+pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Failure> {
+    match command {
+        RegistryCommand::Push {
+            image,
+            reference,
+            level,
+            access,
+        } => {
+            let slipway = context.slipway().await?;
+            let bars = Bars::new(!context.json);
+            let sink = bars.clone();
+            let request = PushRequest {
+                image,
+                target: reference,
+                access: access.access(),
+                level,
+                cache_dir: None,
+            };
+            let started = std::time::Instant::now();
+            let outcome = slipway
+                .push(request, Arc::new(move |event| sink.on_push(event)))
+                .await;
+            bars.finish();
+            let outcome = outcome?;
+            if context.json {
+                print_json(&outcome);
+            } else {
+                let elapsed = started.elapsed().as_secs_f64();
+                println!(
+                    "pushed {} ({} uploaded in {:.2}s)",
+                    outcome.reference,
+                    format::size(outcome.uploaded_bytes),
+                    elapsed
+                );
+            }
+        }
+        RegistryCommand::Copy {
+            source,
+            destination,
+            platforms,
+            access,
+        } => {
+            let choice = if platforms.is_empty() {
+                PlatformChoice::All
+            } else {
+                PlatformChoice::Only(platforms)
+            };
+            let quiet = context.json;
+            let progress: registry::CopyProgress = Arc::new(move |event| {
+                if !quiet {
+                    match event {
+                        CopyEvent::Exists { digest } => eprintln!("{}: exists", short(&digest)),
+                        CopyEvent::Mounted { digest } => eprintln!("{}: mounted", short(&digest)),
+                        CopyEvent::Copied { digest, size } => {
+                            eprintln!("{}: copied {}", short(&digest), format::size(size))
+                        }
+                        CopyEvent::Manifest { digest } => eprintln!("manifest {}", short(&digest)),
+                    }
+                }
+            });
+            let a = access.access();
+            let outcome =
+                registry::copy(&source, &destination, &a, &a, choice, Some(progress)).await?;
+            if context.json {
+                print_json(&outcome);
+            } else {
+                println!("copied to {}", outcome.reference);
+            }
+        }
+        RegistryCommand::Catalog { host, access } => {
+            let repos = registry::catalog(&host, &access.access()).await?;
+            if context.json {
+                print_json(&repos);
+            } else {
+                repos.iter().for_each(|r| println!("{r}"));
+            }
+        }
+        RegistryCommand::Tags { repository, access } => {
+            let tags = registry::tags(&repository, &access.access()).await?;
+            if context.json {
+                print_json(&tags);
+            } else {
+                tags.iter().for_each(|t| println!("{t}"));
+            }
+        }
+        RegistryCommand::Inspect {
+            reference,
+            platform,
+            access,
+        } => {
+            let image =
+                registry::inspect(&reference, &access.access(), platform.as_deref()).await?;
+            if context.json {
+                print_json(&image);
+            } else {
+                println!("Reference:  {}", image.reference);
+                println!("Media type: {}", image.media_type);
+                if !image.platforms.is_empty() {
+                    println!("Platforms:  {}", image.platforms.join(", "));
+                }
+                println!("Platform:   {}", image.platform.clone().unwrap_or_default());
+                println!("Created:    {}", image.created.clone().unwrap_or_default());
+                println!("Size:       {}", format::size(image.total_size));
+                let mut rows = Vec::new();
+                if let Some(c) = &image.config {
+                    rows.push(vec![
+                        "config".to_string(),
+                        c.digest.clone(),
+                        format::size(c.size),
+                    ]);
+                }
+                for (i, l) in image.layers.iter().enumerate() {
+                    rows.push(vec![
+                        format!("layer {}", i + 1),
+                        l.digest.clone(),
+                        format::size(l.size),
+                    ]);
+                }
+                format::table(&["BLOB", "DIGEST", "SIZE"], &rows);
+                println!("History:");
+                for h in &image.history {
+                    println!(
+                        "  {}  {}",
+                        h.created.clone().unwrap_or_default(),
+                        h.created_by.clone().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        RegistryCommand::Delete {
+            reference,
+            dry_run,
+            access,
+        } => {
+            let a = access.access();
+            let outcome = if dry_run {
+                registry::delete_plan(&reference, &a).await?
+            } else {
+                registry::delete(&reference, &a).await?
+            };
+            if context.json {
+                print_json(&outcome);
+            } else {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                println!(
+                    "{verb} {} (tags: {})",
+                    outcome.digest,
+                    outcome.tags.join(", ")
+                );
+            }
+        }
+        RegistryCommand::Login {
+            host,
+            username,
+            password_stdin,
+            access,
+        } => {
+            let password = match std::env::var("SLIPWAY_PASSWORD") {
+                Ok(p) if !password_stdin => p,
+                _ => {
+                    if !password_stdin {
+                        eprint!("Password: ");
+                    }
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .map_err(|e| Failure {
+                            code: "io".to_string(),
+                            message: format!("could not read the password from stdin: {e}"),
+                        })?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            registry::login(
+                &host,
+                Credentials::new(username, password),
+                &access.access(),
+            )
+            .await?;
+            if !context.json {
+                println!("Login succeeded; credentials stored in docker's credential store");
+            }
+        }
+        RegistryCommand::Probe { host, access } => {
+            let caps = registry::probe(&host, &access.access()).await?;
+            if context.json {
+                print_json(&caps);
+            } else {
+                println!("scheme:   {}", caps.scheme);
+                println!("auth:     {:?}", caps.auth);
+                println!("login ok: {}", caps.authenticated);
+                println!("catalog:  {}", tri(caps.catalog));
+                println!("deletes:  {}", tri(caps.delete));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn tri(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
+fn short(digest: &str) -> String {
+    digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect()
+}
+
+/// Progress bars for a push: one per blob plus an overall bar.
+#[derive(Clone)]
+struct Bars {
+    inner: Option<Arc<BarsInner>>,
+}
+
+struct BarsInner {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    blobs: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(enabled: bool) -> Bars {
+        if !enabled {
+            return Bars { inner: None };
+        }
+        let multi = MultiProgress::new();
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        overall.set_prefix("total");
+        overall.enable_steady_tick(Duration::from_millis(200));
+        Bars {
+            inner: Some(Arc::new(BarsInner {
+                multi,
+                overall,
+                blobs: Mutex::new(HashMap::new()),
+            })),
+        }
+    }
+
+    fn bar(inner: &BarsInner, blob: &str) -> ProgressBar {
+        let mut blobs = inner.blobs.lock().expect("bars lock");
+        blobs
+            .entry(blob.to_string())
+            .or_insert_with(|| {
+                let bar = inner
+                    .multi
+                    .insert_before(&inner.overall, ProgressBar::new(0));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12} {msg:<12} [{bar:30}] {bytes}/{total_bytes}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(short(blob));
+                bar
+            })
+            .clone()
+    }
+
+    fn on_push(&self, event: PushEvent) {
+        let Some(inner) = &self.inner else { return };
+        match event {
+            PushEvent::Waiting { blob, size } => {
+                let bar = Self::bar(inner, &blob);
+                bar.set_length(size);
+                bar.set_message("waiting");
+            }
+            PushEvent::Compressing { blob, done, total } => {
+                let bar = Self::bar(inner, &blob);
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message("compressing");
+            }
+            PushEvent::Uploading { blob, done, total } => {
+                let bar = Self::bar(inner, &blob);
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message("uploading");
+            }
+            PushEvent::Exists { blob } => Self::bar(inner, &blob).finish_with_message("exists"),
+            PushEvent::Mounted { blob, .. } => {
+                Self::bar(inner, &blob).finish_with_message("mounted")
+            }
+            PushEvent::Done { blob, size, .. } => {
+                let bar = Self::bar(inner, &blob);
+                bar.set_length(size);
+                bar.set_position(size);
+                bar.finish_with_message("done");
+            }
+            PushEvent::Overall { done, total } => {
+                inner.overall.set_length(total);
+                inner.overall.set_position(done);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(inner) = &self.inner {
+            inner.overall.finish();
+        }
+    }
 }

@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 use slipway_oci::blobs::Mount;
 use slipway_oci::manifests::{digest_of, platforms_of, ManifestKind};
 use slipway_oci::{
-    Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest, PlatformSpec,
-    Reference,
+    Client, ClientOptions, CredentialSource, CredentialStore, Digest, PlatformSpec, Reference,
 };
 
 use crate::{Error, Result};
+
+/// Re-exported so the app and the CLI can pass credentials without depending on slipway-oci.
+pub use slipway_oci::{AuthKind, Credentials};
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
