@@ -86,6 +86,13 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     out = subprocess.run(["docker", "run", "--rm", ref], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "hello-from-slipway"
 
+    # The Engine view lists the workshop container and can reopen it in the workshop.
+    cid = attr(driver, tid("ws-container"), "data-container")
+    nav(driver, "engine")
+    click(driver, f'[data-testid="container-row"][data-id="{cid}"] [data-testid="container-open"]')
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.view") == "workshop", 10, "workshop reopened")
+    assert attr(driver, tid("ws-container"), "data-container") == cid
+
     # Register the test registry as a profile, then push through the push view.
     nav(driver, "registries")
     type_into(driver, tid("profile-name"), "e2e")

@@ -3,7 +3,10 @@
 import * as api from '../api.js';
 import { $, h, formatDate, setMessage } from '../util.js';
 
-export function init() {
+let nav;
+
+export function init({ navigate }) {
+  nav = navigate;
   $('engine-retry').addEventListener('click', () => refresh());
 }
 
@@ -38,6 +41,7 @@ async function refresh() {
       h('p', { 'data-testid': 'engine-error', 'data-code': e.code }, e.message),
     );
     badge.textContent = 'engine: unreachable';
+    $('containers-body').replaceChildren(h('tr', {}, h('td', { colSpan: 5, class: 'muted' }, 'Containers appear here once the engine answers.')));
     badge.dataset.state = 'error';
   }
   loadLocalRegistry();
@@ -49,12 +53,14 @@ async function loadContainers() {
     const list = await api.listContainers();
     body.replaceChildren(
       ...list.map((c) =>
-        h('tr', { 'data-testid': 'container-row' },
+        h('tr', { 'data-testid': 'container-row', 'data-id': c.id },
           h('td', {}, (c.names && c.names[0]) || c.name || (c.id || '').slice(0, 12)),
           h('td', {}, c.image || ''),
           h('td', {}, c.state || ''),
           h('td', {}, c.status || formatDate(c.created)),
-          h('td', {}))),
+          h('td', {}, c.workshop && c.state === 'running'
+            ? h('button', { 'data-testid': 'container-open', onclick: () => nav('workshop', { container: c }) }, 'Open in workshop')
+            : ''))),
     );
     if (list.length === 0) body.replaceChildren(h('tr', {}, h('td', { colSpan: 5, class: 'muted' }, 'No containers.')));
   } catch (e) {

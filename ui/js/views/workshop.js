@@ -32,7 +32,21 @@ export function init({ navigate }) {
   $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
 }
 
+/** Makes `c` (a ContainerDto) the workshop's container. */
+function attach(c) {
+  container = c.id;
+  $('ws-container').textContent = `container ${c.name || c.short_id} from ${c.image}`;
+  $('ws-container').dataset.state = 'running';
+  $('ws-container').dataset.container = container;
+  showError($('ws-error'), null);
+}
+
 export async function show(params = {}) {
+  if (params.container && params.container.id !== container) {
+    attach(params.container);
+    $('console-out').textContent = '';
+    refreshChanges();
+  }
   const sel = $('ws-image');
   try {
     const list = await api.listImages();
@@ -51,15 +65,9 @@ async function startContainer() {
   if (!image) return;
   $('ws-container').textContent = `starting ${image}…`;
   try {
-    const c = await api.startWorkshop(image);
-    container = pick(c, 'id', 'container_id');
-    const name = pick(c, 'name') || container.slice(0, 12);
-    $('ws-container').textContent = `container ${name} from ${image}`;
-    $('ws-container').dataset.state = 'running';
-    $('ws-container').dataset.container = container;
+    attach(await api.startWorkshop(image));
     $('console-out').textContent = '';
     $('changes-body').replaceChildren();
-    showError($('ws-error'), null);
     $('console-input').focus();
   } catch (e) {
     $('ws-container').textContent = 'no container';
