@@ -302,6 +302,10 @@ async fn issue_2_dropping_the_stream_kills_the_command() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The abandoned command is still in the workshop log, as cancelled.
+    let log = slipway.workshop_log(&name).await.unwrap();
+    assert_eq!(log.entries.len(), 1, "{log:?}");
+    assert!(log.entries[0].cancelled && log.entries[0].exit_code.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

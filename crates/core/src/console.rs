@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::containers::OutputChunk;
 use crate::error::{Hint, CONTAINER_HINT};
-use crate::workshop_log::{now_rfc3339, LogEntry};
+use crate::workshop_log::{now_rfc3339, LogEntry, LogStore};
 use crate::{Error, Result, Slipway};
 
 /// One event of a console command.
@@ -55,42 +55,32 @@ impl Slipway {
                 "container {container} is not running; start it first (`docker start {container}`)"
             )));
         }
-        let store = self.logs_store().clone();
         let container_id = state.id;
-        let command = command_line.to_string();
-        let started = now_rfc3339();
         let stream = self
             .engine()
             .exec(&container_id, ExecSpec::shell(command_line), cancel);
-        Ok(stream.map(move |event| {
-            let record = |exit_code: Option<i64>, cancelled: bool| {
-                let entry = LogEntry {
-                    command: command.clone(),
-                    exit_code,
-                    cancelled,
-                    started: started.clone(),
-                    finished: now_rfc3339(),
-                };
-                if let Err(error) = store.append(&container_id, entry) {
-                    tracing::warn!(%error, "could not record a command in the workshop log");
-                }
-            };
-            match event {
-                Ok(ExecEvent::Output(output)) => Ok(ConsoleEvent::Output {
-                    chunk: OutputChunk::from_engine(output),
-                }),
-                Ok(ExecEvent::Exit(code)) => {
-                    record(Some(code), false);
-                    Ok(ConsoleEvent::Exit { code })
-                }
-                Err(slipway_engine::Error::Cancelled) => {
-                    record(None, true);
-                    Err(Error::Cancelled)
-                }
-                Err(error) => {
-                    record(None, false);
-                    Err(error.into())
-                }
+        let mut pending = PendingEntry {
+            store: self.logs_store().clone(),
+            container_id,
+            command: command_line.to_string(),
+            started: now_rfc3339(),
+            recorded: false,
+        };
+        Ok(stream.map(move |event| match event {
+            Ok(ExecEvent::Output(output)) => Ok(ConsoleEvent::Output {
+                chunk: OutputChunk::from_engine(output),
+            }),
+            Ok(ExecEvent::Exit(code)) => {
+                pending.record(Some(code), false);
+                Ok(ConsoleEvent::Exit { code })
+            }
+            Err(slipway_engine::Error::Cancelled) => {
+                pending.record(None, true);
+                Err(Error::Cancelled)
+            }
+            Err(error) => {
+                pending.record(None, false);
+                Err(error.into())
             }
         }))
     }
@@ -124,5 +114,41 @@ impl Slipway {
             .hint(CONTAINER_HINT)?
             .id;
         self.logs_store().load(&id)
+    }
+}
+
+/// The log entry of a command still running. It is written once, when the command ends; if the
+/// caller drops the stream first (which kills the command), `Drop` records it as cancelled so the
+/// log still shows every command that touched the container.
+struct PendingEntry {
+    store: LogStore,
+    container_id: String,
+    command: String,
+    started: String,
+    recorded: bool,
+}
+
+impl PendingEntry {
+    fn record(&mut self, exit_code: Option<i64>, cancelled: bool) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let entry = LogEntry {
+            command: self.command.clone(),
+            exit_code,
+            cancelled,
+            started: self.started.clone(),
+            finished: now_rfc3339(),
+        };
+        if let Err(error) = self.store.append(&self.container_id, entry) {
+            tracing::warn!(%error, "could not record a command in the workshop log");
+        }
+    }
+}
+
+impl Drop for PendingEntry {
+    fn drop(&mut self) {
+        self.record(None, true);
     }
 }
