@@ -165,6 +165,7 @@ async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
                 },
                 level: Some(1),
                 cache_dir: Some(cache.path().to_path_buf()),
+                ..Default::default()
             },
             Arc::new(|_| {}),
         )

@@ -40,6 +40,7 @@ async fn push(
                 },
                 level: None,
                 cache_dir: Some(cache.to_path_buf()),
+                ..Default::default()
             },
             Arc::new(move |e| sink.lock().unwrap().push(e)),
         )
@@ -330,4 +331,80 @@ async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
         .await
         .unwrap();
     assert_eq!(all_tags.len(), 31);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_zstd_push_uses_oci_media_types_and_decompresses() {
+    use slipway_core::push::Compression;
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let reg = Registry::plain();
+    let target = format!("{}/issue3/zstd:1", reg.addr());
+    let outcome = slipway
+        .push(
+            PushRequest {
+                image: base.clone(),
+                target: target.clone(),
+                access: anonymous(),
+                cache_dir: Some(cache.path().to_path_buf()),
+                compression: Compression::Zstd,
+                ..Default::default()
+            },
+            Arc::new(|_| {}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.media_type, slipway_oci::manifests::OCI_MANIFEST);
+    assert_eq!(skopeo_digest(&target), outcome.digest);
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{target}"),
+        ],
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], slipway_oci::manifests::OCI_LAYER_ZSTD);
+
+    // The layer decompresses (all frames) to a tar whose sha256 is the image's diff_id.
+    let client = Client::new(
+        &reg.addr(),
+        ClientOptions {
+            credentials: CredentialSource::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let digest = Digest::parse(layer["digest"].as_str().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("layer.zst");
+    client
+        .download_blob("issue3/zstd", &digest, &blob)
+        .await
+        .unwrap();
+    let tar = run(
+        "sh",
+        &["-c", &format!("zstd -dc {} | sha256sum", blob.display())],
+    );
+    let config = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--config",
+            &format!("docker://{target}"),
+        ],
+    );
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let diff_id = config["rootfs"]["diff_ids"][0]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert_eq!(tar.split_whitespace().next().unwrap(), diff_id);
 }

@@ -38,6 +38,7 @@ async fn push(
                 access,
                 level: None,
                 cache_dir: Some(cache.to_path_buf()),
+                ..Default::default()
             },
             Arc::new(|_| {}),
         )

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use slipway_core::push::{PushEvent, PushRequest};
+use slipway_core::push::{Compression, PushEvent, PushRequest};
 use slipway_core::registry::{self, CopyEvent, Credentials, PlatformChoice, RegistryAccess};
 
 use crate::{format, Context, Failure};
@@ -52,9 +52,12 @@ pub enum RegistryCommand {
         image: String,
         /// Where to push it: HOST[:PORT]/NAME[:TAG].
         reference: String,
-        /// gzip level 1-12 (default 6).
+        /// Compression level: gzip 1-12 (default 6), zstd 1-19 (default 3).
         #[arg(long)]
         level: Option<i32>,
+        /// Compress layers with zstd (OCI media types; Docker 20.10 cannot pull these).
+        #[arg(long)]
+        zstd: bool,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -134,6 +137,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             image,
             reference,
             level,
+            zstd,
             access,
         } => {
             let slipway = context.slipway().await?;
@@ -145,6 +149,11 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 access: access.access(),
                 level,
                 cache_dir: None,
+                compression: if zstd {
+                    Compression::Zstd
+                } else {
+                    Compression::Gzip
+                },
             };
             let started = std::time::Instant::now();
             let outcome = slipway

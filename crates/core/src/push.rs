@@ -23,7 +23,9 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use slipway_oci::blobs::Mount;
-use slipway_oci::manifests::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
+use slipway_oci::manifests::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_ZSTD, OCI_MANIFEST,
+};
 use slipway_oci::oci_spec::image::{DescriptorBuilder, ImageManifestBuilder, MediaType};
 use slipway_oci::{BlobSource, Client, Digest, Reference};
 use tokio::io::AsyncWriteExt;
@@ -39,7 +41,65 @@ use crate::{Error, Result, Slipway};
 const CHUNK: usize = 4 << 20;
 /// Layers uploading at once.
 const UPLOADS_IN_FLIGHT: usize = 3;
-const COMPRESSION: &str = "gzip";
+
+/// How layers are compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// gzip (libdeflate), as every registry client understands; Docker v2 media types.
+    #[default]
+    Gzip,
+    /// zstd: faster and smaller, but only OCI media types allow it and Docker 20.10 cannot pull
+    /// it (containerd, podman and skopeo can).
+    Zstd,
+}
+
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+    fn layer_media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => DOCKER_LAYER_GZIP,
+            Compression::Zstd => OCI_LAYER_ZSTD,
+        }
+    }
+    fn config_media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => DOCKER_CONFIG,
+            Compression::Zstd => OCI_CONFIG,
+        }
+    }
+    fn manifest_media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => DOCKER_MANIFEST,
+            Compression::Zstd => OCI_MANIFEST,
+        }
+    }
+}
+
+/// A compression and its level, everything a compression task needs.
+#[derive(Debug, Clone, Copy)]
+struct Codec {
+    compression: Compression,
+    level: i32,
+}
+
+impl Codec {
+    /// One independent member/frame for `data`: gzip members and zstd frames may both be
+    /// concatenated, and decoders read them as one stream.
+    fn compress(self, data: &[u8]) -> Result<Bytes> {
+        match self.compression {
+            Compression::Gzip => gzip_member(data, self.level),
+            Compression::Zstd => zstd::bulk::compress(data, self.level)
+                .map(Bytes::from)
+                .map_err(|e| Error::Engine(format!("zstd failed: {e}"))),
+        }
+    }
+}
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
 /// `config` for the image config; while a layer is being compressed its diff_id is not known yet
@@ -91,8 +151,10 @@ pub struct PushRequest {
     /// The destination reference (`host:port/repo:tag`).
     pub target: String,
     pub access: RegistryAccess,
-    /// gzip level 1-12 (libdeflate); default 6, gzip's own default.
+    /// gzip level 1-12 (libdeflate; default 6, gzip's own default) or zstd level 1-19 (default 3).
     pub level: Option<i32>,
+    /// gzip (default) or zstd layers.
+    pub compression: Compression,
     /// Where the push cache lives; default the user's cache dir.
     pub cache_dir: Option<PathBuf>,
 }
@@ -122,6 +184,7 @@ pub struct PushedLayer {
 
 struct Ctx {
     client: Client,
+    codec: Codec,
     target: Reference,
     cache: BlobCache,
     progress: PushProgress,
@@ -165,10 +228,19 @@ impl Slipway {
             Some(dir) => BlobCache::open(dir)?,
             None => BlobCache::open_default()?,
         };
-        let level = request.level.unwrap_or(6);
+        let compression = request.compression;
+        let level = Codec {
+            compression,
+            level: request.level.unwrap_or(match compression {
+                Compression::Gzip => 6,
+                Compression::Zstd => 3,
+            }),
+        };
+        let media = compression;
         let layer_sizes = self.layer_sizes(&details);
         let ctx = Arc::new(Ctx {
             client,
+            codec: level,
             target: target.clone(),
             cache,
             progress,
@@ -201,7 +273,7 @@ impl Slipway {
                 .collect()
         };
         for diff_id in &unique {
-            if let Some(cached) = ctx.cache.get(COMPRESSION, diff_id) {
+            if let Some(cached) = ctx.cache.get(ctx.codec.compression.name(), diff_id) {
                 if let Some(how) = settle_from_cache(&ctx, diff_id, &cached).await? {
                     ctx.advance(cached.uncompressed_size);
                     settled.insert(diff_id.clone(), how);
@@ -261,14 +333,18 @@ impl Slipway {
                     ))
                 })?
                 .clone();
-            descriptors.push(descriptor(DOCKER_LAYER_GZIP, layer.size, &layer.digest)?);
+            descriptors.push(descriptor(
+                media.layer_media_type(),
+                layer.size,
+                &layer.digest,
+            )?);
             layers.push(layer);
         }
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
-            .media_type(MediaType::Other(DOCKER_MANIFEST.to_string()))
+            .media_type(MediaType::Other(media.manifest_media_type().to_string()))
             .config(descriptor(
-                DOCKER_CONFIG,
+                media.config_media_type(),
                 config_size,
                 &config_digest.to_string(),
             )?)
@@ -280,7 +356,12 @@ impl Slipway {
         let tag = ctx.target.manifest_reference();
         let digest = ctx
             .client
-            .put_manifest(&repo, &tag, DOCKER_MANIFEST, Bytes::from(manifest_bytes))
+            .put_manifest(
+                &repo,
+                &tag,
+                media.manifest_media_type(),
+                Bytes::from(manifest_bytes),
+            )
             .await?;
         // Read it back by digest so that success is never reported for a manifest the registry
         // did not keep (a proxy that swallowed the PUT, a registry that failed to commit).
@@ -295,7 +376,7 @@ impl Slipway {
         Ok(PushOutcome {
             reference: ctx.target.with_digest(digest.clone()).to_string(),
             digest: digest.to_string(),
-            media_type: DOCKER_MANIFEST.to_string(),
+            media_type: media.manifest_media_type().to_string(),
             layers,
             uploaded_bytes: ctx.uploaded.load(std::sync::atomic::Ordering::Relaxed),
             compressed_layers,
@@ -378,8 +459,12 @@ async fn settle_from_cache(
         ctx.emit(PushEvent::Exists {
             blob: diff_id.to_string(),
         });
-        ctx.cache
-            .put(COMPRESSION, diff_id, cached.clone(), Some(&location))?;
+        ctx.cache.put(
+            ctx.codec.compression.name(),
+            diff_id,
+            cached.clone(),
+            Some(&location),
+        )?;
         return Ok(Some(pushed("exists")));
     }
     let prefix = format!("{}/", ctx.target.registry());
@@ -399,8 +484,12 @@ async fn settle_from_cache(
                 blob: diff_id.to_string(),
                 from: from.to_string(),
             });
-            ctx.cache
-                .put(COMPRESSION, diff_id, cached.clone(), Some(&location))?;
+            ctx.cache.put(
+                ctx.codec.compression.name(),
+                diff_id,
+                cached.clone(),
+                Some(&location),
+            )?;
             return Ok(Some(pushed("mounted")));
         }
     }
@@ -444,8 +533,12 @@ async fn upload_layer(ctx: &Arc<Ctx>, diff_id: &str, layer: CachedLayer) -> Resu
             blob: diff_id.to_string(),
         });
     }
-    ctx.cache
-        .put(COMPRESSION, diff_id, layer, Some(&ctx.target.name()))
+    ctx.cache.put(
+        ctx.codec.compression.name(),
+        diff_id,
+        layer,
+        Some(&ctx.target.name()),
+    )
 }
 
 /// Messages from the blocking tar reader to the async pipeline.
@@ -469,7 +562,7 @@ async fn export_and_upload(
     ctx: &Arc<Ctx>,
     image: &str,
     settled: &HashMap<String, PushedLayer>,
-    level: i32,
+    level: Codec,
 ) -> Result<(Vec<PushedLayer>, Vec<u8>)> {
     let stream = slipway.engine().export_image(image);
     let reader = tokio_util::io::StreamReader::new(
@@ -484,7 +577,7 @@ async fn export_and_upload(
     // compresses it; that costs time only when two layers have exactly the same size.
     let settled_sizes: HashSet<u64> = settled
         .keys()
-        .filter_map(|d| ctx.cache.get(COMPRESSION, d))
+        .filter_map(|d| ctx.cache.get(ctx.codec.compression.name(), d))
         .map(|l| l.uncompressed_size)
         .collect();
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -576,7 +669,7 @@ async fn export_and_upload_all(
     ctx: &Arc<Ctx>,
     image: &str,
     settled: &HashMap<String, PushedLayer>,
-    level: i32,
+    level: Codec,
 ) -> Result<(Vec<PushedLayer>, Vec<u8>)> {
     let empty: HashMap<String, PushedLayer> = HashMap::new();
     let (layers, config) = export_and_upload(slipway, ctx, image, &empty, level).await?;
@@ -680,7 +773,7 @@ async fn compress_layer(
     rx: &mut mpsc::Receiver<TarMsg>,
     label: &str,
     size: u64,
-    level: i32,
+    level: Codec,
     parallel: usize,
 ) -> Result<Ready> {
     let tmp = ctx.cache.temp_path();
@@ -701,9 +794,8 @@ async fn compress_layer(
                 Some(TarMsg::Chunk(chunk)) => {
                     raw_hasher.update(&chunk);
                     read += chunk.len() as u64;
-                    in_flight.push_back(tokio::task::spawn_blocking(move || {
-                        gzip_member(&chunk, level)
-                    }));
+                    in_flight
+                        .push_back(tokio::task::spawn_blocking(move || level.compress(&chunk)));
                     false
                 }
                 Some(TarMsg::LayerEnd) => true,
@@ -735,7 +827,7 @@ async fn compress_layer(
         }
         if size == 0 && compressed_size == 0 {
             // An empty layer still needs a valid gzip stream.
-            let member = gzip_member(&[], level)?;
+            let member = level.compress(&[])?;
             gz_hasher.update(&member);
             compressed_size += member.len() as u64;
             file.write_all(&member).await.map_err(io_err)?;
@@ -756,10 +848,11 @@ async fn compress_layer(
         compressed,
         compressed_size,
         uncompressed_size: read,
-        media_type: DOCKER_LAYER_GZIP.to_string(),
+        media_type: ctx.codec.compression.layer_media_type().to_string(),
         locations: Default::default(),
     };
-    ctx.cache.put(COMPRESSION, &diff_id, layer.clone(), None)?;
+    ctx.cache
+        .put(ctx.codec.compression.name(), &diff_id, layer.clone(), None)?;
     Ok(Ready { diff_id, layer })
 }
 
