@@ -6,6 +6,8 @@ pub mod commands;
 pub mod error;
 pub mod state;
 
+use tauri::Manager;
+
 use commands::{engine, images, local_registry, ops, profiles, registry, workshop};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
@@ -49,6 +51,14 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
 /// Opens the Slipway window and runs until it closes.
 pub fn run() {
     setup(tauri::Builder::default())
-        .run(tauri::generate_context!())
-        .expect("the Tauri runtime failed to start");
+        .build(tauri::generate_context!())
+        .expect("the Tauri runtime failed to start")
+        .run(|app, event| {
+            // Tauri exits the process without dropping managed state, so the registry child
+            // would outlive the app; stop it explicitly.
+            if let tauri::RunEvent::Exit = event {
+                let registry = app.state::<slipway_core::local_registry::LocalRegistry>();
+                tauri::async_runtime::block_on(registry.stop());
+            }
+        });
 }

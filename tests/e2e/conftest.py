@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 
 E2E_DIR = Path(__file__).resolve().parent
 BASE_IMAGE = "slipway-test/base:1"
@@ -49,6 +50,17 @@ def wait_http(url: str, timeout: float, ok=(200,)) -> None:
             last = e
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer in {timeout}s (last: {last})")
+
+
+def wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -112,6 +124,8 @@ def start_app(app_bin: str, home: Path, out_dir: Path, log_name: str, env_overri
     env = dict(os.environ)
     env["XDG_CONFIG_HOME"] = str(home / "config")
     env["XDG_DATA_HOME"] = str(home / "data")
+    # Registry logins go to docker's credential store; keep the test's apart from the user's.
+    env["DOCKER_CONFIG"] = str(home / "docker")
     # The managed local registry must not be offered at the real 127.0.0.1:5000 during tests.
     env.setdefault("SLIPWAY_LOCAL_REGISTRY_ADDR", f"127.0.0.1:{free_port()}")
     env.update(env_overrides)
@@ -129,6 +143,8 @@ def start_app(app_bin: str, home: Path, out_dir: Path, log_name: str, env_overri
         opts.set_capability("browserName", "wry")
         drv = webdriver.Remote(f"http://127.0.0.1:{port}", options=opts)
         drv.implicitly_wait(0)
+        # Typed paths (the CA file) are text for the app, not files to upload to the driver.
+        drv.file_detector = UselessFileDetector()
         yield drv
         try:
             drv.quit()
@@ -186,20 +202,34 @@ def base_image() -> str:
 
 
 class Registry:
-    """Debian's docker-registry on loopback with a temp root dir and deletes enabled."""
+    """Debian's docker-registry on loopback with a temp root dir and deletes enabled; with
+    `secure=True` it serves TLS from a CA made here and wants htpasswd Basic auth."""
 
-    def __init__(self):
+    USER, PASSWORD = "slipway", "e2e-secret-pw"
+
+    def __init__(self, secure: bool = False):
         self.dir = tempfile.mkdtemp(prefix="slipway-e2e-registry-")
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
-        config = Path(self.dir) / "config.yml"
+        d = Path(self.dir)
+        http_extra, auth = "", ""
+        if secure:
+            self._make_pki(d)
+            http_extra = f"  tls:\n    certificate: {d}/server.crt\n    key: {d}/server.key\n"
+            htpasswd = subprocess.run(
+                ["htpasswd", "-Bbn", self.USER, self.PASSWORD], capture_output=True, text=True, check=True
+            ).stdout
+            (d / "htpasswd").write_text(htpasswd)
+            auth = f"auth:\n  htpasswd:\n    realm: slipway-e2e\n    path: {d}/htpasswd\n"
+        self.ca_file = d / "ca.crt" if secure else None
+        config = d / "config.yml"
         config.write_text(
             "version: 0.1\n"
             "log:\n  level: warn\n"
             "storage:\n"
             f"  filesystem:\n    rootdirectory: {self.dir}/data\n"
             "  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.addr}\n"
+            f"http:\n  addr: {self.addr}\n" + http_extra + auth
         )
         self.proc = subprocess.Popen(
             ["/usr/bin/docker-registry", "serve", str(config)],
@@ -207,7 +237,23 @@ class Registry:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_http(f"http://{self.addr}/v2/", timeout=30)
+        if secure:
+            wait_port(self.port, timeout=30)
+        else:
+            wait_http(f"http://{self.addr}/v2/", timeout=30)
+
+    @staticmethod
+    def _make_pki(d: Path):
+        """A CA and a server certificate for 127.0.0.1 signed by it, with openssl as an admin would."""
+        def run(*args):
+            subprocess.run(["openssl", *args], cwd=d, capture_output=True, check=True)
+
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Slipway E2E CA",
+            "-keyout", "ca.key", "-out", "ca.crt")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
+        (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext.cnf", "-out", "server.crt")
 
     def close(self):
         kill_group(self.proc)
@@ -219,6 +265,13 @@ def registry():
     if not os.path.exists("/usr/bin/docker-registry"):
         pytest.fail("docker-registry is needed: apt-get install docker-registry")
     reg = Registry()
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(scope="module")
+def secure_registry():
+    reg = Registry(secure=True)
     yield reg
     reg.close()
 

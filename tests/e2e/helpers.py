@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -39,27 +40,38 @@ def el(driver, selector, timeout=30.0):
 
 
 def click(driver, selector, timeout=30.0):
-    e = el(driver, selector, timeout)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", e)
-    e.click()
-    return e
+    """Clicks the element; a list re-rendered between find and click is found again."""
+    for attempt in range(5):
+        e = el(driver, selector, timeout)
+        try:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", e)
+            e.click()
+            return e
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 def type_into(driver, selector, text, enter=False, timeout=30.0):
     e = el(driver, selector, timeout)
     e.clear()
-    e.send_keys(text)
+    if text:
+        e.send_keys(text)
     if enter:
         e.send_keys(Keys.ENTER)
     return e
 
 
 def text_of(driver, selector) -> str:
-    return driver.find_element(By.CSS_SELECTOR, selector).text
+    # Read in the page, so a re-render between find and read cannot make the node stale.
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
 
 
 def attr(driver, selector, name):
-    return driver.find_element(By.CSS_SELECTOR, selector).get_attribute(name)
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;", selector, name
+    )
 
 
 def screenshot(driver, out_dir: Path, name: str) -> Path:

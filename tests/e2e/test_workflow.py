@@ -53,6 +53,7 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     # ANSI colours are stripped, not shown as escape codes.
     type_into(driver, tid("console-input"), r"printf '\033[31mred-text\033[0m\n'", enter=True)
     wait_for(driver, lambda d: "red-text" in text_of(d, tid("console-out")), 30, "coloured output")
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-state") == "done", 30, "printf finished")
     assert "\x1b" not in text_of(driver, tid("console-out"))
 
     # Cancel: a long command stops when the user presses Cancel.

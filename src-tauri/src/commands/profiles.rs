@@ -20,11 +20,12 @@ pub async fn profile_save(
     profile: RegistryProfile,
     password: Option<String>,
 ) -> CmdResult<RegistryProfile> {
-    let saved = store()?.save(profile)?;
+    // The password is checked before anything is saved, so a typo leaves no half-made profile.
+    slipway_core::profiles::validate_address(&profile.address)?;
     if let Some(pw) = password.as_deref().filter(|p| !p.is_empty()) {
-        slipway_core::profiles::remember_password(&saved, pw).await?;
+        slipway_core::profiles::remember_password(&profile, pw).await?;
     }
-    Ok(saved)
+    Ok(store()?.save(profile)?)
 }
 
 #[tauri::command]

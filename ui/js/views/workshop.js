@@ -109,11 +109,17 @@ function append(text, cls) {
 
 async function run() {
   const command = $('console-input').value.trim();
-  if (!command || execOp) return;
+  if (!command) return;
+  if (execOp) {
+    // One command at a time, as in a terminal; the typed command stays in the input.
+    showError($('ws-error'), { message: 'A command is still running; wait for it or press Cancel.' });
+    return;
+  }
   if (!container) {
     showError($('ws-error'), { message: 'Start a container first: pick an image and press "Start container".' });
     return;
   }
+  showError($('ws-error'), null);
   history.push(command);
   historyPos = history.length;
   $('console-input').value = '';
