@@ -414,3 +414,140 @@ async fn issue_3_each_failure_status_has_its_own_clear_error() {
     assert_eq!(first.items.len(), 10);
     assert!(first.next.is_some());
 }
+
+/// A fake upload endpoint that, like a registry that keeps partial data and reports it, stores
+/// half of the first PATCH that starts past the first chunk, fails it with 500, and then answers
+/// the status GET with the offset it really holds.
+#[derive(Default)]
+struct ResumableState {
+    data: Vec<u8>,
+    failed_once: bool,
+    patches: u32,
+    bytes_received: u64,
+    completed: Option<String>,
+}
+
+async fn resumable_registry() -> (String, Arc<std::sync::Mutex<ResumableState>>) {
+    let state = Arc::new(std::sync::Mutex::new(ResumableState::default()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let shared = state.clone();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let state = shared.clone();
+            async move { resumable(state, method, uri, headers, body) }
+        },
+    )
+    // Chunks are 8 MiB; axum's default 2 MB body limit would answer 413.
+    .layer(axum::extract::DefaultBodyLimit::disable());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, state)
+}
+
+fn resumable(
+    state: Arc<std::sync::Mutex<ResumableState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let mut s = state.lock().unwrap();
+    let path = uri.path();
+    let reply = |status: StatusCode| Response::builder().status(status);
+    let range = |len: usize| format!("0-{}", len.saturating_sub(1));
+    match (method, path) {
+        (_, "/v2/") => reply(StatusCode::OK).body(Body::empty()).unwrap(),
+        (Method::HEAD, p) if p.contains("/blobs/sha256:") => {
+            reply(StatusCode::NOT_FOUND).body(Body::empty()).unwrap()
+        }
+        (Method::POST, "/v2/resumable/blobs/uploads/") => reply(StatusCode::ACCEPTED)
+            .header("location", "/v2/resumable/blobs/uploads/u1")
+            .header("range", "0-0")
+            .body(Body::empty())
+            .unwrap(),
+        (Method::PATCH, "/v2/resumable/blobs/uploads/u1") => {
+            s.patches += 1;
+            s.bytes_received += body.len() as u64;
+            let start: usize = headers
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split('-').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(s.data.len());
+            if start != s.data.len() {
+                return reply(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .body(Body::empty())
+                    .unwrap();
+            }
+            if start > 0 && !s.failed_once {
+                s.failed_once = true;
+                let half = body.len() / 2;
+                s.data.extend_from_slice(&body[..half]);
+                return reply(StatusCode::INTERNAL_SERVER_ERROR)
+                    .body(Body::empty())
+                    .unwrap();
+            }
+            s.data.extend_from_slice(&body);
+            let len = s.data.len();
+            reply(StatusCode::ACCEPTED)
+                .header("location", "/v2/resumable/blobs/uploads/u1")
+                .header("range", range(len))
+                .body(Body::empty())
+                .unwrap()
+        }
+        (Method::GET, "/v2/resumable/blobs/uploads/u1") => reply(StatusCode::NO_CONTENT)
+            .header("location", "/v2/resumable/blobs/uploads/u1")
+            .header("range", range(s.data.len()))
+            .body(Body::empty())
+            .unwrap(),
+        (Method::PUT, "/v2/resumable/blobs/uploads/u1") => {
+            let digest = uri
+                .query()
+                .unwrap_or("")
+                .trim_start_matches("digest=")
+                .to_string();
+            if Digest::sha256_of(&s.data).to_string() != digest {
+                return reply(StatusCode::BAD_REQUEST)
+                    .body(Body::from("DIGEST_INVALID"))
+                    .unwrap();
+            }
+            s.completed = Some(digest);
+            reply(StatusCode::CREATED).body(Body::empty()).unwrap()
+        }
+        _ => reply(StatusCode::NOT_FOUND).body(Body::empty()).unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_chunked_upload_resumes_from_the_offset_the_registry_reports() {
+    let (addr, state) = resumable_registry().await;
+    // 20 MiB of varied bytes: three PATCH chunks of 8 MiB.
+    let data: Bytes = (0..20u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let digest = Digest::sha256_of(&data);
+    let uploaded = client(&addr)
+        .push_blob(
+            "resumable",
+            &digest,
+            data.len() as u64,
+            BlobSource::Bytes(data.clone()),
+            None,
+        )
+        .await;
+    uploaded.unwrap();
+    let s = state.lock().unwrap();
+    assert!(s.failed_once, "the fake never failed a PATCH");
+    assert_eq!(s.completed.as_deref(), Some(digest.to_string().as_str()));
+    assert_eq!(s.data, data.to_vec());
+    // Resumed, not restarted: only the unacknowledged half chunk was sent twice.
+    assert_eq!(
+        s.bytes_received,
+        data.len() as u64 + (8 << 20) / 2,
+        "{} PATCHes",
+        s.patches
+    );
+}

@@ -34,6 +34,36 @@ pub enum BlobSource {
 }
 
 impl BlobSource {
+    /// `len` bytes from `offset` as a stream of small pieces, so a large chunk never sits in
+    /// memory whole.
+    async fn stream(
+        &self,
+        offset: u64,
+        len: u64,
+    ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+        const PIECE: usize = 256 << 10;
+        match self {
+            BlobSource::Bytes(b) => {
+                let data = b.slice(offset as usize..(offset + len) as usize);
+                let pieces: Vec<std::io::Result<Bytes>> = (0..data.len())
+                    .step_by(PIECE)
+                    .map(|i| Ok(data.slice(i..(i + PIECE).min(data.len()))))
+                    .collect();
+                Ok(futures_util::stream::iter(pieces).boxed())
+            }
+            BlobSource::File(path) => {
+                let ctx = || format!("reading {}", path.display());
+                let mut file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io(ctx(), e))?;
+                file.seek(std::io::SeekFrom::Start(offset))
+                    .await
+                    .map_err(|e| Error::io(ctx(), e))?;
+                Ok(tokio_util::io::ReaderStream::with_capacity(file.take(len), PIECE).boxed())
+            }
+        }
+    }
+
     async fn read(&self, offset: u64, len: u64) -> Result<Bytes> {
         match self {
             BlobSource::Bytes(b) => Ok(b.slice(offset as usize..(offset + len) as usize)),
@@ -143,7 +173,7 @@ impl Client {
         let mut failures = 0u32;
         while offset < size {
             let len = CHUNK_SIZE.min(size - offset);
-            let data = source.read(offset, len).await?;
+            let data = source.stream(offset, len).await?;
             let headers = vec![
                 (CONTENT_TYPE, "application/octet-stream".to_string()),
                 (CONTENT_RANGE, format!("{}-{}", offset, offset + len - 1)),
@@ -295,21 +325,18 @@ fn range_end(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     end.trim().parse::<u64>().ok().map(|n| n + 1)
 }
 
-/// Splits a chunk into 256 KiB pieces and reports progress as reqwest takes them.
+/// Reports progress as reqwest takes the pieces of a chunk.
 fn progress_stream(
-    data: Bytes,
+    data: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
     base: u64,
     progress: UploadProgress,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    const PIECE: usize = 256 << 10;
-    let pieces: Vec<Bytes> = (0..data.len())
-        .step_by(PIECE)
-        .map(|i| data.slice(i..(i + PIECE).min(data.len())))
-        .collect();
     let mut sent = base;
-    futures_util::stream::iter(pieces).map(move |piece| {
-        progress(sent);
-        sent += piece.len() as u64;
-        Ok(piece)
+    data.map(move |piece| {
+        if let Ok(piece) = &piece {
+            progress(sent);
+            sent += piece.len() as u64;
+        }
+        piece
     })
 }
