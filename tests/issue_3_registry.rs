@@ -408,3 +408,31 @@ async fn issue_3_zstd_push_uses_oci_media_types_and_decompresses() {
         .to_string();
     assert_eq!(tar.split_whitespace().next().unwrap(), diff_id);
 }
+
+/// A registry reached by a name that is not `localhost`/127.x speaks HTTP only: without
+/// `--insecure` that is an error saying what to do; with it, plain HTTP is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_http_only_registry_needs_insecure() {
+    let reg = Registry::plain();
+    // This machine's own host name resolves to loopback (Debian puts it in /etc/hosts), yet is
+    // not a loopback name, so it stands for "a registry on host:5000".
+    let host = run("hostname", &[]).trim().to_string();
+    let resolves_to_loopback =
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), reg.port()))
+            .map(|mut addrs| addrs.any(|a| a.ip().is_loopback()))
+            .unwrap_or(false);
+    if host.is_empty() || !resolves_to_loopback || slipway_oci::reference::host_is_loopback(&host) {
+        eprintln!("skipped: host name {host:?} does not resolve to loopback here");
+        return;
+    }
+    let addr = format!("{host}:{}", reg.port());
+    let err = registry::probe(&addr, &anonymous()).await.unwrap_err();
+    assert_eq!(err.code(), "registry_http_only", "{err}");
+    assert!(err.to_string().contains("--insecure"), "{err}");
+    let insecure = RegistryAccess {
+        insecure: true,
+        ..anonymous()
+    };
+    let caps = registry::probe(&addr, &insecure).await.unwrap();
+    assert_eq!(caps.scheme, "http");
+}

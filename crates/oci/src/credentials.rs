@@ -62,6 +62,8 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone)]
 pub struct CredentialStore {
     config_path: PathBuf,
+    /// Where to look for `docker-credential-*` first (tests); otherwise PATH, as docker does.
+    helper_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -83,12 +85,28 @@ impl CredentialStore {
             .unwrap_or_else(|| PathBuf::from(".docker"));
         CredentialStore {
             config_path: dir.join("config.json"),
+            helper_dir: None,
         }
     }
 
     pub fn at(config_path: impl Into<PathBuf>) -> CredentialStore {
         CredentialStore {
             config_path: config_path.into(),
+            helper_dir: None,
+        }
+    }
+
+    /// Looks for credential helpers in `dir` before PATH.
+    pub fn with_helper_dir(mut self, dir: impl Into<PathBuf>) -> CredentialStore {
+        self.helper_dir = Some(dir.into());
+        self
+    }
+
+    fn helper_program(&self, helper: &str) -> PathBuf {
+        let name = format!("docker-credential-{helper}");
+        match &self.helper_dir {
+            Some(dir) if dir.join(&name).exists() => dir.join(name),
+            _ => PathBuf::from(name),
         }
     }
 
@@ -118,7 +136,7 @@ impl CredentialStore {
         let config = self.read_config()?;
         let key = store_key(registry);
         if let Some(helper) = helper_for(&config, registry) {
-            return helper_get(&helper, &key);
+            return helper_get(&self.helper_program(&helper), &key);
         }
         let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
             return Ok(None);
@@ -173,7 +191,7 @@ impl CredentialStore {
             .map_err(|e| Error::Credentials {
                 detail: e.to_string(),
             })?;
-            run_helper(&helper, "store", &payload)?;
+            run_helper(&self.helper_program(&helper), "store", &payload)?;
             return Ok(());
         }
         let raw = format!("{}:{}", credentials.username, credentials.secret);
@@ -193,7 +211,7 @@ impl CredentialStore {
         let mut config = self.read_config()?;
         let key = store_key(registry);
         if let Some(helper) = helper_for(&config, registry) {
-            run_helper(&helper, "erase", key.as_bytes())?;
+            run_helper(&self.helper_program(&helper), "erase", key.as_bytes())?;
             return Ok(());
         }
         if let Some(auths) = config.get_mut("auths").and_then(|a| a.as_object_mut()) {
@@ -259,12 +277,16 @@ fn helper_for(config: &serde_json::Value, registry: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>> {
+fn helper_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
     match run_helper(helper, "get", key.as_bytes()) {
         Ok(out) => {
-            let reply: HelperReply = serde_json::from_slice(&out).map_err(|_| Error::Credentials {
-                detail: format!("docker-credential-{helper} returned something that is not credentials JSON"),
-            })?;
+            let reply: HelperReply =
+                serde_json::from_slice(&out).map_err(|_| Error::Credentials {
+                    detail: format!(
+                        "{} returned something that is not credentials JSON",
+                        helper.display()
+                    ),
+                })?;
             Ok(Some(Credentials::new(reply.username, reply.secret)))
         }
         // The protocol reports a missing entry on stdout with a non-zero exit; treat it as none.
@@ -273,9 +295,9 @@ fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>> {
     }
 }
 
-fn run_helper(helper: &str, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
-    let program = format!("docker-credential-{helper}");
-    let mut child = Command::new(&program)
+fn run_helper(helper: &Path, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
+    let program = helper.display().to_string();
+    let mut child = Command::new(helper)
         .arg(verb)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -343,5 +365,33 @@ mod tests {
         assert!(err
             .to_string()
             .contains("docker-credential-slipway-nonexistent"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn cred_helpers_are_asked_through_the_docker_protocol() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A helper that knows one registry; the program name is what config.json names.
+        let helper = dir.path().join("docker-credential-slipwaytest");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\nif [ \"$1\" = get ] && [ \"$server\" = r.example:5000 ]; then\n  echo '{\"ServerURL\":\"r.example:5000\",\"Username\":\"carol\",\"Secret\":\"s3\"}'\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = dir.path().join("config.json");
+        std::fs::write(
+            &config,
+            r#"{"credHelpers":{"r.example:5000":"slipwaytest"},"auths":{}}"#,
+        )
+        .unwrap();
+        // And through the store, with the helper's directory on PATH for the child only.
+        let store = CredentialStore::at(&config).with_helper_dir(dir.path());
+        assert_eq!(
+            store.get("r.example:5000").unwrap(),
+            Some(Credentials::new("carol", "s3"))
+        );
+        assert_eq!(store.get("other.example").unwrap(), None);
     }
 }
