@@ -431,6 +431,18 @@ impl Bars {
                 bar.set_position(done);
                 bar.set_message("uploading");
             }
+            PushEvent::Identified { label, diff_id } => {
+                // The compressing row becomes the layer's row; the waiting row for that diff_id
+                // is dropped so each layer shows once.
+                let mut blobs = inner.blobs.lock().expect("bars lock");
+                if let Some(bar) = blobs.remove(&label) {
+                    if let Some(waiting) = blobs.insert(diff_id.clone(), bar.clone()) {
+                        waiting.finish_and_clear();
+                        inner.multi.remove(&waiting);
+                    }
+                    bar.set_prefix(short(&diff_id));
+                }
+            }
             PushEvent::Exists { blob } => Self::bar(inner, &blob).finish_with_message("exists"),
             PushEvent::Mounted { blob, .. } => {
                 Self::bar(inner, &blob).finish_with_message("mounted")

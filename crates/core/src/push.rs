@@ -103,7 +103,8 @@ impl Codec {
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
 /// `config` for the image config; while a layer is being compressed its diff_id is not known yet
-/// (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order.
+/// (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order
+/// and `Identified` then says which diff_id that was, so a display can merge the two rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PushEvent {
@@ -115,6 +116,11 @@ pub enum PushEvent {
         blob: String,
         done: u64,
         total: u64,
+    },
+    /// The layer compressed as `label` turned out to be `diff_id`.
+    Identified {
+        label: String,
+        diff_id: String,
     },
     Uploading {
         blob: String,
@@ -607,6 +613,10 @@ async fn export_and_upload(
                     let label = format!("layer-{}", layer_index);
                     let ready = compress_layer(ctx, &mut rx, &label, size, level, parallel).await?;
                     let diff_id = ready.diff_id.clone();
+                    ctx.emit(PushEvent::Identified {
+                        label: label.clone(),
+                        diff_id: diff_id.clone(),
+                    });
                     if !settled.contains_key(&diff_id) && seen_diff_ids.insert(diff_id.clone()) {
                         new_layers.push(PushedLayer {
                             diff_id: diff_id.clone(),
