@@ -47,18 +47,23 @@ pub async fn registry_catalog(
     n: Option<usize>,
 ) -> CmdResult<CatalogPage> {
     let p = self::profile(&profile)?;
-    let mut all = registry::catalog(&p.address, &p.access()).await?;
+    let all = registry::catalog(&p.address, &p.access()).await?;
+    Ok(page_of(all, last.as_deref(), n.unwrap_or(100)))
+}
+
+/// Pages a full catalog the way the distribution spec pages `/v2/_catalog` (`last` and `n`), so
+/// the page can load a large catalog a screen at a time.
+fn page_of(mut all: Vec<String>, last: Option<&str>, n: usize) -> CatalogPage {
     all.sort();
-    let start = last.map_or(0, |l| all.partition_point(|r| r.as_str() <= l.as_str()));
-    let n = n.unwrap_or(100).max(1);
-    let page: Vec<String> = all.iter().skip(start).take(n).cloned().collect();
+    let start = last.map_or(0, |l| all.partition_point(|r| r.as_str() <= l));
+    let page: Vec<String> = all.iter().skip(start).take(n.max(1)).cloned().collect();
     let next = (start + page.len() < all.len())
         .then(|| page.last().cloned())
         .flatten();
-    Ok(CatalogPage {
+    CatalogPage {
         repositories: page,
         next,
-    })
+    }
 }
 
 #[derive(Serialize)]
@@ -197,4 +202,22 @@ pub async fn image_push(
     });
     ops.run(&op_id, async { Ok(slipway.push(request, progress).await?) })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_of;
+
+    #[test]
+    fn issue_4_catalog_pages_follow_last_and_n() {
+        let all: Vec<String> = ["c", "a", "e", "b", "d"].map(String::from).to_vec();
+        let first = page_of(all.clone(), None, 2);
+        assert_eq!(first.repositories, ["a", "b"]);
+        assert_eq!(first.next.as_deref(), Some("b"));
+        let second = page_of(all.clone(), first.next.as_deref(), 2);
+        assert_eq!(second.repositories, ["c", "d"]);
+        let last = page_of(all, second.next.as_deref(), 2);
+        assert_eq!(last.repositories, ["e"]);
+        assert_eq!(last.next, None);
+    }
 }

@@ -33,7 +33,7 @@ async function refresh() {
           h('td', {}, p.allow_http ? 'allowed' : 'TLS only'),
           h('td', {}, p.use_docker_credentials ? 'Docker credentials' : p.username ? `user ${p.username}` : 'anonymous'),
           h('td', {},
-            h('button', { onclick: () => fill(p) }, 'Edit'),
+            p.managed ? '' : h('button', { onclick: () => fill(p) }, 'Edit'),
             p.managed ? '' : h('button', { class: 'danger', 'data-testid': 'profile-remove', onclick: () => remove(p.name) }, 'Remove')))),
     );
   } catch (e) {
