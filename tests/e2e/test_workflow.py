@@ -4,6 +4,8 @@ commit with CMD, push to a loopback registry, find it in the browser with skopeo
 import subprocess
 import time
 
+import pytest
+
 from conftest import skopeo_digest
 from helpers import attr, click, el, nav, screenshot, text_of, tid, type_into, wait_for
 from selenium.webdriver.common.by import By
@@ -205,3 +207,38 @@ def test_issue_4_wrong_registry_address_shows_a_clear_error(driver, out_dir):
     msg = text_of(driver, tid("profile-msg"))
     screenshot(driver, out_dir, "09-wrong-address")
     assert "127.0.0.1:1" in msg, msg
+
+
+def test_issue_4_push_can_be_cancelled(driver, out_dir, base_image, registry, cleanup):
+    """A push of a big layer stops when the user presses Cancel, and says so."""
+    ready(driver)
+    nav(driver, "workshop")
+    Select(el(driver, tid("ws-image"))).select_by_value(base_image)
+    click(driver, tid("ws-start"))
+    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "running", 60, "container running")
+    cleanup["containers"].append(attr(driver, tid("ws-container"), "data-container"))
+    # Random bytes do not compress, so the push has real work to do while we cancel it.
+    type_into(driver, tid("console-input"), "head -c 300000000 /dev/urandom > /big.bin && echo made", enter=True)
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-state") == "done", 120, "big file made")
+    ref = f"{registry.addr}/e2e/big:{int(time.time())}"
+    cleanup["images"].append(ref)
+    click(driver, tid("commit-open"))
+    type_into(driver, tid("commit-repo"), ref.rsplit(":", 1)[0])
+    type_into(driver, tid("commit-tag"), ref.rsplit(":", 1)[1])
+    type_into(driver, tid("commit-cmd"), "")
+    click(driver, tid("commit-do"))
+    wait_for(driver, lambda d: attr(d, tid("commit-result"), "data-state") == "done", 120, "commit done")
+    click(driver, tid("commit-push"))
+    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
+    if attr(driver, '#push-profile option[value="e2e"]', "value") is None:
+        pytest.skip("needs the e2e profile from the workflow test")
+    Select(el(driver, tid("push-profile"))).select_by_value("e2e")
+    click(driver, tid("push-start"))
+    wait_for(driver, lambda d: driver.find_elements(By.CSS_SELECTOR, f'{tid("push-layers")} [data-testid="layer-row"]'), 60, "push started")
+    click(driver, tid("push-cancel"))
+    wait_for(driver, lambda d: attr(d, tid("push-result"), "data-state") in ("error", "done"), 60, "push ended")
+    screenshot(driver, out_dir, "14-push-cancelled")
+    assert attr(driver, tid("push-result"), "data-state") == "error"
+    assert "cancelled" in text_of(driver, tid("push-result"))
+    nav(driver, "workshop")
+    click(driver, tid("ws-stop"))

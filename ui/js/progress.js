@@ -58,6 +58,21 @@ export class LayerBars {
     if (this.overallText) this.overallText.textContent = `${formatBytes(cur)} of ${formatBytes(tot)}`;
   }
 
+  /** Gives the row known as `from` its real name `to` (or drops it when `to` has a row already). */
+  rename(from, to) {
+    const row = this.rows.get(from);
+    if (!row) return;
+    this.rows.delete(from);
+    if (this.rows.has(to)) {
+      row.el.remove();
+    } else {
+      row.el.dataset.layer = to;
+      row.el.querySelector('.layer-id').textContent = shortDigest(to);
+      this.rows.set(to, row);
+    }
+    this.refreshOverall();
+  }
+
   /** Removes rows whose layer name starts with `prefix` (placeholders such as push's `layer-N`). */
   removeWhere(prefix) {
     for (const [k, r] of [...this.rows]) {

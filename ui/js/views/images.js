@@ -194,6 +194,10 @@ async function push() {
         $('push-overall-text').textContent = `${formatBytes(Math.min(ev.done, ev.total))} of ${formatBytes(ev.total)}`;
         return;
       }
+      if (ev.event === 'identified') {
+        bars.rename(ev.label, ev.diff_id);
+        return;
+      }
       const finished = ev.event === 'done' || ev.event === 'exists' || ev.event === 'mounted';
       bars.update({
         layer: ev.blob,
