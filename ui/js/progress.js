@@ -33,6 +33,8 @@ export class LayerBars {
     row.current = Number.isFinite(current) ? current : row.current;
     row.total = Number.isFinite(total) ? total : row.total;
     const finished = /done|complete|exists|skipp|mounted|already|copied/i.test(String(statusWord));
+    // A finished step may carry no byte count (mounted, already exists): it is all there.
+    if (finished && row.total > 0) row.current = row.total;
     if (row.total > 0) {
       row.bar.max = row.total;
       row.bar.value = finished ? row.total : Math.min(row.current, row.total);
