@@ -436,3 +436,115 @@ async fn issue_3_http_only_registry_needs_insecure() {
     let caps = registry::probe(&addr, &insecure).await.unwrap();
     assert_eq!(caps.scheme, "http");
 }
+
+/// An index with two platforms: inspect picks the platform asked for, and copy takes all
+/// platforms or only the chosen ones (then the copied index lists just those).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_index_platform_choice_for_inspect_and_copy() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let reg = Registry::plain();
+    let (pushed, _) = push(
+        &slipway,
+        &base,
+        &format!("{}/multi/app:amd64", reg.addr()),
+        cache.path(),
+    )
+    .await;
+    let client = Client::new(
+        &reg.addr(),
+        ClientOptions {
+            credentials: CredentialSource::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let image = client
+        .get_manifest("multi/app", &pushed.digest)
+        .await
+        .unwrap();
+    // A second "platform" that is the same image under another name is enough to exercise the
+    // choice: the registry does not check that the bytes match the platform.
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": slipway_oci::manifests::OCI_INDEX,
+        "manifests": [
+            {"mediaType": image.media_type, "digest": pushed.digest, "size": image.bytes.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": image.media_type, "digest": pushed.digest, "size": image.bytes.len(),
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+        ]
+    });
+    let index_bytes = Bytes::from(serde_json::to_vec(&index).unwrap());
+    client
+        .put_manifest(
+            "multi/app",
+            "multi",
+            slipway_oci::manifests::OCI_INDEX,
+            index_bytes,
+        )
+        .await
+        .unwrap();
+    let source = format!("{}/multi/app:multi", reg.addr());
+
+    let shown = registry::inspect(&source, &anonymous(), Some("linux/arm64"))
+        .await
+        .unwrap();
+    assert_eq!(
+        shown.platforms,
+        vec!["linux/amd64".to_string(), "linux/arm64/v8".to_string()]
+    );
+    assert_eq!(shown.layers.len(), pushed.layers.len());
+    let err = registry::inspect(&source, &anonymous(), Some("windows/amd64"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "no_such_platform", "{err}");
+    assert!(err.to_string().contains("linux/arm64/v8"), "{err}");
+
+    let reg2 = Registry::plain();
+    let all = registry::copy(
+        &source,
+        &format!("{}/multi/all:1", reg2.addr()),
+        &anonymous(),
+        &anonymous(),
+        PlatformChoice::All,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        all.digest,
+        Digest::sha256_of(&serde_json::to_vec(&index).unwrap()).to_string()
+    );
+    let one = registry::copy(
+        &source,
+        &format!("{}/multi/one:1", reg2.addr()),
+        &anonymous(),
+        &anonymous(),
+        PlatformChoice::Only(vec!["linux/arm64".to_string()]),
+        None,
+    )
+    .await
+    .unwrap();
+    let copied = registry::inspect(
+        &format!("{}/multi/one:1", reg2.addr()),
+        &anonymous(),
+        Some("linux/arm64"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied.platforms, vec!["linux/arm64/v8".to_string()]);
+    assert_eq!(copied.digest, one.digest);
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{}/multi/one:1", reg2.addr()),
+        ],
+    );
+    assert_eq!(Digest::sha256_of(raw.as_bytes()).to_string(), one.digest);
+}
