@@ -548,3 +548,69 @@ async fn issue_3_index_platform_choice_for_inspect_and_copy() {
     );
     assert_eq!(Digest::sha256_of(raw.as_bytes()).to_string(), one.digest);
 }
+
+/// An image built on an already pushed base: only its new layer is compressed; the base layer is
+/// recognised by the cache while the export streams past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let reg = Registry::plain();
+    let name = slipway_tests::unique("issue3-derived");
+    let derived = format!("slipway-test/{name}:1");
+    run(
+        "docker",
+        &[
+            "run",
+            "--name",
+            &name,
+            &base,
+            "/bin/sh",
+            "-c",
+            "echo derived > /derived.txt",
+        ],
+    );
+    run("docker", &["commit", &name, &derived]);
+    run("docker", &["rm", "-f", &name]);
+
+    let (first, _) = push(
+        &slipway,
+        &base,
+        &format!("{}/derived/base:1", reg.addr()),
+        cache.path(),
+    )
+    .await;
+    let (second, events) = push(
+        &slipway,
+        &derived,
+        &format!("{}/derived/app:1", reg.addr()),
+        cache.path(),
+    )
+    .await;
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &derived])
+        .output();
+    assert_eq!(second.layers.len(), first.layers.len() + 1);
+    assert_eq!(second.compressed_layers, 1, "{second:?}");
+    assert_eq!(second.layers[0].how, "mounted", "{second:?}");
+    assert_eq!(second.layers[0].digest, first.layers[0].digest);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, PushEvent::Identified { .. }))
+            .count(),
+        1
+    );
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{}/derived/app:1", reg.addr()),
+        ],
+    );
+    assert_eq!(Digest::sha256_of(raw.as_bytes()).to_string(), second.digest);
+}
