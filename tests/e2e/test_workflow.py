@@ -242,3 +242,27 @@ def test_issue_4_push_can_be_cancelled(driver, out_dir, base_image, registry, cl
     assert "cancelled" in text_of(driver, tid("push-result"))
     nav(driver, "workshop")
     click(driver, tid("ws-stop"))
+
+
+def test_issue_4_first_push_to_the_default_local_registry_offers_to_start_it(driver, out_dir, base_image):
+    """A newcomer pushes to the default `local` profile before any registry runs: the error comes
+    with a button that starts Slipway's registry and pushes again."""
+    ready(driver)
+    nav(driver, "engine")
+    wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") in ("stopped", "running"), 30, "local state")
+    if attr(driver, tid("local-registry-state"), "data-state") == "running":
+        click(driver, tid("local-registry-stop"))
+        wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")
+    nav(driver, "images")
+    click(driver, f'[data-testid="image-row"][data-ref="{base_image}"] [data-testid="image-open"]')
+    click(driver, tid("image-push-open"))
+    wait_for(driver, lambda d: el(d, tid("push-profile")).get_attribute("value") == "local", 10, "local is the default")
+    type_into(driver, tid("push-target"), "newcomer/base:1")
+    click(driver, tid("push-start"))
+    click(driver, tid("push-start-local"), timeout=60)
+    wait_for(driver, lambda d: attr(d, tid("push-result"), "data-state") == "done", 120, "pushed after start")
+    assert text_of(driver, tid("push-digest")).startswith("sha256:")
+    screenshot(driver, out_dir, "15-first-push-local")
+    nav(driver, "engine")
+    click(driver, tid("local-registry-stop"))
+    wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")

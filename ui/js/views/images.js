@@ -219,7 +219,34 @@ async function push() {
   } catch (e) {
     setMessage($('push-result'), e.message, 'error');
     $('push-result').dataset.state = 'error';
+    offerLocalRegistry(profile);
   } finally {
     pushOp = null;
+  }
+}
+
+/** A newcomer's first push goes to the built-in `local` profile; when nothing answers there yet,
+ * offer to start Slipway's registry and push again, right where the error is. */
+async function offerLocalRegistry(profile) {
+  if (profile !== 'local') return;
+  try {
+    const st = await api.localRegistryStatus();
+    if (st.answering || !st.available) return;
+    const btn = h('button', {
+      class: 'primary',
+      'data-testid': 'push-start-local',
+      onclick: async () => {
+        btn.disabled = true;
+        try {
+          await api.localRegistryStart();
+          push();
+        } catch (err) {
+          setMessage($('push-result'), err.message, 'error');
+        }
+      },
+    }, `Start the local registry at ${st.address} and push again`);
+    $('push-result').append(h('div', {}, btn));
+  } catch {
+    // The status itself failed; the push error above already says what is wrong.
   }
 }
