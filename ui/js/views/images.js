@@ -92,8 +92,10 @@ async function open(ref) {
 
 async function tag() {
   try {
-    await api.tagImage(selected, $('tag-target').value.trim());
-    setMessage($('image-detail-msg'), `Tagged ${$('tag-target').value.trim()}.`, 'ok');
+    const target = $('tag-target').value.trim();
+    await api.tagImage(selected, target);
+    setMessage($('image-detail-msg'), `Tagged ${target}.`, 'ok');
+    $('tag-target').value = '';
     refresh();
   } catch (e) {
     setMessage($('image-detail-msg'), e.message, 'error');
