@@ -264,4 +264,27 @@ mod tests {
         let stopped = reg.stop().await;
         assert!(!stopped.running);
     }
+
+    #[tokio::test]
+    async fn issue_4_someone_elses_registry_is_used_not_replaced() {
+        // Anything that answers HTTP at the address counts as a registry already there.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 256];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let reg = LocalRegistry::new(address.clone(), Some(dir.path().join("registry")));
+        let st = reg.status().await;
+        assert!(st.answering && !st.managed && !st.available, "{st:?}");
+        let err = reg.start().await.unwrap_err();
+        assert_eq!(err.code(), "address_in_use");
+        assert!(err.to_string().contains(&address));
+    }
 }
