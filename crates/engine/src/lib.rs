@@ -13,6 +13,7 @@ mod error;
 pub mod exec;
 pub mod export;
 pub mod images;
+pub mod load;
 pub mod system;
 
 pub use error::{Attempt, Error, Result};
