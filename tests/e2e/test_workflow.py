@@ -156,14 +156,24 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     el(driver, f'[data-testid="repo-item"][data-repo="{repo}-copy"]', 30)
     assert skopeo_digest(f"{registry.addr}/{repo}-copy:{tag}") == pushed
     click(driver, "#copy-close")
-    click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
 
-    # Delete the tag after the confirmation; it is gone.
+    # A second tag on the same digest, so the delete confirmation has something to warn about.
+    subprocess.run(
+        ["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+         f"docker://{registry.addr}/{repo}:{tag}", f"docker://{registry.addr}/{repo}:also"],
+        capture_output=True, check=True,
+    )
+    click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
+    el(driver, '[data-testid="tag-row"][data-tag="also"]', 30)
+
+    # Delete the tag after the confirmation, which names the other tag on its digest; both go.
     click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-delete"]')
-    assert "garbage collection" in el(driver, tid("delete-dialog")).text
+    dialog = el(driver, tid("delete-dialog")).text
+    assert "garbage collection" in dialog and "also" in dialog, dialog
     screenshot(driver, out_dir, "08-delete-confirm")
     click(driver, tid("delete-confirm"))
     wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f'[data-testid="tag-row"][data-tag="{tag}"]'), 30, "tag gone")
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="tag-row"][data-tag="also"]')
     gone = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.addr}/{repo}:{tag}"], capture_output=True)
     assert gone.returncode != 0
 
