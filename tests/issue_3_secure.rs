@@ -191,3 +191,62 @@ async fn issue_3_token_auth_registry() {
 
     scenario(&secure, access, None).await;
 }
+
+/// Pull from a TLS registry with a private CA and Basic auth straight into the engine: docker
+/// itself could not without certs.d and `docker login`; the image then runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_fetch_from_a_private_ca_registry_into_the_engine() {
+    let base = base_image();
+    let secure = Registry::tls_htpasswd();
+    let access = RegistryAccess {
+        ca_file: Some(secure.pki.ca_cert()),
+        credentials: Some(creds()),
+        ..Default::default()
+    };
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("{}/fetch/base:1", secure.addr());
+    let pushed = push(&slipway, &base, &target, access.clone(), cache.path())
+        .await
+        .unwrap();
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &target])
+        .output();
+    let fetched = slipway
+        .fetch(&target, &access, None, Arc::new(|_| {}))
+        .await
+        .unwrap();
+    assert_eq!(fetched.digest, pushed.digest);
+    assert!(
+        fetched.engine_messages.iter().any(|m| m.contains(&target)),
+        "{:?}",
+        fetched.engine_messages
+    );
+    let said = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            &target,
+            "/bin/sh",
+            "-c",
+            "echo fetched-by-slipway",
+        ],
+    );
+    assert_eq!(said.trim(), "fetched-by-slipway");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &target])
+        .output();
+
+    // A wrong CA is the certificate error, before anything reaches the engine.
+    let wrong = RegistryAccess {
+        ca_file: None,
+        ..access
+    };
+    let err = slipway
+        .fetch(&target, &wrong, None, Arc::new(|_| {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "registry_untrusted_certificate", "{err}");
+}

@@ -61,6 +61,16 @@ pub enum RegistryCommand {
         #[command(flatten)]
         access: AccessArgs,
     },
+    /// Pull an image straight from a registry into the engine (no daemon.json or certs.d needed;
+    /// `pull` goes through the engine instead).
+    Fetch {
+        reference: String,
+        /// For an index, which platform (default: this machine's).
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
     /// Copy an image or index between registries, streaming, mounting within one registry.
     Copy {
         source: String,
@@ -171,6 +181,36 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                     format::size(outcome.uploaded_bytes),
                     elapsed
                 );
+            }
+        }
+        RegistryCommand::Fetch {
+            reference,
+            platform,
+            access,
+        } => {
+            let slipway = context.slipway().await?;
+            let quiet = context.json;
+            let progress: slipway_core::fetch::FetchProgress = Arc::new(move |event| {
+                if quiet {
+                    return;
+                }
+                match event {
+                    slipway_core::fetch::FetchEvent::Downloaded { digest, size } => {
+                        eprintln!("{}: downloaded {}", short(&digest), format::size(size))
+                    }
+                    slipway_core::fetch::FetchEvent::Loading => {
+                        eprintln!("loading into the engine")
+                    }
+                    slipway_core::fetch::FetchEvent::Downloading { .. } => {}
+                }
+            });
+            let outcome = slipway
+                .fetch(&reference, &access.access(), platform.as_deref(), progress)
+                .await?;
+            if context.json {
+                print_json(&outcome);
+            } else {
+                println!("fetched {} ({})", outcome.reference, outcome.digest);
             }
         }
         RegistryCommand::Copy {

@@ -12,6 +12,7 @@ pub mod console;
 pub mod containers;
 pub mod diff;
 pub mod engine;
+pub mod fetch;
 mod error;
 pub mod images;
 pub mod local_registry;

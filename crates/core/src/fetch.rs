@@ -1,0 +1,220 @@
+//! Pull an image straight from a registry into the local engine, without the engine talking to
+//! the registry: Slipway fetches manifest, config and layers itself (so plain-HTTP and private-CA
+//! registries need no daemon.json or certs.d) and streams them to the engine as a docker-archive,
+//! which the engine loads. Nothing is written to a temporary copy on our side; every layer is
+//! verified against its digest as it passes, and the engine checks the diff_ids when loading.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use slipway_oci::manifests::{digest_of, select_platform, ManifestKind};
+use slipway_oci::{PlatformSpec, Reference};
+use tokio::sync::mpsc;
+
+use crate::registry::RegistryAccess;
+use crate::{Error, Result, Slipway};
+
+/// Progress of a fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FetchEvent {
+    Downloading {
+        digest: String,
+        done: u64,
+        total: u64,
+    },
+    Downloaded {
+        digest: String,
+        size: u64,
+    },
+    /// The engine is loading the archive (it reads it whole before answering).
+    Loading,
+}
+
+pub type FetchProgress = Arc<dyn Fn(FetchEvent) + Send + Sync>;
+
+/// What was pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchOutcome {
+    /// The tag the image has in the engine now.
+    pub reference: String,
+    /// The manifest digest it came from.
+    pub digest: String,
+    /// What the engine said (e.g. `Loaded image: host/app:1`).
+    pub engine_messages: Vec<String>,
+}
+
+impl Slipway {
+    /// Pulls `reference` from its registry into the engine, tagged as written. For an index,
+    /// `platform` chooses the entry (default: this machine's).
+    pub async fn fetch(
+        &self,
+        reference: &str,
+        access: &RegistryAccess,
+        platform: Option<&str>,
+        progress: FetchProgress,
+    ) -> Result<FetchOutcome> {
+        let r = Reference::parse(reference).map_err(|e| Error::invalid_reference(reference, e))?;
+        let client = access.client(r.registry())?;
+        let repo = r.repository().to_string();
+        let top = client.get_manifest(&repo, &r.manifest_reference()).await?;
+        let manifest = match &top.kind {
+            ManifestKind::Index(index) => {
+                let wanted = match platform {
+                    Some(p) => PlatformSpec::parse(p).ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "platform `{p}` is not OS/ARCH[/VARIANT], e.g. linux/amd64"
+                        ))
+                    })?,
+                    None => PlatformSpec::host(),
+                };
+                let d = select_platform(index, &wanted, &r.to_string())?;
+                client
+                    .get_manifest(&repo, &digest_of(d)?.to_string())
+                    .await?
+            }
+            ManifestKind::Image(_) => top.clone(),
+        };
+        let ManifestKind::Image(image) = &manifest.kind else {
+            return Err(Error::InvalidInput(format!(
+                "{reference} is an index of indexes, which is not supported"
+            )));
+        };
+        if image
+            .layers()
+            .iter()
+            .any(|l| l.media_type().to_string().contains("zstd"))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{reference} has zstd layers, which this engine cannot load; push or copy it with gzip layers"
+            )));
+        }
+        let config_digest = digest_of(image.config())?;
+        let config = client.get_blob(&repo, &config_digest).await?;
+        // The engine tags the loaded image with this; a digest-only reference gets no tag.
+        let tag = r
+            .tag()
+            .map(|t| format!("{}/{}:{t}", r.registry(), r.repository()));
+        let layers: Vec<(slipway_oci::Digest, u64)> = image
+            .layers()
+            .iter()
+            .map(|d| Ok((digest_of(d)?, d.size())))
+            .collect::<Result<_>>()?;
+
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+        let producer_client = client.clone();
+        let producer_progress = progress.clone();
+        let producer = tokio::spawn(async move {
+            let result = write_archive(
+                &producer_client,
+                &repo,
+                &config_digest,
+                config,
+                &layers,
+                tag,
+                &tx,
+                &producer_progress,
+            )
+            .await;
+            if let Err(e) = &result {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+            result
+        });
+        progress(FetchEvent::Loading);
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let loaded = self.engine().load_image(body).await;
+        // A download failure is the real cause of a failed load; report it rather than the
+        // engine's view of a truncated archive.
+        producer
+            .await
+            .map_err(|e| Error::Engine(format!("the download task failed: {e}")))??;
+        let engine_messages = loaded?;
+        Ok(FetchOutcome {
+            reference: r.to_string(),
+            digest: top.digest.to_string(),
+            engine_messages,
+        })
+    }
+}
+
+fn tar_header(path: &str, size: u64) -> Bytes {
+    let mut header = tar::Header::new_ustar();
+    // Paths here are short (`<64 hex>/layer.tar`), well inside ustar's 100 bytes.
+    let _ = header.set_path(path);
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    Bytes::copy_from_slice(header.as_bytes())
+}
+
+fn padding(size: u64) -> Bytes {
+    let rest = (512 - size % 512) % 512;
+    Bytes::from(vec![0u8; rest as usize])
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_archive(
+    client: &slipway_oci::Client,
+    repo: &str,
+    config_digest: &slipway_oci::Digest,
+    config: Bytes,
+    layers: &[(slipway_oci::Digest, u64)],
+    tag: Option<String>,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+    progress: &FetchProgress,
+) -> Result<()> {
+    let send = |b: Bytes| async move {
+        tx.send(Ok(b))
+            .await
+            .map_err(|_| Error::Engine("the engine stopped reading the archive".to_string()))
+    };
+    let config_name = format!("{}.json", config_digest.hex());
+    send(tar_header(&config_name, config.len() as u64)).await?;
+    let config_len = config.len() as u64;
+    send(config).await?;
+    send(padding(config_len)).await?;
+    let mut layer_names = Vec::new();
+    for (digest, size) in layers {
+        let name = format!("{}/layer.tar", digest.hex());
+        send(tar_header(&name, *size)).await?;
+        let mut stream = client.blob_stream(repo, digest, Some(*size)).await?;
+        let mut done = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            done += chunk.len() as u64;
+            progress(FetchEvent::Downloading {
+                digest: digest.to_string(),
+                done,
+                total: *size,
+            });
+            send(chunk).await?;
+        }
+        send(padding(*size)).await?;
+        progress(FetchEvent::Downloaded {
+            digest: digest.to_string(),
+            size: *size,
+        });
+        layer_names.push(name);
+    }
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": tag.into_iter().collect::<Vec<_>>(),
+        "Layers": layer_names,
+    }]);
+    let manifest =
+        Bytes::from(serde_json::to_vec(&manifest).map_err(|e| Error::InvalidInput(e.to_string()))?);
+    let manifest_len = manifest.len() as u64;
+    send(tar_header("manifest.json", manifest_len)).await?;
+    send(manifest).await?;
+    send(padding(manifest_len)).await?;
+    // The end of a tar archive is two zero blocks.
+    send(Bytes::from(vec![0u8; 1024])).await?;
+    Ok(())
+}
