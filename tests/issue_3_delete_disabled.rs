@@ -1,0 +1,69 @@
+//! Issue 3: a real registry with deletes disabled answers 405, and Slipway's error names the
+//! setting that enables them. Its own test binary, because the registry reads the setting from
+//! the environment it inherits.
+
+use bytes::Bytes;
+use slipway_core::registry::{self, RegistryAccess};
+use slipway_oci::manifests::DOCKER_MANIFEST;
+use slipway_oci::{BlobSource, Client, ClientOptions, CredentialSource, Digest};
+use slipway_tests::Registry;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() {
+    // The only test in this binary, so no other thread reads the environment meanwhile.
+    std::env::set_var("REGISTRY_STORAGE_DELETE_ENABLED", "false");
+    let reg = Registry::plain();
+    std::env::remove_var("REGISTRY_STORAGE_DELETE_ENABLED");
+
+    let client = Client::new(
+        &reg.addr(),
+        ClientOptions {
+            credentials: CredentialSource::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let config = Bytes::from_static(
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let config_digest = Digest::sha256_of(&config);
+    client
+        .push_blob(
+            "nodelete/app",
+            &config_digest,
+            config.len() as u64,
+            BlobSource::Bytes(config.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
+        config.len()
+    );
+    client
+        .put_manifest("nodelete/app", "1", DOCKER_MANIFEST, Bytes::from(manifest))
+        .await
+        .unwrap();
+
+    let access = RegistryAccess {
+        anonymous: true,
+        ..Default::default()
+    };
+    let caps = registry::probe(&reg.addr(), &access).await.unwrap();
+    assert_eq!(caps.delete, Some(false), "{caps:?}");
+    let err = registry::delete(&format!("{}/nodelete/app:1", reg.addr()), &access)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "delete_disabled", "{err}");
+    assert!(
+        err.to_string().contains("storage: delete: enabled: true"),
+        "{err}"
+    );
+    // Nothing was deleted.
+    assert!(client
+        .head_manifest("nodelete/app", "1")
+        .await
+        .unwrap()
+        .is_some());
+}
