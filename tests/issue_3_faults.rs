@@ -234,6 +234,24 @@ async fn fake(method: Method, uri: Uri, _headers: HeaderMap) -> Response<Body> {
     if path == "/v2/" {
         return reply(StatusCode::OK).body(Body::empty()).unwrap();
     }
+    if path == "/v2/flaky/manifests/1" {
+        // Busy once (503 with Retry-After: 1), then fine: the client waits and retries.
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+            return reply(StatusCode::SERVICE_UNAVAILABLE)
+                .header("retry-after", "1")
+                .body(Body::empty())
+                .unwrap();
+        }
+        let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}"#;
+        return reply(StatusCode::OK)
+            .header(
+                "content-type",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .body(Body::from(manifest))
+            .unwrap();
+    }
     if let Some(rest) = path.strip_prefix("/v2/status/") {
         let code: u16 = rest.split('/').next().unwrap().parse().unwrap();
         let mut r =
@@ -402,6 +420,26 @@ async fn issue_3_each_failure_status_has_its_own_clear_error() {
         assert_eq!(err.code(), code, "upload {status}: {err}");
     }
     assert_eq!(messages.len(), 6, "each status must read differently");
+
+    // A 503 with Retry-After is waited out and retried.
+    let started = std::time::Instant::now();
+    let patient = Client::new(
+        &fake,
+        ClientOptions {
+            credentials: CredentialSource::None,
+            retry: RetryPolicy {
+                max_delay: Duration::from_secs(5),
+                ..fast_retry()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    patient.get_manifest("flaky", "1").await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After was not honoured"
+    );
     assert!(!format!("{with_creds:?}").contains(secret));
 
     // Tags over several pages, following the Link header.
@@ -432,14 +470,15 @@ async fn resumable_registry() -> (String, Arc<std::sync::Mutex<ResumableState>>)
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let shared = state.clone();
-    let app = axum::Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let state = shared.clone();
-            async move { resumable(state, method, uri, headers, body) }
-        },
-    )
-    // Chunks are 8 MiB; axum's default 2 MB body limit would answer 413.
-    .layer(axum::extract::DefaultBodyLimit::disable());
+    let app = axum::Router::new()
+        .fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = shared.clone();
+                async move { resumable(state, method, uri, headers, body) }
+            },
+        )
+        // Chunks are 8 MiB; axum's default 2 MB body limit would answer 413.
+        .layer(axum::extract::DefaultBodyLimit::disable());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -250,3 +250,32 @@ async fn issue_3_fetch_from_a_private_ca_registry_into_the_engine() {
         .unwrap_err();
     assert_eq!(err.code(), "registry_untrusted_certificate", "{err}");
 }
+
+/// The certs.d convention: `<certs.d>/HOST:PORT/ca.crt` is trusted without any option.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_certs_d_ca_is_trusted() {
+    let secure = Registry::tls_htpasswd();
+    let certs_d = tempfile::tempdir().unwrap();
+    let dir = certs_d.path().join(secure.addr());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(secure.pki.ca_cert(), dir.join("ca.crt")).unwrap();
+    let options = |certs_dir: Option<std::path::PathBuf>| slipway_oci::ClientOptions {
+        credentials: slipway_oci::CredentialSource::Explicit(creds()),
+        certs_dir,
+        ..Default::default()
+    };
+    let trusted =
+        slipway_oci::Client::new(&secure.addr(), options(Some(certs_d.path().to_path_buf())))
+            .unwrap();
+    let caps = trusted.probe().await.unwrap();
+    assert_eq!(caps.scheme, "https");
+    assert!(caps.authenticated);
+    let empty = tempfile::tempdir().unwrap();
+    let untrusted =
+        slipway_oci::Client::new(&secure.addr(), options(Some(empty.path().to_path_buf())))
+            .unwrap();
+    assert_eq!(
+        untrusted.probe().await.unwrap_err().code(),
+        "registry_untrusted_certificate"
+    );
+}
