@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "container_changes",
     "validate_reference",
     "container_commit",
+    "workshop_log",
     "profiles_list",
     "profile_save",
     "profile_remove",

@@ -32,6 +32,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             workshop::container_changes,
             workshop::validate_reference,
             workshop::container_commit,
+            workshop::workshop_log,
             profiles::profiles_list,
             profiles::profile_save,
             profiles::profile_remove,

@@ -67,6 +67,10 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
 
     # Changes: the new file is listed.
     el(driver, '[data-testid="change-row"][data-path="/opt/app/hello.txt"]', 30)
+    # The workshop log lists each command with its exit code (the cancelled one included).
+    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, tid("ws-log-entry"))) >= 4, 30, "workshop log")
+    codes = [e.get_attribute("data-exit-code") for e in driver.find_elements(By.CSS_SELECTOR, tid("ws-log-entry"))]
+    assert codes[0] == "0" and codes[1] not in ("", "0"), codes
     screenshot(driver, out_dir, "03-workshop")
 
     # Commit with a CMD; invalid names are refused inline first.

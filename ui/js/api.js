@@ -51,6 +51,7 @@ export const startWorkshop = (image) => call('workshop_start', { image });
 export const removeWorkshop = (container) => call('workshop_remove', { container });
 export const execInConsole = (container, command, opId, onOutput) =>
   call('console_exec', { container, command, opId, onOutput: channel(onOutput) });
+export const workshopLog = (container) => call('workshop_log', { container });
 export const containerChanges = (container) => call('container_changes', { container });
 export const validateReference = (repository, tag) => call('validate_reference', { repository, tag });
 export const commitContainer = (request) => call('container_commit', { request });

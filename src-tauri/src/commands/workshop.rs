@@ -1,7 +1,9 @@
 //! The workshop: a container to work in, its console, its changes, and commit.
 
 use serde::Serialize;
-use slipway_core::{ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto};
+use slipway_core::{
+    ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto, WorkshopLog,
+};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -86,4 +88,13 @@ pub async fn container_commit(
     request: CommitRequest,
 ) -> CmdResult<CommitOutcome> {
     Ok(engine.get().await?.commit(&request).await?)
+}
+
+/// The commands run in a workshop container with their exit codes (the log commit stores as a label).
+#[tauri::command]
+pub async fn workshop_log(
+    engine: State<'_, EngineConn>,
+    container: String,
+) -> CmdResult<WorkshopLog> {
+    Ok(engine.get().await?.workshop_log(&container).await?)
 }

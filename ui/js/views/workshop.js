@@ -68,6 +68,7 @@ async function startContainer() {
     attach(await api.startWorkshop(image));
     $('console-out').textContent = '';
     $('changes-body').replaceChildren();
+    $('ws-log').replaceChildren();
     $('console-input').focus();
   } catch (e) {
     $('ws-container').textContent = 'no container';
@@ -146,8 +147,33 @@ async function run() {
   }
 }
 
+async function refreshLog() {
+  if (!container) return;
+  try {
+    const log = await api.workshopLog(container);
+    $('ws-log').replaceChildren(
+      ...log.entries.map((e) =>
+        h('li', {
+          'data-testid': 'ws-log-entry',
+          'data-exit-code': e.exit_code ?? '',
+          title: `${e.started} – ${e.finished}`,
+          onclick: () => {
+            $('console-input').value = e.command;
+            $('console-input').focus();
+          },
+        },
+        h('span', { class: `exit ${e.exit_code === 0 ? 'ok' : 'error'}` }, e.cancelled ? 'cancelled' : `exit ${e.exit_code ?? '?'}`),
+        ' ',
+        h('code', {}, e.command))),
+    );
+  } catch (e) {
+    showError($('ws-error'), e);
+  }
+}
+
 async function refreshChanges() {
   if (!container) return;
+  refreshLog();
   try {
     const changes = await api.containerChanges(container);
     $('changes-body').replaceChildren(
