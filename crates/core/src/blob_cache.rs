@@ -175,8 +175,79 @@ impl BlobCache {
         Ok(())
     }
 
+    /// Deletes the least recently written blobs until the cached bytes fit in `max_bytes`
+    /// (`$SLIPWAY_CACHE_MAX_BYTES`, default 10 GB, via [`BlobCache::prune_default`]). The index
+    /// keeps its entries: a pruned layer can still be found in a registry by HEAD or mounted,
+    /// only uploading it somewhere new needs the engine's export again.
+    pub fn prune(&self, max_bytes: u64) -> Result<u64> {
+        let dir = self.root.join("blobs");
+        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut blobs: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with("tmp-"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = blobs.iter().map(|b| b.1).sum();
+        blobs.sort();
+        let mut freed = 0;
+        for (_, len, path) in blobs {
+            if total <= max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+                freed += len;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// [`BlobCache::prune`] with `$SLIPWAY_CACHE_MAX_BYTES` or 10 GB.
+    pub fn prune_default(&self) -> Result<u64> {
+        let max = std::env::var("SLIPWAY_CACHE_MAX_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000_000);
+        self.prune(max)
+    }
+
     pub fn read_small(&self, digest: &Digest) -> Option<Vec<u8>> {
         let bytes = std::fs::read(self.blob_path(digest)).ok()?;
         (Digest::sha256_of(&bytes) == *digest).then_some(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_removes_the_oldest_blobs_first_and_keeps_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path()).unwrap();
+        let old = Digest::sha256_of(b"old");
+        let new = Digest::sha256_of(b"new");
+        cache.store_small(&old, &[1u8; 600]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.store_small(&new, &[2u8; 600]).unwrap();
+        let layer = CachedLayer {
+            compressed: old.clone(),
+            compressed_size: 600,
+            uncompressed_size: 1000,
+            media_type: "x".into(),
+            locations: Default::default(),
+        };
+        cache.put("gzip", "sha256:abc", layer, Some("r/x")).unwrap();
+        assert_eq!(cache.prune(1000).unwrap(), 600);
+        assert!(!cache.has_blob(&old, 600));
+        assert!(cache.has_blob(&new, 600));
+        let kept = cache.get("gzip", "sha256:abc").unwrap();
+        assert!(kept.locations.contains("r/x"));
     }
 }

@@ -383,6 +383,11 @@ impl Slipway {
                 actual: back.digest,
             }));
         }
+        // The cache must not grow without bound on a desktop; a failure to prune is not a
+        // failure to push.
+        if let Err(e) = ctx.cache.prune_default() {
+            tracing::warn!("could not prune the push cache: {e}");
+        }
         Ok(PushOutcome {
             reference: ctx.target.with_digest(digest.clone()).to_string(),
             digest: digest.to_string(),
