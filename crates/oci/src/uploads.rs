@@ -85,6 +85,14 @@ impl BlobSource {
     }
 }
 
+/// An upload session in progress: where it is and how many bytes the registry holds.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    repository: String,
+    pub location: String,
+    pub offset: u64,
+}
+
 /// Called with the number of bytes the registry has acknowledged so far (it may go back after a
 /// resume).
 pub type UploadProgress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -166,13 +174,42 @@ impl Client {
         source: &BlobSource,
         progress: &UploadProgress,
     ) -> Result<()> {
-        let scope = Scope::push(repository);
+        let mut upload = self.open_upload(repository).await?;
+        self.upload_range(&mut upload, source, size, progress)
+            .await?;
+        self.complete_upload(upload, digest).await
+    }
+
+    /// Opens an upload session for a blob sent in ranges ([`Client::upload_range`]), possibly
+    /// while the blob is still being produced, and completed by [`Client::complete_upload`] once
+    /// its digest is known.
+    pub async fn open_upload(&self, repository: &str) -> Result<Upload> {
+        let location = self.start_upload(repository).await?;
+        Ok(Upload {
+            repository: repository.to_string(),
+            location,
+            offset: 0,
+        })
+    }
+
+    /// Sends `source` from the upload's offset up to `end` in PATCH chunks with Content-Range.
+    /// When a connection drops or the registry fails a chunk, asks the registry how much it holds
+    /// and continues from there; when it no longer knows the upload, starts a new one from byte 0
+    /// (the source can be read again from any offset).
+    pub async fn upload_range(
+        &self,
+        upload: &mut Upload,
+        source: &BlobSource,
+        end: u64,
+        progress: &UploadProgress,
+    ) -> Result<()> {
+        let repository = upload.repository.clone();
+        let scope = Scope::push(&repository);
         let policy = self.retry_policy();
-        let mut location = self.start_upload(repository).await?;
-        let mut offset = 0u64;
         let mut failures = 0u32;
-        while offset < size {
-            let len = CHUNK_SIZE.min(size - offset);
+        while upload.offset < end {
+            let offset = upload.offset;
+            let len = CHUNK_SIZE.min(end - offset);
             let data = source.stream(offset, len).await?;
             let headers = vec![
                 (CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -181,13 +218,15 @@ impl Client {
             ];
             let body = reqwest::Body::wrap_stream(progress_stream(data, offset, progress.clone()));
             let outcome = self
-                .send_once(Method::PATCH, &location, headers, body, &scope)
+                .send_once(Method::PATCH, &upload.location, headers, body, &scope)
                 .await;
             match outcome {
                 Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
-                    location = header_str(resp.headers(), "location").unwrap_or(location);
-                    offset = range_end(resp.headers()).unwrap_or(offset + len);
-                    progress(offset);
+                    if let Some(next) = header_str(resp.headers(), "location") {
+                        upload.location = next;
+                    }
+                    upload.offset = range_end(resp.headers()).unwrap_or(offset + len);
+                    progress(upload.offset);
                     failures = 0;
                     continue;
                 }
@@ -214,26 +253,31 @@ impl Client {
                     if failures >= policy.attempts {
                         return Err(e);
                     }
-                    tracing::warn!(%repository, %digest, offset, "upload connection broke, resuming: {e}");
+                    tracing::warn!(%repository, offset, "upload connection broke, resuming: {e}");
                 }
                 Err(e) => return Err(e),
             }
             tokio::time::sleep(policy.delay(failures - 1, None)).await;
             // Ask where the upload stands; a registry that forgot it (or refuses to resume from a
             // stale state token) gets a fresh upload from byte 0.
-            match self.upload_offset(repository, &location).await {
-                Ok(Some((held, next))) if held <= size => {
-                    location = next;
-                    offset = held;
+            match self.upload_offset(&repository, &upload.location).await {
+                Ok(Some((held, next))) if held <= end => {
+                    upload.location = next;
+                    upload.offset = held;
                 }
                 _ => {
-                    location = self.start_upload(repository).await?;
-                    offset = 0;
+                    upload.location = self.start_upload(&repository).await?;
+                    upload.offset = 0;
                 }
             }
-            progress(offset);
+            progress(upload.offset);
         }
-        self.finish_upload(repository, &location, digest, None)
+        Ok(())
+    }
+
+    /// Completes an upload whose bytes have all been sent; the registry checks the digest.
+    pub async fn complete_upload(&self, upload: Upload, digest: &Digest) -> Result<()> {
+        self.finish_upload(&upload.repository, &upload.location, digest, None)
             .await
     }
 
