@@ -56,6 +56,8 @@ def click(driver, selector, timeout=30.0):
 def type_into(driver, selector, text, enter=False, timeout=30.0):
     e = el(driver, selector, timeout)
     e.clear()
+    # clear() does not always fire `input`; the page's live filters and validation listen to it.
+    driver.execute_script("arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", e)
     if text:
         e.send_keys(text)
     if enter:

@@ -23,6 +23,9 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
 
     # Images: the base image is listed; inspect shows its layers; tag and remove a second name.
     nav(driver, "images")
+    type_into(driver, tid("images-filter"), "slipway-test/base")
+    wait_for(driver, lambda d: {e.get_attribute("data-ref") for e in d.find_elements(By.CSS_SELECTOR, tid("image-row"))} == {base_image}, 15, "filtered list")
+    type_into(driver, tid("images-filter"), "")
     click(driver, f'[data-testid="image-row"][data-ref="{base_image}"] [data-testid="image-open"]')
     el(driver, tid("image-layer"), 30)
     extra = f"slipway-e2e/tagged:{int(time.time())}"
@@ -142,8 +145,13 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     nav(driver, "browser")
     Select(el(driver, tid("browser-profile"))).select_by_value("e2e")
     click(driver, tid("browser-load"))
+    el(driver, f'[data-testid="repo-item"][data-repo="{repo}"]', 30)
+    type_into(driver, tid("browser-filter"), "no-such-repo")
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, tid("repo-item")), 15, "filter hides repos")
+    type_into(driver, tid("browser-filter"), repo)
     click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
     row = el(driver, f'[data-testid="tag-row"][data-tag="{tag}"]', 30)
+    type_into(driver, tid("browser-filter"), "")
     assert row.get_attribute("data-digest") == pushed
     click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-details"]')
     wait_for(driver, lambda d: text_of(d, tid("tag-detail-digest")).strip() == pushed, 30, "tag details")
