@@ -288,3 +288,22 @@ def test_issue_4_first_push_to_the_default_local_registry_offers_to_start_it(dri
     nav(driver, "engine")
     click(driver, tid("local-registry-stop"))
     wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")
+
+
+def test_issue_4_profiles_are_edited_and_removed(driver, app_home):
+    ready(driver)
+    nav(driver, "registries")
+    click(driver, "#profile-clear")
+    type_into(driver, tid("profile-name"), "temp")
+    type_into(driver, tid("profile-address"), "registry.example.invalid:5000")
+    click(driver, tid("profile-save"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") == "ok", 15, "saved")
+    # Edit: renaming replaces the old profile instead of adding a second one.
+    click(driver, '[data-testid="profile-row"][data-name="temp"] button')
+    type_into(driver, tid("profile-name"), "temp2")
+    click(driver, tid("profile-save"))
+    el(driver, '[data-testid="profile-row"][data-name="temp2"]', 15)
+    assert attr(driver, '[data-testid="profile-row"][data-name="temp"]', "data-name") is None
+    click(driver, f'[data-testid="profile-row"][data-name="temp2"] {tid("profile-remove")}')
+    wait_for(driver, lambda d: attr(d, '[data-testid="profile-row"][data-name="temp2"]', "data-name") is None, 15, "removed")
+    assert "temp2" not in (app_home / "config/slipway/registries.json").read_text()
