@@ -220,6 +220,10 @@ impl Ctx {
 struct Ready {
     diff_id: String,
     layer: CachedLayer,
+    /// The compressed bytes, still under their temporary name while the upload reads them.
+    tmp: PathBuf,
+    /// The upload that has been streaming the layer while it was compressed.
+    uploader: tokio::task::JoinHandle<Result<slipway_oci::uploads::Upload>>,
 }
 
 impl Slipway {
@@ -629,17 +633,19 @@ async fn export_and_upload(
                             size: ready.layer.compressed_size,
                             how: "uploaded".to_string(),
                         });
-                        let permit = uploads
-                            .clone()
-                            .acquire_owned()
-                            .await
-                            .expect("semaphore open");
-                        let ctx = ctx.clone();
-                        upload_tasks.spawn(async move {
-                            let _permit = permit;
-                            upload_layer(&ctx, &ready.diff_id, ready.layer).await
-                        });
                     }
+                    // The upload already streamed; completing it is cheap and harmless even for
+                    // a layer that turned out to be a duplicate (the registry keeps one copy).
+                    let permit = uploads
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore open");
+                    let task_ctx = ctx.clone();
+                    upload_tasks.spawn(async move {
+                        let _permit = permit;
+                        finish_streamed(&task_ctx, ready).await
+                    });
                     ctx.advance(size);
                     diff_id
                 };
@@ -801,6 +807,16 @@ async fn compress_layer(
         source,
     };
     let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
+    // The upload starts now and follows the compressed file as it grows, a whole upload chunk at
+    // a time, so the registry receives a layer while the next part of it is being compressed.
+    let (written_tx, written_rx) = tokio::sync::watch::channel((0u64, false));
+    let uploader = tokio::spawn(stream_upload(
+        ctx.clone(),
+        tmp.clone(),
+        label.to_string(),
+        written_rx,
+    ));
+    let mut signalled = 0u64;
     let mut raw_hasher = Sha256::new();
     let mut gz_hasher = Sha256::new();
     let mut compressed_size = 0u64;
@@ -834,6 +850,12 @@ async fn compress_layer(
                 gz_hasher.update(&member);
                 compressed_size += member.len() as u64;
                 file.write_all(&member).await.map_err(io_err)?;
+                if compressed_size - signalled >= slipway_oci::uploads::CHUNK_SIZE {
+                    // The uploader reads the file by path: flush so it sees these bytes.
+                    file.flush().await.map_err(io_err)?;
+                    signalled = compressed_size;
+                    let _ = written_tx.send((compressed_size, false));
+                }
             }
             ctx.emit(PushEvent::Compressing {
                 blob: label.to_string(),
@@ -853,16 +875,17 @@ async fn compress_layer(
         }
         file.flush().await.map_err(io_err)?;
         file.sync_data().await.map_err(io_err)?;
+        let _ = written_tx.send((compressed_size, true));
         Ok(())
     }
     .await;
     if let Err(e) = result {
+        uploader.abort();
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(e);
     }
     let diff_id = format!("sha256:{}", hex::encode(raw_hasher.finalize()));
     let compressed = Digest::sha256_hex(hex::encode(gz_hasher.finalize()));
-    ctx.cache.commit_blob(&tmp, &compressed)?;
     let layer = CachedLayer {
         compressed,
         compressed_size,
@@ -870,9 +893,91 @@ async fn compress_layer(
         media_type: ctx.codec.compression.layer_media_type().to_string(),
         locations: Default::default(),
     };
-    ctx.cache
-        .put(ctx.codec.compression.name(), &diff_id, layer.clone(), None)?;
-    Ok(Ready { diff_id, layer })
+    Ok(Ready {
+        diff_id,
+        layer,
+        tmp,
+        uploader,
+    })
+}
+
+/// Uploads the compressed file at `path` as it grows; `written` says how many bytes are in it and
+/// whether it is complete. Returns the session, to be completed once the digest is known.
+async fn stream_upload(
+    ctx: Arc<Ctx>,
+    path: PathBuf,
+    label: String,
+    mut written: tokio::sync::watch::Receiver<(u64, bool)>,
+) -> Result<slipway_oci::uploads::Upload> {
+    let chunk = slipway_oci::uploads::CHUNK_SIZE;
+    let mut upload = ctx.client.open_upload(ctx.target.repository()).await?;
+    let source = BlobSource::File(path);
+    loop {
+        let (bytes, finished) = *written.borrow_and_update();
+        // While the file grows, only whole chunks go; the rest waits for more or for the end.
+        let end = if finished {
+            bytes
+        } else {
+            bytes - bytes % chunk
+        };
+        if end > upload.offset {
+            let progress_ctx = ctx.clone();
+            let blob = label.clone();
+            let on_progress: slipway_oci::uploads::UploadProgress = Arc::new(move |done| {
+                progress_ctx.emit(PushEvent::Uploading {
+                    blob: blob.clone(),
+                    done,
+                    total: bytes,
+                });
+            });
+            ctx.client
+                .upload_range(&mut upload, &source, end, &on_progress)
+                .await?;
+        }
+        if finished {
+            return Ok(upload);
+        }
+        if written.changed().await.is_err() {
+            return Err(Error::Engine(
+                "compression stopped before the layer was complete".to_string(),
+            ));
+        }
+    }
+}
+
+/// Completes a streamed layer upload with its digest and files the compressed bytes in the cache
+/// (even when the upload failed, so a retry does not compress again).
+async fn finish_streamed(ctx: &Arc<Ctx>, ready: Ready) -> Result<()> {
+    let uploaded = match ready.uploader.await {
+        Ok(result) => result,
+        Err(e) => Err(Error::Engine(format!("the upload task failed: {e}"))),
+    };
+    let completed = match uploaded {
+        Ok(upload) => ctx
+            .client
+            .complete_upload(upload, &ready.layer.compressed)
+            .await
+            .map_err(Error::from),
+        Err(e) => Err(e),
+    };
+    ctx.cache.commit_blob(&ready.tmp, &ready.layer.compressed)?;
+    let location = completed.is_ok().then(|| ctx.target.name());
+    ctx.cache.put(
+        ctx.codec.compression.name(),
+        &ready.diff_id,
+        ready.layer.clone(),
+        location.as_deref(),
+    )?;
+    completed?;
+    let size = ready.layer.compressed_size;
+    ctx.uploaded
+        .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+    ctx.emit(PushEvent::Done {
+        blob: ready.diff_id.clone(),
+        digest: ready.layer.compressed.to_string(),
+        size,
+    });
+    Ok(())
 }
 
 /// One independent gzip member for `data`.
