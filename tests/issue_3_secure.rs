@@ -189,6 +189,67 @@ async fn issue_3_token_auth_registry() {
     assert_eq!(err.code(), "unauthorized", "{err}");
     assert!(!err.to_string().contains("wrong\""));
 
+    // docker itself pulls what we pushed, through the same token server (its own config dir,
+    // so the machine's docker login state is untouched), and runs it.
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("{}/token/base:1", secure.addr());
+    let pushed = push(&slipway, &base, &target, access.clone(), cache.path())
+        .await
+        .unwrap();
+    let docker_config = tempfile::tempdir().unwrap();
+    let config_dir = docker_config.path().to_string_lossy().into_owned();
+    let mut login = std::process::Command::new("docker")
+        .args([
+            "--config",
+            &config_dir,
+            "login",
+            &secure.addr(),
+            "-u",
+            TEST_USER,
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(TEST_PASSWORD.as_bytes())
+            .unwrap();
+    }
+    assert!(
+        login.wait().unwrap().success(),
+        "docker login to the token registry failed"
+    );
+    run("docker", &["--config", &config_dir, "pull", "-q", &target]);
+    let repo_digests = run(
+        "docker",
+        &["image", "inspect", "-f", "{{json .RepoDigests}}", &target],
+    );
+    assert!(repo_digests.contains(&pushed.digest), "{repo_digests}");
+    let said = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            &target,
+            "/bin/sh",
+            "-c",
+            "echo via-token-auth",
+        ],
+    );
+    assert_eq!(said.trim(), "via-token-auth");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &target])
+        .output();
+
     scenario(&secure, access, None).await;
 }
 
