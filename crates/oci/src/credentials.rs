@@ -63,11 +63,11 @@ impl fmt::Debug for Credentials {
 pub struct CredentialStore {
     config_path: PathBuf,
     /// Where to look for `docker-credential-*` first (tests); otherwise PATH, as docker does.
-    helper_dir: Option<PathBuf>,
+    credential_program_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Serialize)]
-struct HelperReply {
+struct CredentialReply {
     #[serde(rename = "ServerURL", default)]
     server_url: String,
     #[serde(rename = "Username")]
@@ -85,26 +85,26 @@ impl CredentialStore {
             .unwrap_or_else(|| PathBuf::from(".docker"));
         CredentialStore {
             config_path: dir.join("config.json"),
-            helper_dir: None,
+            credential_program_dir: None,
         }
     }
 
     pub fn at(config_path: impl Into<PathBuf>) -> CredentialStore {
         CredentialStore {
             config_path: config_path.into(),
-            helper_dir: None,
+            credential_program_dir: None,
         }
     }
 
     /// Looks for credential helpers in `dir` before PATH.
-    pub fn with_helper_dir(mut self, dir: impl Into<PathBuf>) -> CredentialStore {
-        self.helper_dir = Some(dir.into());
+    pub fn with_credential_program_dir(mut self, dir: impl Into<PathBuf>) -> CredentialStore {
+        self.credential_program_dir = Some(dir.into());
         self
     }
 
-    fn helper_program(&self, helper: &str) -> PathBuf {
+    fn credential_program(&self, helper: &str) -> PathBuf {
         let name = format!("docker-credential-{helper}");
-        match &self.helper_dir {
+        match &self.credential_program_dir {
             Some(dir) if dir.join(&name).exists() => dir.join(name),
             _ => PathBuf::from(name),
         }
@@ -135,8 +135,8 @@ impl CredentialStore {
     pub fn get(&self, registry: &str) -> Result<Option<Credentials>> {
         let config = self.read_config()?;
         let key = store_key(registry);
-        if let Some(helper) = helper_for(&config, registry) {
-            return helper_get(&self.helper_program(&helper), &key);
+        if let Some(helper) = credential_program_for(&config, registry) {
+            return program_get(&self.credential_program(&helper), &key);
         }
         let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
             return Ok(None);
@@ -182,8 +182,8 @@ impl CredentialStore {
     pub fn store(&self, registry: &str, credentials: &Credentials) -> Result<()> {
         let mut config = self.read_config()?;
         let key = store_key(registry);
-        if let Some(helper) = helper_for(&config, registry) {
-            let payload = serde_json::to_vec(&HelperReply {
+        if let Some(helper) = credential_program_for(&config, registry) {
+            let payload = serde_json::to_vec(&CredentialReply {
                 server_url: key,
                 username: credentials.username.clone(),
                 secret: credentials.secret.clone(),
@@ -191,7 +191,7 @@ impl CredentialStore {
             .map_err(|e| Error::Credentials {
                 detail: e.to_string(),
             })?;
-            run_helper(&self.helper_program(&helper), "store", &payload)?;
+            run_credential_program(&self.credential_program(&helper), "store", &payload)?;
             return Ok(());
         }
         let raw = format!("{}:{}", credentials.username, credentials.secret);
@@ -210,8 +210,8 @@ impl CredentialStore {
     pub fn erase(&self, registry: &str) -> Result<()> {
         let mut config = self.read_config()?;
         let key = store_key(registry);
-        if let Some(helper) = helper_for(&config, registry) {
-            run_helper(&self.helper_program(&helper), "erase", key.as_bytes())?;
+        if let Some(helper) = credential_program_for(&config, registry) {
+            run_credential_program(&self.credential_program(&helper), "erase", key.as_bytes())?;
             return Ok(());
         }
         if let Some(auths) = config.get_mut("auths").and_then(|a| a.as_object_mut()) {
@@ -266,7 +266,7 @@ fn store_key(registry: &str) -> String {
     }
 }
 
-fn helper_for(config: &serde_json::Value, registry: &str) -> Option<String> {
+fn credential_program_for(config: &serde_json::Value, registry: &str) -> Option<String> {
     let per_registry = config
         .get("credHelpers")
         .and_then(|h| h.get(registry).or_else(|| h.get(store_key(registry))))
@@ -277,10 +277,10 @@ fn helper_for(config: &serde_json::Value, registry: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn helper_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
-    match run_helper(helper, "get", key.as_bytes()) {
+fn program_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
+    match run_credential_program(helper, "get", key.as_bytes()) {
         Ok(out) => {
-            let reply: HelperReply =
+            let reply: CredentialReply =
                 serde_json::from_slice(&out).map_err(|_| Error::Credentials {
                     detail: format!(
                         "{} returned something that is not credentials JSON",
@@ -295,7 +295,7 @@ fn helper_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
     }
 }
 
-fn run_helper(helper: &Path, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
+fn run_credential_program(helper: &Path, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
     let program = helper.display().to_string();
     let mut child = Command::new(helper)
         .arg(verb)
@@ -353,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_helper_is_a_clear_error() {
+    fn a_missing_credential_program_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(
@@ -369,7 +369,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn cred_helpers_are_asked_through_the_docker_protocol() {
+    fn credential_programs_are_asked_through_the_docker_protocol() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         // A helper that knows one registry; the program name is what config.json names.
@@ -387,7 +387,7 @@ mod tests {
         )
         .unwrap();
         // And through the store, with the helper's directory on PATH for the child only.
-        let store = CredentialStore::at(&config).with_helper_dir(dir.path());
+        let store = CredentialStore::at(&config).with_credential_program_dir(dir.path());
         assert_eq!(
             store.get("r.example:5000").unwrap(),
             Some(Credentials::new("carol", "s3"))

@@ -699,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn helpers_validate_names_and_tags() {
+    fn validate_repository_and_tag_check_names_and_tags() {
         assert!(validate_repository("team/app.web_x__y--z").is_ok());
         assert!(matches!(
             validate_repository("Team/app"),
