@@ -39,12 +39,18 @@ fn build(reference: &str) {
     );
     let dir = tempfile::tempdir().expect("temp dir for the rootfs");
     let root = dir.path().join("rootfs");
-    for d in ["bin", "etc", "root", "tmp", "opt", "usr/bin", "var", "proc", "sys", "dev"] {
+    for d in [
+        "bin", "etc", "root", "tmp", "opt", "usr/bin", "var", "proc", "sys", "dev",
+    ] {
         std::fs::create_dir_all(root.join(d)).expect("rootfs dir");
     }
     std::fs::copy(BUSYBOX, root.join("bin/busybox")).expect("copy busybox");
     let applets = crate::run(BUSYBOX, &["--list"]);
-    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox") {
+    for applet in applets
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
         symlink("busybox", root.join("bin").join(applet)).expect("applet link");
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();

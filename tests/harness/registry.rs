@@ -117,7 +117,11 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("docker-registry did not start on {}: {}", self.addr(), self.log());
+        panic!(
+            "docker-registry did not start on {}: {}",
+            self.addr(),
+            self.log()
+        );
     }
 }
 
