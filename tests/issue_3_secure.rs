@@ -340,3 +340,87 @@ async fn issue_3_certs_d_ca_is_trusted() {
         "registry_untrusted_certificate"
     );
 }
+
+/// Catalog and tags over several pages on the secured registries too (the catalog needs its own
+/// `registry:catalog:*` token scope under token auth).
+async fn page_through(addr: &str, access: &RegistryAccess, ca: Option<std::path::PathBuf>) {
+    use bytes::Bytes;
+    use slipway_oci::manifests::DOCKER_MANIFEST;
+    let client = slipway_oci::Client::new(
+        addr,
+        slipway_oci::ClientOptions {
+            credentials: slipway_oci::CredentialSource::Explicit(creds()),
+            ca_file: ca,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let config = Bytes::from_static(
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let config_digest = Digest::sha256_of(&config);
+    client
+        .push_blob(
+            "pages/seed",
+            &config_digest,
+            config.len() as u64,
+            slipway_oci::BlobSource::Bytes(config.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+    let manifest = Bytes::from(format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
+        config.len()
+    ));
+    for i in 0..260 {
+        let repo = format!("pages/r{i:03}");
+        client
+            .mount_blob(&repo, &config_digest, "pages/seed")
+            .await
+            .unwrap();
+        client
+            .put_manifest(&repo, "v1", DOCKER_MANIFEST, manifest.clone())
+            .await
+            .unwrap();
+    }
+    let mut pages = 0;
+    let mut seen = Vec::new();
+    let mut page = client.catalog_page(Some(100), None, None).await.unwrap();
+    loop {
+        pages += 1;
+        seen.append(&mut page.items);
+        let Some(next) = page.next.take() else { break };
+        page = client.catalog_page(None, None, Some(&next)).await.unwrap();
+    }
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(
+        seen.iter().filter(|r| r.starts_with("pages/r")).count(),
+        260
+    );
+    let all = registry::catalog(addr, access).await.unwrap();
+    assert_eq!(all.iter().filter(|r| r.starts_with("pages/r")).count(), 260);
+    assert_eq!(
+        registry::tags(&format!("{addr}/pages/r259"), access)
+            .await
+            .unwrap(),
+        vec!["v1".to_string()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_catalog_pages_on_tls_and_token_registries() {
+    let tls = Registry::tls_htpasswd();
+    let access = RegistryAccess {
+        ca_file: Some(tls.pki.ca_cert()),
+        credentials: Some(creds()),
+        ..Default::default()
+    };
+    page_through(&tls.addr(), &access, Some(tls.pki.ca_cert())).await;
+    let token = Registry::token();
+    let access = RegistryAccess {
+        credentials: Some(creds()),
+        ..Default::default()
+    };
+    page_through(&token.addr(), &access, None).await;
+}
