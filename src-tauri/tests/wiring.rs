@@ -61,17 +61,32 @@ fn issue_4_commands_are_wired_and_errors_are_code_and_message() {
     assert_eq!(err["code"], "invalid_profile", "{err}");
     assert!(err["message"].as_str().unwrap().contains("scheme"), "{err}");
 
-    let err = invoke(
+    let check = invoke(
         "validate_reference",
         json!({"repository": "Team/Hello", "tag": "1.0"}),
     )
-    .expect_err("uppercase repository names are invalid");
-    assert_eq!(err["code"], "invalid_reference", "{err}");
-    invoke(
+    .expect("validate_reference answers");
+    assert_eq!(check["repository"]["code"], "invalid_reference", "{check}");
+    assert!(check["tag"].is_null(), "{check}");
+    let check = invoke(
+        "validate_reference",
+        json!({"repository": "team/hello", "tag": "-bad"}),
+    )
+    .expect("validate_reference answers");
+    assert!(check["repository"].is_null(), "{check}");
+    assert!(
+        check["tag"]["message"].as_str().unwrap().contains("tag"),
+        "{check}"
+    );
+    let check = invoke(
         "validate_reference",
         json!({"repository": "127.0.0.1:5000/team/hello", "tag": "1.0"}),
     )
-    .expect("a valid name passes");
+    .unwrap();
+    assert!(
+        check["repository"].is_null() && check["tag"].is_null(),
+        "{check}"
+    );
 
     assert_eq!(
         invoke("op_cancel", json!({"opId": "nothing"})).unwrap(),

@@ -81,6 +81,9 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     type_into(driver, tid("commit-repo"), "Bad/Name")
     wait_for(driver, lambda d: text_of(d, tid("commit-repo-err")).strip() != "", 15, "inline name error")
     type_into(driver, tid("commit-repo"), f"{registry.addr}/{repo}")
+    type_into(driver, tid("commit-tag"), "-bad")
+    wait_for(driver, lambda d: text_of(d, tid("commit-tag-err")).strip() != "", 15, "inline tag error")
+    assert text_of(driver, tid("commit-repo-err")).strip() == ""
     type_into(driver, tid("commit-tag"), "latest")
     wait_for(driver, lambda d: el(d, tid("commit-latest-warn")).is_displayed(), 15, "latest warning")
     type_into(driver, tid("commit-tag"), tag)

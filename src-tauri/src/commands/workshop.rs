@@ -8,7 +8,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::commands::ops::Ops;
-use crate::error::{app_error, CmdResult};
+use crate::error::{app_error, CmdResult, ErrorDto};
 use crate::state::EngineConn;
 
 #[derive(Serialize)]
@@ -74,12 +74,27 @@ pub async fn container_changes(
     .map_err(Into::into)
 }
 
-/// Checks `repository:tag` against the distribution grammar, so the dialog can say which rule
-/// broke while the user types.
+/// What is wrong with each field of the commit dialog's name, if anything.
+#[derive(Serialize)]
+pub struct NameCheck {
+    pub repository: Option<ErrorDto>,
+    pub tag: Option<ErrorDto>,
+}
+
+/// Checks the repository and the tag against the distribution grammar separately, so the dialog
+/// can show each rule that broke under the field that broke it while the user types.
 #[tauri::command]
-pub fn validate_reference(repository: String, tag: String) -> CmdResult<()> {
-    slipway_core::names::check_tag_target(&format!("{repository}:{tag}"))?;
-    Ok(())
+pub fn validate_reference(repository: String, tag: String) -> NameCheck {
+    // Each part is checked beside a known-good other part, so an error names only that part.
+    let check = |reference: String| {
+        slipway_core::names::check_tag_target(&reference)
+            .err()
+            .map(ErrorDto::from)
+    };
+    NameCheck {
+        repository: check(format!("{repository}:latest")),
+        tag: check(format!("slipway/name-check:{tag}")),
+    }
 }
 
 #[tauri::command]

@@ -196,21 +196,20 @@ function list(v) {
 async function validate() {
   const repo = $('commit-repo').value.trim();
   const tag = $('commit-tag').value.trim() || 'latest';
-  let ok = true;
-  for (const [field, errEl] of [['repository', 'commit-repo-err'], ['tag', 'commit-tag-err']]) {
-    $(errEl).textContent = '';
-  }
-  if (repo) {
-    try {
-      await api.validateReference(repo, tag);
-    } catch (e) {
-      ok = false;
-      const target = /tag/i.test(e.message) && !/repositor/i.test(e.message) ? 'commit-tag-err' : 'commit-repo-err';
-      $(target).textContent = e.message;
-    }
-  }
+  $('commit-repo-err').textContent = '';
+  $('commit-tag-err').textContent = '';
   reveal($('commit-latest-warn'), tag === 'latest');
-  return ok;
+  if (!repo) return false;
+  try {
+    // The core checks each field on its own, so each message sits under the field it is about.
+    const check = await api.validateReference(repo, tag);
+    if (check.repository) $('commit-repo-err').textContent = check.repository.message;
+    if (check.tag) $('commit-tag-err').textContent = check.tag.message;
+    return !check.repository && !check.tag;
+  } catch (e) {
+    $('commit-repo-err').textContent = e.message;
+    return false;
+  }
 }
 
 async function commit() {
