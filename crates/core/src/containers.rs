@@ -160,6 +160,7 @@ impl Slipway {
             tty: request.tty,
             open_stdin,
             labels,
+            ..ContainerSpec::default()
         };
         let id = self
             .engine()

@@ -77,21 +77,26 @@ impl Engine {
         if !with_sizes || changes.len() > MAX_SIZED_CHANGES {
             return Ok(changes);
         }
+        // Each request owns its path, container name and client handle (an `Arc` inside), so the
+        // futures borrow nothing from this function: a closure over `&Change` made the whole
+        // future `Send` only for some lifetimes, which callers on a multi-threaded runtime (Tauri
+        // commands) cannot use.
+        let wanted: Vec<Option<String>> = changes
+            .iter()
+            .map(|change| (change.kind != ChangeKind::Deleted).then(|| change.path.clone()))
+            .collect();
         let stats: Vec<Option<(bool, Option<u64>)>> =
-            futures_util::stream::iter(changes.iter().map(|change| {
-                let wanted = change.kind != ChangeKind::Deleted;
-                let path = change.path.clone();
+            futures_util::stream::iter(wanted.into_iter().map(|path| {
+                let docker = self.docker().clone();
+                let container = container.to_string();
                 async move {
-                    if !wanted {
-                        return None;
-                    }
+                    let path = path?;
                     let options = ContainerArchiveInfoOptionsBuilder::default()
                         .path(&path)
                         .build();
                     // A path can vanish between the two calls; that only costs its size.
-                    let stat = self
-                        .docker()
-                        .get_container_archive_info(container, Some(options))
+                    let stat = docker
+                        .get_container_archive_info(&container, Some(options))
                         .await
                         .ok()?;
                     let is_dir = stat.file_mode & GO_MODE_DIR != 0;

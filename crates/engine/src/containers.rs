@@ -1,9 +1,10 @@
 //! Containers: list (all states), create from an image, start, stop, remove, wait, logs.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use bollard::container::LogOutput;
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
@@ -53,6 +54,32 @@ pub struct ContainerSpec {
     pub open_stdin: bool,
     /// Labels to put on the container.
     pub labels: HashMap<String, String>,
+    /// TCP ports to publish on the host.
+    pub ports: Vec<PublishedPort>,
+    /// Host directories to mount into the container.
+    pub mounts: Vec<BindMount>,
+}
+
+/// A container's TCP port published on the host, like `docker run -p HOST_IP:HOST_PORT:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// The host address to listen on, e.g. `127.0.0.1` so that only this machine can connect.
+    pub host_ip: String,
+    /// The port on the host.
+    pub host_port: u16,
+    /// The TCP port inside the container.
+    pub container_port: u16,
+}
+
+/// A host directory mounted into the container, like `docker run --mount type=bind,...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// The absolute path on the host; it must exist (the engine does not create it for a mount).
+    pub host_path: PathBuf,
+    /// The absolute path inside the container.
+    pub container_path: String,
+    /// Mount it read-only.
+    pub read_only: bool,
 }
 
 /// The state of one container, from inspect.
@@ -90,6 +117,39 @@ impl Output {
             LogOutput::StdErr { message } => Some(Output::Stderr(message)),
             LogOutput::StdIn { .. } => None,
         }
+    }
+}
+
+/// The host side of a spec: published ports and mounts. Mounts use the structured `Mounts` field
+/// rather than `Binds` strings, because a `host:container` string cannot carry a path that
+/// contains a colon.
+fn host_config(spec: &ContainerSpec) -> HostConfig {
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for port in &spec.ports {
+        port_bindings
+            .entry(format!("{}/tcp", port.container_port))
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip.clone()),
+                host_port: Some(port.host_port.to_string()),
+            });
+    }
+    let mounts: Vec<Mount> = spec
+        .mounts
+        .iter()
+        .map(|mount| Mount {
+            target: Some(mount.container_path.clone()),
+            source: Some(mount.host_path.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(mount.read_only),
+            ..Default::default()
+        })
+        .collect();
+    HostConfig {
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        ..Default::default()
     }
 }
 
@@ -137,6 +197,13 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             labels: (!spec.labels.is_empty()).then(|| spec.labels.clone()),
+            exposed_ports: (!spec.ports.is_empty()).then(|| {
+                spec.ports
+                    .iter()
+                    .map(|port| format!("{}/tcp", port.container_port))
+                    .collect()
+            }),
+            host_config: Some(host_config(spec)),
             ..Default::default()
         };
         let created = self

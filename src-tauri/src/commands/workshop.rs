@@ -8,7 +8,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::commands::ops::Ops;
-use crate::error::{app_error, CmdResult, ErrorDto};
+use crate::error::{CmdResult, ErrorDto};
 use crate::state::EngineConn;
 
 #[derive(Serialize)]
@@ -63,15 +63,7 @@ pub async fn container_changes(
     engine: State<'_, EngineConn>,
     container: String,
 ) -> CmdResult<Vec<ChangeDto>> {
-    let slipway = engine.get().await?;
-    // The engine's changes future is not `Send` for every lifetime (a higher-ranked closure inside
-    // it), so it runs to completion on a blocking thread instead of on the command's task.
-    tauri::async_runtime::spawn_blocking(move || {
-        tauri::async_runtime::block_on(async move { slipway.changes(&container).await })
-    })
-    .await
-    .map_err(|e| app_error("internal", format!("the changes task failed: {e}")))?
-    .map_err(Into::into)
+    Ok(engine.get().await?.changes(&container).await?)
 }
 
 /// What is wrong with each field of the commit dialog's name, if anything.
