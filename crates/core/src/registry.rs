@@ -68,6 +68,96 @@ pub async fn catalog(registry: &str, access: &RegistryAccess) -> Result<Vec<Stri
     Ok(access.client(registry)?.catalog().await?)
 }
 
+/// One screen of a registry's catalog, paged by the registry itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub repositories: Vec<String>,
+    /// The last name of this page when the registry says more follow; pass it back as `last`.
+    pub next: Option<String>,
+}
+
+/// At most `n` repositories after `last`, asking the registry for exactly that page.
+///
+/// The distribution spec pages `/v2/_catalog` with `n` and `last`, and a registry with more to
+/// give MUST say so with a `Link: <...>; rel="next"` header; the name to continue after is the
+/// last one of this page. Asking the registry per page keeps a 100,000-repository catalog from
+/// being downloaded whole for every screen the user looks at.
+pub async fn catalog_page(
+    registry: &str,
+    access: &RegistryAccess,
+    last: Option<&str>,
+    n: usize,
+) -> Result<CatalogPage> {
+    let n = n.clamp(1, slipway_oci::catalog::MAX_PAGE);
+    let page = access
+        .client(registry)?
+        .catalog_page(Some(n), last, None)
+        .await?;
+    let next = page.next.and(page.items.last().cloned());
+    Ok(CatalogPage {
+        repositories: page.items,
+        next,
+    })
+}
+
+/// A tag with what its manifest says, for the registry browser's tag table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRow {
+    pub tag: String,
+    pub digest: Option<String>,
+    pub size: Option<u64>,
+    pub created: Option<String>,
+    pub platforms: Vec<String>,
+    /// Why the details are missing, when this tag's manifest could not be read. One unreadable
+    /// tag must not hide the others, so its error stays in its row.
+    pub error: Option<String>,
+}
+
+/// Manifests read at once for [`tag_rows`]: enough to hide latency, few enough not to look like a
+/// flood to a rate-limiting registry.
+const TAG_DETAILS_IN_FLIGHT: usize = 4;
+
+/// Every tag of a repository (`host/repo`), sorted, each with digest, size, created and platforms.
+pub async fn tag_rows(repository: &str, access: &RegistryAccess) -> Result<Vec<TagRow>> {
+    use futures_util::stream::{self, StreamExt};
+    let repo = parse(repository)?;
+    let base = format!("{}/{}", repo.registry(), repo.repository());
+    let mut names = tags(repository, access).await?;
+    names.sort();
+    let rows = stream::iter(names)
+        .map(|tag| {
+            let reference = format!("{base}:{tag}");
+            async move {
+                match inspect(&reference, access, None).await {
+                    Ok(d) => TagRow {
+                        tag,
+                        digest: Some(d.digest),
+                        size: Some(d.total_size),
+                        created: d.created,
+                        platforms: if d.platforms.is_empty() {
+                            d.platform.into_iter().collect()
+                        } else {
+                            d.platforms
+                        },
+                        error: None,
+                    },
+                    Err(e) => TagRow {
+                        tag,
+                        digest: None,
+                        size: None,
+                        created: None,
+                        platforms: vec![],
+                        error: Some(e.to_string()),
+                    },
+                }
+            }
+        })
+        .buffered(TAG_DETAILS_IN_FLIGHT)
+        .collect()
+        .await;
+    Ok(rows)
+}
+
 /// Every tag of a repository (`host/repo`, a tag or digest is ignored), all pages.
 pub async fn tags(repository: &str, access: &RegistryAccess) -> Result<Vec<String>> {
     let r = parse(repository)?;
