@@ -102,9 +102,9 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
         Some(("Slipway test base image\n".len() + "edited in a workshop\n".len()) as u64)
     );
 
-    // Commit under a registry-style name. The repository is unique per run so that parallel runs
-    // on one engine cannot move each other's tags.
-    let repository = format!("127.0.0.1:5000/team/{}", unique("hello"));
+    // Commit under the registry-style name the issue names: the tag a user would push to their
+    // `host:5000`. Cleanup removes it, so a rerun starts from the same state.
+    let repository = "127.0.0.1:5000/team/hello".to_string();
     let reference = format!("{repository}:1.0");
     cleanup.images.push(reference.clone());
     let outcome = slipway
