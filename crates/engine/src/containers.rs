@@ -48,6 +48,8 @@ pub struct ContainerSpec {
     pub cmd: Option<Vec<String>>,
     /// Extra environment, `KEY=value`.
     pub env: Vec<String>,
+    /// The user to run as (`uid`, `uid:gid` or a name); the image's USER when `None`.
+    pub user: Option<String>,
     /// Allocate a terminal.
     pub tty: bool,
     /// Keep stdin open, so that a shell as the main process does not exit at once.
@@ -192,6 +194,7 @@ impl Engine {
             image: Some(spec.image.clone()),
             cmd: spec.cmd.clone(),
             env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+            user: spec.user.clone(),
             tty: Some(spec.tty),
             open_stdin: Some(spec.open_stdin),
             attach_stdout: Some(true),
