@@ -7,10 +7,12 @@
 
 mod base;
 mod registry;
+mod registry_image;
 mod secure;
 
 pub use base::{base_image, BASE_IMAGE};
 pub use registry::{free_port, Registry, RegistryConfig};
+pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_PASSWORD, TEST_USER};
 
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
