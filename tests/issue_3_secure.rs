@@ -166,6 +166,22 @@ async fn issue_3_tls_htpasswd_registry() {
     assert_eq!(caps.scheme, "https");
     assert_eq!(caps.auth, slipway_oci::AuthKind::Basic);
 
+    // docker itself pulls what we pushed over TLS with Basic auth, and runs it.
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("{}/tls/base:1", secure.addr());
+    let pushed = push(
+        &slipway,
+        &base_image(),
+        &target,
+        access.clone(),
+        cache.path(),
+    )
+    .await
+    .unwrap();
+    docker_pulls_and_runs(&secure.addr(), &target, &pushed.digest);
+
     let cert_dir = secure.pki.cert_dir();
     scenario(&secure, access, Some(&cert_dir)).await;
 }
@@ -189,8 +205,7 @@ async fn issue_3_token_auth_registry() {
     assert_eq!(err.code(), "unauthorized", "{err}");
     assert!(!err.to_string().contains("wrong\""));
 
-    // docker itself pulls what we pushed, through the same token server (its own config dir,
-    // so the machine's docker login state is untouched), and runs it.
+    // docker itself pulls what we pushed, through the same token server.
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -199,56 +214,7 @@ async fn issue_3_token_auth_registry() {
     let pushed = push(&slipway, &base, &target, access.clone(), cache.path())
         .await
         .unwrap();
-    let docker_config = tempfile::tempdir().unwrap();
-    let config_dir = docker_config.path().to_string_lossy().into_owned();
-    let mut login = std::process::Command::new("docker")
-        .args([
-            "--config",
-            &config_dir,
-            "login",
-            &secure.addr(),
-            "-u",
-            TEST_USER,
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        login
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(TEST_PASSWORD.as_bytes())
-            .unwrap();
-    }
-    assert!(
-        login.wait().unwrap().success(),
-        "docker login to the token registry failed"
-    );
-    run("docker", &["--config", &config_dir, "pull", "-q", &target]);
-    let repo_digests = run(
-        "docker",
-        &["image", "inspect", "-f", "{{json .RepoDigests}}", &target],
-    );
-    assert!(repo_digests.contains(&pushed.digest), "{repo_digests}");
-    let said = run(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            &target,
-            "/bin/sh",
-            "-c",
-            "echo via-token-auth",
-        ],
-    );
-    assert_eq!(said.trim(), "via-token-auth");
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &target])
-        .output();
+    docker_pulls_and_runs(&secure.addr(), &target, &pushed.digest);
 
     scenario(&secure, access, None).await;
 }
@@ -423,4 +389,64 @@ async fn issue_3_catalog_pages_on_tls_and_token_registries() {
         ..Default::default()
     };
     page_through(&token.addr(), &access, None).await;
+}
+
+/// docker itself logs in, pulls what Slipway pushed, finds the same digest, and runs it. It uses a
+/// config dir of its own, so the machine's docker login state is untouched; docker treats
+/// loopback registries as insecure, so it needs no certs.d entry for the test CA.
+fn docker_pulls_and_runs(registry: &str, target: &str, digest: &str) {
+    let docker_config = tempfile::tempdir().unwrap();
+    let config_dir = docker_config.path().to_string_lossy().into_owned();
+    let mut login = std::process::Command::new("docker")
+        .args([
+            "--config",
+            &config_dir,
+            "login",
+            registry,
+            "-u",
+            TEST_USER,
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(TEST_PASSWORD.as_bytes())
+            .unwrap();
+    }
+    // Kept, not shown: docker warns on stderr that the throwaway config stores the password.
+    let login = login.wait_with_output().unwrap();
+    assert!(
+        login.status.success(),
+        "docker login to {registry} failed: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    run("docker", &["--config", &config_dir, "pull", "-q", target]);
+    let repo_digests = run(
+        "docker",
+        &["image", "inspect", "-f", "{{json .RepoDigests}}", target],
+    );
+    assert!(repo_digests.contains(digest), "{repo_digests}");
+    let said = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            target,
+            "/bin/sh",
+            "-c",
+            "echo pulled-by-docker",
+        ],
+    );
+    assert_eq!(said.trim(), "pulled-by-docker");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", target])
+        .output();
 }
