@@ -315,3 +315,47 @@ impl Engine {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_4_ports_and_mounts_map_to_the_host_config() {
+        let spec = ContainerSpec {
+            image: "registry:2".to_string(),
+            ports: vec![PublishedPort {
+                host_ip: "127.0.0.1".to_string(),
+                host_port: 5001,
+                container_port: 5000,
+            }],
+            mounts: vec![BindMount {
+                host_path: PathBuf::from("/home/ada/data:with-colon"),
+                container_path: "/var/lib/registry".to_string(),
+                read_only: false,
+            }],
+            ..ContainerSpec::default()
+        };
+        let host = host_config(&spec);
+        let bindings = host.port_bindings.expect("port bindings");
+        assert_eq!(
+            bindings["5000/tcp"],
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".to_string()),
+                host_port: Some("5001".to_string()),
+            }])
+        );
+        let mounts = host.mounts.expect("mounts");
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].typ, Some(MountType::BIND));
+        assert_eq!(
+            mounts[0].source.as_deref(),
+            Some("/home/ada/data:with-colon")
+        );
+        assert_eq!(mounts[0].target.as_deref(), Some("/var/lib/registry"));
+        // Nothing asked for, nothing sent: the engine's defaults apply.
+        let plain = host_config(&ContainerSpec::default());
+        assert!(plain.port_bindings.is_none() && plain.mounts.is_none());
+        assert!(plain.restart_policy.is_none());
+    }
+}
