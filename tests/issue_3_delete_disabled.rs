@@ -2,11 +2,9 @@
 //! setting that enables them. Its own test binary, because the registry reads the setting from
 //! the environment it inherits.
 
-use bytes::Bytes;
 use slipway_core::registry::{self, RegistryAccess};
-use slipway_oci::manifests::DOCKER_MANIFEST;
-use slipway_oci::{BlobSource, Client, ClientOptions, CredentialSource, Digest};
-use slipway_tests::Registry;
+use slipway_oci::{Client, ClientOptions, CredentialSource};
+use slipway_tests::{push_tiny_image, Registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() {
@@ -23,28 +21,7 @@ async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() 
         },
     )
     .unwrap();
-    let config = Bytes::from_static(
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
-    );
-    let config_digest = Digest::sha256_of(&config);
-    client
-        .push_blob(
-            "nodelete/app",
-            &config_digest,
-            config.len() as u64,
-            BlobSource::Bytes(config.clone()),
-            None,
-        )
-        .await
-        .unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
-        config.len()
-    );
-    client
-        .put_manifest("nodelete/app", "1", DOCKER_MANIFEST, Bytes::from(manifest))
-        .await
-        .unwrap();
+    push_tiny_image(&client, "nodelete/app", "1").await;
 
     let access = RegistryAccess {
         anonymous: true,

@@ -10,7 +10,7 @@ use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::{ConnectOptions, Slipway};
 use slipway_oci::manifests::DOCKER_MANIFEST;
 use slipway_oci::{Client, ClientOptions, CredentialSource, Digest};
-use slipway_tests::{base_image, run, Registry};
+use slipway_tests::{base_image, push_tiny_image, run, seed_repositories, Registry};
 
 async fn connect(data: &std::path::Path) -> Slipway {
     Slipway::connect_with(ConnectOptions {
@@ -244,44 +244,15 @@ async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
     )
     .unwrap();
     // One tiny image; every other repository gets it by mount, so creating hundreds is cheap.
-    let config = Bytes::from_static(
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
-    );
-    let config_digest = Digest::sha256_of(&config);
-    client
-        .push_blob(
-            "pages/seed",
-            &config_digest,
-            config.len() as u64,
-            slipway_oci::BlobSource::Bytes(config.clone()),
-            None,
-        )
-        .await
-        .unwrap();
-    let manifest = Bytes::from(format!(
-        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
-        config.len()
-    ));
-    let mut expected = Vec::new();
-    for i in 0..260 {
-        let repo = format!("pages/r{i:03}");
-        client
-            .mount_blob(&repo, &config_digest, "pages/seed")
-            .await
-            .unwrap();
-        client
-            .put_manifest(&repo, "v1", DOCKER_MANIFEST, manifest.clone())
-            .await
-            .unwrap();
-        expected.push(repo);
-    }
+    let tiny = push_tiny_image(&client, "pages/seed", "v1").await;
+    let expected = seed_repositories(&client, &tiny, "pages/seed", "pages/r", 260).await;
     for t in 0..30 {
         client
             .put_manifest(
                 "pages/r000",
                 &format!("t{t:02}"),
                 DOCKER_MANIFEST,
-                manifest.clone(),
+                tiny.manifest.clone(),
             )
             .await
             .unwrap();

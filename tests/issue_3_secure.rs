@@ -8,7 +8,10 @@ use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::{ConnectOptions, Slipway};
 use slipway_oci::{Credentials, Digest};
-use slipway_tests::{base_image, run, Registry, SecureRegistry, TEST_PASSWORD, TEST_USER};
+use slipway_tests::{
+    base_image, push_tiny_image, run, seed_repositories, Registry, SecureRegistry, TEST_PASSWORD,
+    TEST_USER,
+};
 
 async fn connect(data: &std::path::Path) -> Slipway {
     Slipway::connect_with(ConnectOptions {
@@ -310,8 +313,6 @@ async fn issue_3_certs_d_ca_is_trusted() {
 /// Catalog and tags over several pages on the secured registries too (the catalog needs its own
 /// `registry:catalog:*` token scope under token auth).
 async fn page_through(addr: &str, access: &RegistryAccess, ca: Option<std::path::PathBuf>) {
-    use bytes::Bytes;
-    use slipway_oci::manifests::DOCKER_MANIFEST;
     let client = slipway_oci::Client::new(
         addr,
         slipway_oci::ClientOptions {
@@ -321,35 +322,8 @@ async fn page_through(addr: &str, access: &RegistryAccess, ca: Option<std::path:
         },
     )
     .unwrap();
-    let config = Bytes::from_static(
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
-    );
-    let config_digest = Digest::sha256_of(&config);
-    client
-        .push_blob(
-            "pages/seed",
-            &config_digest,
-            config.len() as u64,
-            slipway_oci::BlobSource::Bytes(config.clone()),
-            None,
-        )
-        .await
-        .unwrap();
-    let manifest = Bytes::from(format!(
-        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
-        config.len()
-    ));
-    for i in 0..260 {
-        let repo = format!("pages/r{i:03}");
-        client
-            .mount_blob(&repo, &config_digest, "pages/seed")
-            .await
-            .unwrap();
-        client
-            .put_manifest(&repo, "v1", DOCKER_MANIFEST, manifest.clone())
-            .await
-            .unwrap();
-    }
+    let tiny = push_tiny_image(&client, "pages/seed", "v1").await;
+    seed_repositories(&client, &tiny, "pages/seed", "pages/r", 260).await;
     let mut pages = 0;
     let mut seen = Vec::new();
     let mut page = client.catalog_page(Some(100), None, None).await.unwrap();

@@ -9,11 +9,13 @@ mod base;
 mod registry;
 mod registry_image;
 mod secure;
+mod seed;
 
 pub use base::{base_image, BASE_IMAGE};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_PASSWORD, TEST_USER};
+pub use seed::{push_tiny_image, seed_repositories, TinyImage};
 
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
 /// broken prerequisite reads as such instead of as a confusing assertion later.
