@@ -117,8 +117,20 @@ fn stored_blobs(reg: &Registry) -> BTreeSet<String> {
     out
 }
 
+/// A local image that is removed when the test ends, passed or failed, so a failing run leaves
+/// nothing behind in the engine.
+struct TempImage(String);
+
+impl Drop for TempImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .output();
+    }
+}
+
 /// An image with a 24 MiB incompressible layer on top of the base, so its upload is chunked.
-fn big_image() -> String {
+fn big_image() -> TempImage {
     let base = base_image();
     let name = unique("issue3-big");
     let image = format!("slipway-test/{name}:1");
@@ -136,12 +148,13 @@ fn big_image() -> String {
     );
     run("docker", &["commit", &name, &image]);
     run("docker", &["rm", "-f", &name]);
-    image
+    TempImage(image)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
-    let image = big_image();
+    let big = big_image();
+    let image = big.0.clone();
     let reg = Registry::plain();
     // Cut 12 MiB into the traffic: inside the second PATCH of the big layer.
     let (port, cut) = cutting_proxy(reg.addr(), 12 << 20).await;
@@ -203,9 +216,6 @@ async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
         Digest::sha256_of(skopeo.as_bytes()).to_string(),
         outcome.digest
     );
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &image])
-        .output();
 }
 
 /// The fake registry: `/v2/status/<code>/...` answers `<code>`; `/v2/lying/blobs/<d>` serves

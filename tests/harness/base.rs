@@ -65,7 +65,18 @@ fn build(reference: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
 
-    let tarball = dir.path().join("rootfs.tar");
+    import_rootfs(
+        &root,
+        &["ENV PATH=/bin:/usr/bin", r#"CMD ["/bin/sh"]"#],
+        "slipway offline test base (busybox-static)",
+        reference,
+    );
+}
+
+/// Tars a rootfs folder as root-owned files and imports it into the engine as `reference`, with
+/// Dockerfile-style `changes` (CMD, ENV, ...) applied to its config.
+pub(crate) fn import_rootfs(root: &Path, changes: &[&str], message: &str, reference: &str) {
+    let tarball = root.with_extension("tar");
     crate::run(
         "tar",
         &[
@@ -79,18 +90,10 @@ fn build(reference: &str) {
             ".",
         ],
     );
-    crate::run(
-        "docker",
-        &[
-            "import",
-            "--change",
-            "ENV PATH=/bin:/usr/bin",
-            "--change",
-            r#"CMD ["/bin/sh"]"#,
-            "--message",
-            "slipway offline test base (busybox-static)",
-            tarball.to_str().unwrap(),
-            reference,
-        ],
-    );
+    let mut args = vec!["import"];
+    for change in changes {
+        args.extend(["--change", change]);
+    }
+    args.extend(["--message", message, tarball.to_str().unwrap(), reference]);
+    crate::run("docker", &args);
 }

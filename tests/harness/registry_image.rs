@@ -90,34 +90,14 @@ fn build(reference: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
 
-    let tarball = dir.path().join("rootfs.tar");
-    crate::run(
-        "tar",
+    crate::base::import_rootfs(
+        &root,
         &[
-            "--numeric-owner",
-            "--owner=0",
-            "--group=0",
-            "-C",
-            root.to_str().unwrap(),
-            "-cf",
-            tarball.to_str().unwrap(),
-            ".",
-        ],
-    );
-    crate::run(
-        "docker",
-        &[
-            "import",
-            "--change",
             "EXPOSE 5000",
-            "--change",
             "VOLUME /var/lib/registry",
-            "--change",
             r#"ENTRYPOINT ["/bin/registry","serve","/etc/docker/registry/config.yml"]"#,
-            "--message",
-            "slipway offline stand-in for registry:2 (Debian's docker-registry)",
-            tarball.to_str().unwrap(),
-            reference,
         ],
+        "slipway offline stand-in for registry:2 (Debian's docker-registry)",
+        reference,
     );
 }
