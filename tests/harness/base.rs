@@ -16,12 +16,18 @@ const BUSYBOX: &str = "/bin/busybox";
 /// identical image), so the lock only saves work inside one test binary.
 pub fn base_image() -> String {
     static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !*built && !image_exists(BASE_IMAGE) {
-        build(BASE_IMAGE);
+    ensure_image(&BUILT, BASE_IMAGE, build)
+}
+
+/// Builds `reference` with `build` unless the engine already has it. `built` remembers, within
+/// one test binary, that this was settled, so later calls cost no engine round trip.
+pub(crate) fn ensure_image(built: &Mutex<bool>, reference: &str, build: fn(&str)) -> String {
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built && !image_exists(reference) {
+        build(reference);
     }
     *built = true;
-    BASE_IMAGE.to_string()
+    reference.to_string()
 }
 
 fn image_exists(reference: &str) -> bool {

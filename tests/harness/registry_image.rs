@@ -50,20 +50,7 @@ health:
 /// Makes sure [`REGISTRY_IMAGE`] exists in the engine and returns its reference.
 pub fn registry_image() -> String {
     static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !*built && !image_exists(REGISTRY_IMAGE) {
-        build(REGISTRY_IMAGE);
-    }
-    *built = true;
-    REGISTRY_IMAGE.to_string()
-}
-
-fn image_exists(reference: &str) -> bool {
-    std::process::Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", reference])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    crate::base::ensure_image(&BUILT, REGISTRY_IMAGE, build)
 }
 
 fn build(reference: &str) {

@@ -28,23 +28,10 @@ impl TestPki {
     pub fn new() -> TestPki {
         let dir = tempfile::tempdir().expect("pki dir");
         let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Slipway Test CA",
-                "-keyout",
-                &p("ca.key"),
-                "-out",
-                &p("ca.crt"),
-            ],
+        self_signed(
+            "/CN=Slipway Test CA",
+            Path::new(&p("ca.key")),
+            Path::new(&p("ca.crt")),
         );
         run(
             "openssl",
@@ -201,24 +188,7 @@ impl TokenServer {
     fn start(dir: &Path) -> TokenServer {
         let key = dir.join("token.key");
         let cert = dir.join("token.crt");
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=slipway token signer",
-                "-keyout",
-                &key.to_string_lossy(),
-                "-out",
-                &cert.to_string_lossy(),
-            ],
-        );
+        self_signed("/CN=slipway token signer", &key, &cert);
         let der = run_bytes(
             "openssl",
             &["x509", "-in", &cert.to_string_lossy(), "-outform", "DER"],
@@ -377,4 +347,27 @@ fn issue_token(
         axum::http::StatusCode::OK,
         serde_json::json!({ "token": token, "expires_in": 300 }).to_string(),
     )
+}
+
+/// A throwaway RSA key and a self-signed certificate for it, valid two days: the test CA, and the
+/// token server's signing certificate.
+fn self_signed(subject: &str, key: &Path, cert: &Path) {
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            subject,
+            "-keyout",
+            &key.to_string_lossy(),
+            "-out",
+            &cert.to_string_lossy(),
+        ],
+    );
 }

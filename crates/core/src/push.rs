@@ -469,6 +469,15 @@ async fn settle_from_cache(
         size: cached.compressed_size,
         how: how.to_string(),
     };
+    // The cache learns that this repository now holds the blob, so the next push mounts from it.
+    let remember_here = || {
+        ctx.cache.put(
+            ctx.codec.compression.name(),
+            diff_id,
+            cached.clone(),
+            Some(&location),
+        )
+    };
     if ctx
         .client
         .blob_exists(repo, &cached.compressed)
@@ -478,12 +487,7 @@ async fn settle_from_cache(
         ctx.emit(PushEvent::Exists {
             blob: diff_id.to_string(),
         });
-        ctx.cache.put(
-            ctx.codec.compression.name(),
-            diff_id,
-            cached.clone(),
-            Some(&location),
-        )?;
+        remember_here()?;
         return Ok(Some(pushed("exists")));
     }
     let prefix = format!("{}/", ctx.target.registry());
@@ -503,12 +507,7 @@ async fn settle_from_cache(
                 blob: diff_id.to_string(),
                 from: from.to_string(),
             });
-            ctx.cache.put(
-                ctx.codec.compression.name(),
-                diff_id,
-                cached.clone(),
-                Some(&location),
-            )?;
+            remember_here()?;
             return Ok(Some(pushed("mounted")));
         }
     }
