@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use slipway_oci::manifests::{digest_of, select_platform, ManifestKind};
-use slipway_oci::{PlatformSpec, Reference};
+use slipway_oci::Reference;
 use tokio::sync::mpsc;
 
 use crate::registry::RegistryAccess;
@@ -62,14 +62,7 @@ impl Slipway {
         let top = client.get_manifest(&repo, &r.manifest_reference()).await?;
         let manifest = match &top.kind {
             ManifestKind::Index(index) => {
-                let wanted = match platform {
-                    Some(p) => PlatformSpec::parse(p).ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "platform `{p}` is not OS/ARCH[/VARIANT], e.g. linux/amd64"
-                        ))
-                    })?,
-                    None => PlatformSpec::host(),
-                };
+                let wanted = crate::registry::wanted_platform(platform)?;
                 let d = select_platform(index, &wanted, &r.to_string())?;
                 client
                     .get_manifest(&repo, &digest_of(d)?.to_string())

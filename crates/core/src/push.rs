@@ -687,7 +687,8 @@ async fn export_and_upload(
     Ok((new_layers, config))
 }
 
-/// The second pass of [`export_and_upload`]: compresses every layer that is not settled.
+/// The second pass of [`export_and_upload`], for the rare export where two layers had the same
+/// size: it compresses every layer again and keeps the ones not settled by the first pass.
 async fn export_and_upload_all(
     slipway: &Slipway,
     ctx: &Arc<Ctx>,

@@ -238,14 +238,7 @@ pub async fn inspect(
     let manifest = match &top.kind {
         ManifestKind::Index(index) => {
             platforms = platforms_of(index);
-            let wanted = match platform {
-                Some(p) => PlatformSpec::parse(p).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "platform `{p}` is not OS/ARCH[/VARIANT], e.g. linux/amd64"
-                    ))
-                })?,
-                None => PlatformSpec::host(),
-            };
+            let wanted = wanted_platform(platform)?;
             let d = slipway_oci::manifests::select_platform(index, &wanted, &r.to_string())?;
             client
                 .get_manifest(repo, &digest_of(d)?.to_string())
@@ -561,4 +554,31 @@ async fn copy_image(
         });
     }
     Ok(())
+}
+
+/// The platform the user asked for (`OS/ARCH[/VARIANT]`), or this machine's when none was given:
+/// what an index is narrowed to for inspect and fetch.
+pub(crate) fn wanted_platform(platform: Option<&str>) -> Result<PlatformSpec> {
+    match platform {
+        Some(p) => PlatformSpec::parse(p).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "platform `{p}` is not OS/ARCH[/VARIANT], e.g. linux/amd64"
+            ))
+        }),
+        None => Ok(PlatformSpec::host()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wanted_platform;
+
+    #[test]
+    fn issue_3_a_platform_without_arch_says_the_form_it_needs() {
+        let err = wanted_platform(Some("linux")).unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        assert!(err.to_string().contains("OS/ARCH[/VARIANT]"), "{err}");
+        let arm = wanted_platform(Some("linux/arm64/v8")).unwrap();
+        assert!(format!("{arm:?}").contains("arm64"), "{arm:?}");
+    }
 }
