@@ -107,12 +107,7 @@ impl Slipway {
 
     /// The workshop log of a container (by id or name).
     pub async fn workshop_log(&self, container: &str) -> Result<crate::WorkshopLog> {
-        let id = self
-            .engine()
-            .inspect_container(container)
-            .await
-            .hint(CONTAINER_HINT)?
-            .id;
+        let id = self.container_id(container).await?;
         self.logs_store().load(&id)
     }
 }

@@ -226,14 +226,20 @@ impl Slipway {
             .hint(CONTAINER_HINT)
     }
 
-    /// Removes a container (killing it first when `force`) and forgets its workshop log.
-    pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
-        let id = self
+    /// The full id of a container named by id or name. Workshop logs are kept by id, so a
+    /// container renamed or named differently still finds its log.
+    pub(crate) async fn container_id(&self, container: &str) -> Result<String> {
+        Ok(self
             .engine()
             .inspect_container(container)
             .await
             .hint(CONTAINER_HINT)?
-            .id;
+            .id)
+    }
+
+    /// Removes a container (killing it first when `force`) and forgets its workshop log.
+    pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
+        let id = self.container_id(container).await?;
         self.engine().remove_container(&id, force).await?;
         self.logs_store().remove(&id)
     }
