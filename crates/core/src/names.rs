@@ -8,9 +8,10 @@
 //! one parser for that grammar, in `slipway-oci`, so the engine path and the registry path can
 //! never disagree about what a valid name is.
 
+use serde::{Deserialize, Serialize};
 use slipway_oci::Reference;
 
-use crate::{Error, Result};
+use crate::{Error, ErrorDto, Result};
 
 /// Validates an image reference (`[host[:port]/]name[:tag][@digest]`).
 pub fn check_reference(input: &str) -> Result<Reference> {
@@ -28,6 +29,28 @@ pub fn check_tag_target(input: &str) -> Result<Reference> {
         )));
     }
     Ok(reference)
+}
+
+/// What is wrong with a repository and a tag typed in two fields, each judged on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameCheck {
+    pub repository: Option<ErrorDto>,
+    pub tag: Option<ErrorDto>,
+}
+
+/// Checks a repository (`[host[:port]/]name`) and a tag separately, so a form can show each
+/// broken rule under the field that broke it while the user types. Each part is checked beside
+/// a known-good other part, so an error names only that part.
+pub fn check_parts(repository: &str, tag: &str) -> NameCheck {
+    let check = |reference: String| {
+        check_tag_target(&reference)
+            .err()
+            .map(|e| ErrorDto::from(&e))
+    };
+    NameCheck {
+        repository: check(format!("{repository}:latest")),
+        tag: check(format!("slipway/name-check:{tag}")),
+    }
 }
 
 /// Splits a validated tag target into the repository and tag as the user wrote them (the engine
@@ -77,5 +100,20 @@ mod tests {
         let input = "127.0.0.1:5000/team/hello";
         let reference = check_tag_target(input).unwrap();
         assert_eq!(split_target(input, &reference), (input, None));
+    }
+
+    #[test]
+    fn issue_4_each_field_gets_only_its_own_error() {
+        let ok = check_parts("127.0.0.1:5000/team/hello", "1.0");
+        assert_eq!((ok.repository, ok.tag), (None, None));
+
+        let bad_repo = check_parts("127.0.0.1:5000/Team/hello", "1.0");
+        let repo_err = bad_repo.repository.expect("uppercase repository refused");
+        assert!(repo_err.message.contains("uppercase"), "{repo_err:?}");
+        assert_eq!(bad_repo.tag, None);
+
+        let bad_tag = check_parts("team/hello", "-1.0");
+        assert_eq!(bad_tag.repository, None);
+        assert_eq!(bad_tag.tag.expect("tag refused").code, "invalid_reference");
     }
 }

@@ -1,6 +1,7 @@
 //! The workshop: a container to work in, its console, its changes, and commit.
 
 use serde::Serialize;
+use slipway_core::names::NameCheck;
 use slipway_core::{
     ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto, WorkshopLog,
 };
@@ -8,7 +9,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::commands::ops::Ops;
-use crate::error::{CmdResult, ErrorDto};
+use crate::error::CmdResult;
 use crate::state::EngineConn;
 
 #[derive(Serialize)]
@@ -66,27 +67,10 @@ pub async fn container_changes(
     Ok(engine.get().await?.changes(&container).await?)
 }
 
-/// What is wrong with each field of the commit dialog's name, if anything.
-#[derive(Serialize)]
-pub struct NameCheck {
-    pub repository: Option<ErrorDto>,
-    pub tag: Option<ErrorDto>,
-}
-
-/// Checks the repository and the tag against the distribution grammar separately, so the dialog
-/// can show each rule that broke under the field that broke it while the user types.
+/// What is wrong with the commit dialog's repository and tag, each under its own field.
 #[tauri::command]
 pub fn validate_reference(repository: String, tag: String) -> NameCheck {
-    // Each part is checked beside a known-good other part, so an error names only that part.
-    let check = |reference: String| {
-        slipway_core::names::check_tag_target(&reference)
-            .err()
-            .map(ErrorDto::from)
-    };
-    NameCheck {
-        repository: check(format!("{repository}:latest")),
-        tag: check(format!("slipway/name-check:{tag}")),
-    }
+    slipway_core::names::check_parts(&repository, &tag)
 }
 
 #[tauri::command]
