@@ -125,13 +125,6 @@ pub enum EngineCommand {
     },
 }
 
-fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
 /// Runs one engine subcommand; returns the process exit code.
 pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failure> {
     let slipway = context.slipway().await?;
@@ -139,7 +132,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
         EngineCommand::Status => {
             let status = slipway.status().await?;
             if context.json {
-                print_json(&status);
+                crate::format::print_json(&status);
             } else {
                 println!(
                     "{} {} (API {}) on {}/{}, at {}",
@@ -155,7 +148,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
         EngineCommand::Images => {
             let images = slipway.images().await?;
             if context.json {
-                print_json(&images);
+                crate::format::print_json(&images);
             } else {
                 let mut rows = Vec::new();
                 for image in &images {
@@ -179,7 +172,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
         EngineCommand::Ps => {
             let containers = slipway.containers().await?;
             if context.json {
-                print_json(&containers);
+                crate::format::print_json(&containers);
             } else {
                 let rows: Vec<Vec<String>> = containers
                     .iter()
@@ -210,7 +203,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
             if workshop {
                 let container = slipway.run_workshop(&image, name.as_deref()).await?;
                 if context.json {
-                    print_json(&container);
+                    crate::format::print_json(&container);
                 } else {
                     println!("{}", container.name);
                 }
@@ -262,7 +255,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
         EngineCommand::Diff { container } => {
             let changes = slipway.changes(&container).await?;
             if context.json {
-                print_json(&changes);
+                crate::format::print_json(&changes);
             } else {
                 for change in &changes {
                     match change.size {
@@ -291,7 +284,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
                 })
                 .await?;
             if context.json {
-                print_json(&outcome);
+                crate::format::print_json(&outcome);
             } else {
                 println!("{}", outcome.image_id);
             }
@@ -319,7 +312,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
         EngineCommand::Log { container } => {
             let log = slipway.workshop_log(&container).await?;
             if context.json {
-                print_json(&log);
+                crate::format::print_json(&log);
             } else {
                 for entry in &log.entries {
                     let outcome = match (entry.exit_code, entry.cancelled) {
@@ -366,7 +359,7 @@ async fn pull(slipway: &slipway_core::Slipway, reference: &str, json: bool) -> R
     while let Some(event) = stream.next().await {
         let event = event?;
         if json {
-            print_json(&event);
+            crate::format::print_json(&event);
             continue;
         }
         if plain {

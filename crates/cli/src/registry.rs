@@ -133,13 +133,6 @@ pub enum RegistryCommand {
     },
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
 /// Runs one registry subcommand; returns the process exit code.
 pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Failure> {
     match command {
@@ -172,7 +165,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             bars.finish();
             let outcome = outcome?;
             if context.json {
-                print_json(&outcome);
+                crate::format::print_json(&outcome);
             } else {
                 let elapsed = started.elapsed().as_secs_f64();
                 println!(
@@ -208,7 +201,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 .fetch(&reference, &access.access(), platform.as_deref(), progress)
                 .await?;
             if context.json {
-                print_json(&outcome);
+                crate::format::print_json(&outcome);
             } else {
                 println!("fetched {} ({})", outcome.reference, outcome.digest);
             }
@@ -241,7 +234,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             let outcome =
                 registry::copy(&source, &destination, &a, &a, choice, Some(progress)).await?;
             if context.json {
-                print_json(&outcome);
+                crate::format::print_json(&outcome);
             } else {
                 println!("copied to {}", outcome.reference);
             }
@@ -249,7 +242,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
         RegistryCommand::Catalog { host, access } => {
             let repos = registry::catalog(&host, &access.access()).await?;
             if context.json {
-                print_json(&repos);
+                crate::format::print_json(&repos);
             } else {
                 repos.iter().for_each(|r| println!("{r}"));
             }
@@ -257,7 +250,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
         RegistryCommand::Tags { repository, access } => {
             let tags = registry::tags(&repository, &access.access()).await?;
             if context.json {
-                print_json(&tags);
+                crate::format::print_json(&tags);
             } else {
                 tags.iter().for_each(|t| println!("{t}"));
             }
@@ -270,7 +263,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             let image =
                 registry::inspect(&reference, &access.access(), platform.as_deref()).await?;
             if context.json {
-                print_json(&image);
+                crate::format::print_json(&image);
             } else {
                 println!("Reference:  {}", image.reference);
                 println!("Media type: {}", image.media_type);
@@ -318,7 +311,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 registry::delete(&reference, &a).await?
             };
             if context.json {
-                print_json(&outcome);
+                crate::format::print_json(&outcome);
             } else {
                 let verb = if dry_run { "would delete" } else { "deleted" };
                 println!(
@@ -364,7 +357,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
         RegistryCommand::Probe { host, access } => {
             let caps = registry::probe(&host, &access.access()).await?;
             if context.json {
-                print_json(&caps);
+                crate::format::print_json(&caps);
             } else {
                 println!("scheme:   {}", caps.scheme);
                 println!("auth:     {:?}", caps.auth);
