@@ -7,10 +7,10 @@ use std::sync::Arc;
 use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::{ConnectOptions, Slipway};
-use slipway_oci::{Credentials, Digest};
+use slipway_oci::{Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest};
 use slipway_tests::{
-    base_image, push_tiny_image, run, seed_repositories, Registry, SecureRegistry, TEST_PASSWORD,
-    TEST_USER,
+    base_image, push_tiny_image, run, seed_repositories, Registry, SecureRegistry,
+    TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER,
 };
 
 async fn connect(data: &std::path::Path) -> Slipway {
@@ -423,4 +423,64 @@ fn docker_pulls_and_runs(registry: &str, target: &str, digest: &str) {
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", target])
         .output();
+}
+
+/// An identity token that `docker login` left in config.json (as registries with an OAuth2 token
+/// server issue) is traded for access tokens with a `refresh_token` grant: Slipway reads it from
+/// the store, pushes an engine image with it, and skopeo sees the same digest. A wrong identity
+/// token is an authorization error that does not show the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_identity_token_from_docker_config() {
+    let secure = Registry::token();
+    let files = tempfile::tempdir().unwrap();
+    let config = files.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({ "auths": { secure.addr(): {
+            "auth": "PHRva2VuPjo=",
+            "identitytoken": TEST_IDENTITY_TOKEN,
+        } } })
+        .to_string(),
+    )
+    .unwrap();
+    let stored = CredentialStore::at(&config).get(&secure.addr()).unwrap();
+    let stored = stored.expect("the identity token in config.json");
+    assert!(stored.is_identity_token());
+
+    let client = Client::new(
+        &secure.addr(),
+        ClientOptions {
+            credentials: CredentialSource::Store(CredentialStore::at(&config)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    push_tiny_image(&client, "oauth/tiny", "1").await;
+    assert!(client
+        .catalog()
+        .await
+        .unwrap()
+        .contains(&"oauth/tiny".to_string()));
+
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("{}/oauth/base:1", secure.addr());
+    let access = RegistryAccess {
+        credentials: Some(stored),
+        ..Default::default()
+    };
+    let pushed = push(&slipway, &base, &target, access, cache.path())
+        .await
+        .unwrap();
+    assert_eq!(skopeo_digest(&target, None), pushed.digest);
+
+    let wrong = RegistryAccess {
+        credentials: Some(Credentials::identity_token("not-the-token")),
+        ..Default::default()
+    };
+    let err = registry::catalog(&secure.addr(), &wrong).await.unwrap_err();
+    assert_eq!(err.code(), "unauthorized", "{err}");
+    assert!(!err.to_string().contains("not-the-token"), "{err}");
 }

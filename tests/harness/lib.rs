@@ -14,7 +14,7 @@ mod seed;
 pub use base::{base_image, BASE_IMAGE};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
-pub use secure::{SecureRegistry, TestPki, TEST_PASSWORD, TEST_USER};
+pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
 pub use seed::{push_tiny_image, seed_repositories, TinyImage};
 
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a

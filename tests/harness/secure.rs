@@ -17,6 +17,9 @@ use crate::run;
 pub const TEST_USER: &str = "slipway";
 /// Their password.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
+/// The identity (OAuth2 refresh) token the token server accepts for them, as `docker login`
+/// stores for registries that issue one.
+pub const TEST_IDENTITY_TOKEN: &str = "slipway-refresh-0123456789";
 
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it.
 #[derive(Debug)]
@@ -206,21 +209,41 @@ impl TokenServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let state = std::sync::Arc::new((key, x5c));
+                let for_post = state.clone();
                 let app = axum::Router::new().route(
                     "/token",
                     axum::routing::get(
                         move |headers: axum::http::HeaderMap, query: axum::extract::RawQuery| {
                             let state = state.clone();
                             async move {
-                                issue_token(
-                                    &state.0,
-                                    &state.1,
-                                    &headers,
-                                    query.0.unwrap_or_default(),
-                                )
+                                match basic_grant(&headers) {
+                                    Some(authorized) => issue_token(
+                                        &state.0,
+                                        &state.1,
+                                        authorized,
+                                        "token",
+                                        query.0.unwrap_or_default(),
+                                    ),
+                                    None => wrong_credentials(),
+                                }
                             }
                         },
-                    ),
+                    )
+                    .post(move |form: String| {
+                        let state = for_post.clone();
+                        async move {
+                            match refresh_grant(&form) {
+                                Some(authorized) => issue_token(
+                                    &state.0,
+                                    &state.1,
+                                    authorized,
+                                    "access_token",
+                                    form,
+                                ),
+                                None => wrong_credentials(),
+                            }
+                        }
+                    }),
                 );
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
@@ -258,26 +281,52 @@ fn run_bytes(program: &str, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// `Some(authorized)` for a GET with no or the right Basic credentials, `None` for wrong ones.
+fn basic_grant(headers: &axum::http::HeaderMap) -> Option<bool> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(header) = headers.get("authorization") else {
+        return Some(false);
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| b64.decode(v).ok())
+        .is_some_and(|raw| raw == format!("{TEST_USER}:{TEST_PASSWORD}").as_bytes())
+        .then_some(true)
+}
+
+/// The OAuth2 flow (`POST` form, `grant_type=refresh_token`): `Some(true)` for
+/// [`TEST_IDENTITY_TOKEN`], `None` for any other token or grant.
+fn refresh_grant(form: &str) -> Option<bool> {
+    let field = |name: &str| {
+        form.split('&')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let right = field("grant_type").as_deref() == Some("refresh_token")
+        && field("refresh_token").as_deref() == Some(TEST_IDENTITY_TOKEN)
+        && field("client_id").is_some();
+    right.then_some(true)
+}
+
+fn wrong_credentials() -> (axum::http::StatusCode, String) {
+    (
+        axum::http::StatusCode::UNAUTHORIZED,
+        r#"{"details":"wrong credentials"}"#.to_string(),
+    )
+}
+
+/// Signs a JWT granting the scopes in `scopes` (a query string or form with `scope=` fields)
+/// to an authorized client, and nothing to an anonymous one; `field` is the reply's token name
+/// (`token` for the GET flow, `access_token` for OAuth2).
 fn issue_token(
     key: &Path,
     x5c: &str,
-    headers: &axum::http::HeaderMap,
+    authorized: bool,
+    field: &str,
     query: String,
 ) -> (axum::http::StatusCode, String) {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|v| b64.decode(v).ok())
-        .is_some_and(|raw| raw == format!("{TEST_USER}:{TEST_PASSWORD}").as_bytes());
-    let has_auth_header = headers.contains_key("authorization");
-    if has_auth_header && !authorized {
-        return (
-            axum::http::StatusCode::UNAUTHORIZED,
-            r#"{"details":"wrong credentials"}"#.to_string(),
-        );
-    }
     let mut access = Vec::new();
     for pair in query.split('&') {
         let Some(scope) = pair.strip_prefix("scope=") else {
@@ -345,7 +394,7 @@ fn issue_token(
     let token = format!("{signing_input}.{}", url.encode(out.stdout));
     (
         axum::http::StatusCode::OK,
-        serde_json::json!({ "token": token, "expires_in": 300 }).to_string(),
+        serde_json::json!({ field: token, "expires_in": 300 }).to_string(),
     )
 }
 

@@ -413,10 +413,36 @@ impl Client {
                 query.push(("scope", s.clone()));
             }
         }
-        let mut req = self.inner.http.get(realm).query(&query);
-        if let Some(creds) = &self.inner.credentials {
-            req = req.header(AUTHORIZATION, creds.basic_header());
-        }
+        let req = match &self.inner.credentials {
+            // The token spec's OAuth2 flow: an identity token is a refresh token, POSTed as a
+            // form with all scopes in one space-separated `scope`; client_id is required there.
+            Some(creds) if creds.is_identity_token() => {
+                let scopes: Vec<&str> = query
+                    .iter()
+                    .filter(|(k, _)| *k == "scope")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                let mut form: Vec<(&str, String)> = vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", creds.secret().to_string()),
+                    ("client_id", "slipway".to_string()),
+                ];
+                if let Some(service) = service {
+                    form.push(("service", service.clone()));
+                }
+                if !scopes.is_empty() {
+                    form.push(("scope", scopes.join(" ")));
+                }
+                self.inner.http.post(realm).form(&form)
+            }
+            Some(creds) => self
+                .inner
+                .http
+                .get(realm)
+                .query(&query)
+                .header(AUTHORIZATION, creds.basic_header()),
+            None => self.inner.http.get(realm).query(&query),
+        };
         let resp = req.send().await.map_err(|e| self.classify_send_error(&e))?;
         let status = resp.status();
         if !status.is_success() {

@@ -4,6 +4,12 @@
 //! is logged in with Slipway too, and the other way round: `auths` entries (base64 `user:pass`),
 //! a global `credsStore`, and per-registry `credHelpers`, the latter two through the
 //! `docker-credential-NAME get|store|erase` protocol (JSON over stdin/stdout).
+//!
+//! Some registries (Azure's, or any with an OAuth2 token server) hand `docker login` an identity
+//! token, a long-lived refresh token, instead of keeping a password: config.json then holds it as
+//! `identitytoken`, and a credential helper reports it with the username `<token>`. Both become
+//! [`Credentials::identity_token`], which the client trades for access tokens with an OAuth2
+//! `refresh_token` grant rather than Basic auth.
 
 use std::fmt;
 use std::io::Write;
@@ -19,6 +25,9 @@ use crate::reference::DOCKER_HUB;
 /// The key Docker Hub's credentials are stored under, for historical reasons.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
+/// The username the credential-helper protocol uses to mark the secret as an identity token.
+pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
+
 /// A username and a secret (password or token). `Debug` never shows the secret, so logging a
 /// value that holds credentials cannot leak them.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,6 +42,16 @@ impl Credentials {
             username: username.into(),
             secret: secret.into(),
         }
+    }
+
+    /// An OAuth2 identity (refresh) token, as `docker login` stores for registries that issue one.
+    pub fn identity_token(token: impl Into<String>) -> Credentials {
+        Credentials::new(IDENTITY_TOKEN_USERNAME, token)
+    }
+
+    /// Whether the secret is an identity token, to be sent as an OAuth2 `refresh_token` grant.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == IDENTITY_TOKEN_USERNAME
     }
 
     /// The secret, for the one place that must send it: an Authorization header.
@@ -151,6 +170,14 @@ impl CredentialStore {
             let Some(entry) = auths.get(&candidate) else {
                 continue;
             };
+            // docker writes `identitytoken` beside a placeholder `auth`; the token is what counts.
+            if let Some(token) = entry
+                .get("identitytoken")
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+            {
+                return Ok(Some(Credentials::identity_token(token)));
+            }
             if let Some(auth) = entry
                 .get("auth")
                 .and_then(|a| a.as_str())
@@ -194,14 +221,18 @@ impl CredentialStore {
             run_credential_program(&self.credential_program(&helper), "store", &payload)?;
             return Ok(());
         }
-        let raw = format!("{}:{}", credentials.username, credentials.secret);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+        let entry = if credentials.is_identity_token() {
+            serde_json::json!({ "identitytoken": credentials.secret })
+        } else {
+            let raw = format!("{}:{}", credentials.username, credentials.secret);
+            serde_json::json!({ "auth": base64::engine::general_purpose::STANDARD.encode(raw) })
+        };
         let root = config.as_object_mut().ok_or_else(|| Error::Credentials {
             detail: format!("{} is not a JSON object", self.config_path.display()),
         })?;
         let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
         if let Some(auths) = auths.as_object_mut() {
-            auths.insert(key, serde_json::json!({ "auth": encoded }));
+            auths.insert(key, entry);
         }
         self.write_config(&config)
     }
@@ -350,6 +381,33 @@ mod tests {
         assert_eq!(got, Credentials::new("bob", "pw:with:colons"));
         store.erase("localhost:5000").unwrap();
         assert_eq!(store.get("localhost:5000").unwrap(), None);
+    }
+
+    #[test]
+    fn identity_tokens_are_read_and_stored_as_docker_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        // As `docker login` leaves it for a registry that issued an identity token.
+        std::fs::write(
+            &path,
+            r#"{"auths":{"r.example":{"auth":"MDAwMDAwMDA6","identitytoken":"refresh-me"}}}"#,
+        )
+        .unwrap();
+        let store = CredentialStore::at(&path);
+        let got = store.get("r.example").unwrap().unwrap();
+        assert!(got.is_identity_token());
+        assert_eq!(got.secret(), "refresh-me");
+        assert!(!format!("{got:?}").contains("refresh-me"));
+
+        store
+            .store("other.example", &Credentials::identity_token("t2"))
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""identitytoken": "t2""#), "{text}");
+        assert_eq!(
+            store.get("other.example").unwrap(),
+            Some(Credentials::identity_token("t2"))
+        );
     }
 
     #[test]
