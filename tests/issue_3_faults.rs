@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
 use bytes::Bytes;
-use slipway_core::push::PushRequest;
+use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::{ConnectOptions, Slipway};
 use slipway_oci::{
@@ -41,9 +41,13 @@ fn client(addr: &str) -> Client {
     .unwrap()
 }
 
-/// Forwards 127.0.0.1:<port> to `upstream`, and cuts the one connection that carries the
-/// `cut_after`-th byte from client to server (once), as a flaky network would.
-async fn cutting_proxy(upstream: String, cut_after: u64) -> (u16, Arc<AtomicBool>) {
+/// Decides, for each read from the client (and the byte count before it), whether to cut the
+/// connection, and how many of the read's bytes still reach the server first.
+type CutRule = Arc<dyn Fn(&[u8], u64) -> Option<usize> + Send + Sync>;
+
+/// Forwards 127.0.0.1:<port> to `upstream`, and cuts the first connection `rule` picks (once),
+/// as a flaky network would.
+async fn cutting_proxy(upstream: String, rule: CutRule) -> (u16, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let sent = Arc::new(AtomicU64::new(0));
@@ -58,6 +62,7 @@ async fn cutting_proxy(upstream: String, cut_after: u64) -> (u16, Arc<AtomicBool
             let upstream = upstream.clone();
             let sent = sent.clone();
             let cut = cut_flag.clone();
+            let rule = rule.clone();
             tokio::spawn(async move {
                 let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
                     return;
@@ -72,13 +77,12 @@ async fn cutting_proxy(upstream: String, cut_after: u64) -> (u16, Arc<AtomicBool
                             Ok(n) => n,
                         };
                         let before = sent.fetch_add(n as u64, Ordering::SeqCst);
-                        if before < cut_after
-                            && before + n as u64 >= cut_after
-                            && !cut.swap(true, Ordering::SeqCst)
-                        {
-                            // Forward part of this read, then drop the connection mid-request.
-                            let _ = wo.write_all(&buf[..n / 2]).await;
-                            return;
+                        if let Some(forward) = rule(&buf[..n], before) {
+                            if !cut.swap(true, Ordering::SeqCst) {
+                                // Forward what the rule lets through, then drop the connection.
+                                let _ = wo.write_all(&buf[..forward.min(n)]).await;
+                                return;
+                            }
                         }
                         if wo.write_all(&buf[..n]).await.is_err() {
                             return;
@@ -97,6 +101,15 @@ async fn cutting_proxy(upstream: String, cut_after: u64) -> (u16, Arc<AtomicBool
         }
     });
     (port, cut)
+}
+
+/// Cuts the connection that carries the `at`-th byte from client to server, half-way through
+/// that read: inside a request body.
+fn cut_at_byte(at: u64) -> CutRule {
+    Arc::new(move |buf, before| {
+        let n = buf.len() as u64;
+        (before < at && before + n >= at).then_some(buf.len() / 2)
+    })
 }
 
 /// Every blob digest the registry stores, read from its filesystem.
@@ -151,13 +164,13 @@ fn big_image() -> TempImage {
     TempImage(image)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
+/// Pushes a fresh image with a 24 MiB layer to a plain registry through a proxy that cuts one
+/// connection where `rule` says, then checks that the cut happened and that the registry holds
+/// exactly the config, layers and manifest, nothing half-written, and skopeo reads the digest.
+async fn push_through_a_cut(rule: CutRule) -> PushOutcome {
     let big = big_image();
-    let image = big.0.clone();
     let reg = Registry::plain();
-    // Cut 12 MiB into the traffic: inside the second PATCH of the big layer.
-    let (port, cut) = cutting_proxy(reg.addr(), 12 << 20).await;
+    let (port, cut) = cutting_proxy(reg.addr(), rule).await;
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let slipway = Slipway::connect_with(ConnectOptions {
@@ -166,12 +179,11 @@ async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
     })
     .await
     .unwrap();
-    let target = format!("127.0.0.1:{port}/faults/big:1");
     let outcome = slipway
         .push(
             PushRequest {
-                image: image.clone(),
-                target: target.clone(),
+                image: big.0.clone(),
+                target: format!("127.0.0.1:{port}/faults/big:1"),
                 access: RegistryAccess {
                     anonymous: true,
                     ..Default::default()
@@ -189,7 +201,6 @@ async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
         "the proxy never cut a connection"
     );
 
-    // The registry holds exactly the config and the layers, nothing half-written.
     let manifest = client(&reg.addr())
         .get_manifest("faults/big", "1")
         .await
@@ -215,6 +226,66 @@ async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
     assert_eq!(
         Digest::sha256_of(skopeo.as_bytes()).to_string(),
         outcome.digest
+    );
+    outcome
+}
+
+/// A cut inside a PATCH body. docker-registry 2.8 then holds more bytes than its signed upload
+/// state says and cancels the upload, so the layer starts again from its cache file, and the
+/// registry still ends with exactly the right blobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
+    // 12 MiB into the traffic: inside the second PATCH of the big layer.
+    push_through_a_cut(cut_at_byte(12 << 20)).await;
+}
+
+/// The start of the Content-Range of a read that begins a PATCH request.
+fn patch_range_start(read: &[u8]) -> Option<u64> {
+    if !read.starts_with(b"PATCH ") {
+        return None;
+    }
+    let end = read.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&read[..end]).to_ascii_lowercase();
+    let range = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-range:"))?;
+    range.trim().split('-').next()?.parse().ok()
+}
+
+/// A cut between chunks: the connection drops as a PATCH starts, before the registry has any of
+/// its bytes. The upload is intact on the real registry, so the push asks it for the offset (GET
+/// on the upload), continues from there, and never opens a second upload for that layer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_3_push_continues_from_the_registrys_offset_after_a_cut_between_chunks() {
+    let uploads_opened = Arc::new(AtomicU64::new(0));
+    let cut_at_offset = Arc::new(AtomicU64::new(0));
+    let rule: CutRule = {
+        let uploads_opened = uploads_opened.clone();
+        let cut_at_offset = cut_at_offset.clone();
+        Arc::new(move |read, _| {
+            let opens_upload =
+                read.starts_with(b"POST /v2/") && read.windows(15).any(|w| w == b"/blobs/uploads/");
+            if opens_upload {
+                uploads_opened.fetch_add(1, Ordering::SeqCst);
+            }
+            // The first PATCH past the first chunk, so the registry already holds a chunk.
+            let start = patch_range_start(read)?;
+            let first = start >= slipway_oci::uploads::CHUNK_SIZE
+                && cut_at_offset
+                    .compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok();
+            first.then_some(0)
+        })
+    };
+    let outcome = push_through_a_cut(rule).await;
+    assert_eq!(
+        cut_at_offset.load(Ordering::SeqCst),
+        slipway_oci::uploads::CHUNK_SIZE
+    );
+    // One upload per layer plus the config's: a restarted layer would have opened another.
+    assert_eq!(
+        uploads_opened.load(Ordering::SeqCst),
+        outcome.layers.len() as u64 + 1
     );
 }
 
