@@ -34,6 +34,10 @@ enum Command {
     Engine(engine::EngineCommand),
     #[command(flatten)]
     Registry(registry::RegistryCommand),
+    /// Registry commands under the names registry tools use (pull, rm, push, copy, catalog,
+    /// tags, inspect, login, probe); `registry pull` and `registry rm` act on the registry.
+    #[command(name = "registry", subcommand)]
+    RegistryGroup(registry::RegistryGroup),
 }
 
 /// What every subcommand may need: the global flags and a way to reach the engine.
@@ -91,6 +95,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Engine(command) => engine::run(command, &context).await,
         Command::Registry(command) => registry::run(command, &context).await,
+        Command::RegistryGroup(group) => registry::run(group.into(), &context).await,
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),

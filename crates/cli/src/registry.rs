@@ -1,9 +1,10 @@
-//! Registry subcommands: push, copy, catalog, tags, inspect, delete, login, probe.
+//! Registry subcommands: push, fetch, copy, catalog, tags, inspect, delete, login, probe.
 //!
-//! This module belongs to the registry work (issue 3); main.rs hooks it in with one flattened
-//! variant, so its subcommands appear at the top level beside the engine ones. The engine side
-//! already owns `pull` (through the engine) and `rm` (containers), so removing a remote image is
-//! `delete`.
+//! This module belongs to the registry work (issue 3); main.rs hooks it in twice. Flattened, its
+//! subcommands appear at the top level beside the engine ones; there the engine side already owns
+//! `pull` (through the engine) and `rm` (containers), so pulling straight from a registry is
+//! `fetch` and removing a remote image is `delete`. Under `slipway registry` the same commands
+//! also answer to the names skopeo and registry tools use: `registry pull` and `registry rm`.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -43,6 +44,52 @@ impl AccessArgs {
     }
 }
 
+/// `fetch` (`registry pull`): a registry image into the engine.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// HOST[:PORT]/NAME[:TAG|@DIGEST]
+    reference: String,
+    /// For an index, which platform (default: this machine's).
+    #[arg(long)]
+    platform: Option<String>,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// `delete` (`registry rm`): a remote image and every tag on its digest.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// HOST[:PORT]/NAME[:TAG|@DIGEST]
+    reference: String,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// `slipway registry ...`: every registry command, plus `pull` and `rm` under the names the
+/// top level gives to the engine.
+#[derive(Debug, Subcommand)]
+pub enum RegistryGroup {
+    /// Pull an image straight from a registry into the engine (same as `slipway fetch`).
+    Pull(FetchArgs),
+    /// Delete a remote image and every tag on its digest (same as `slipway delete`).
+    Rm(DeleteArgs),
+    #[command(flatten)]
+    Other(RegistryCommand),
+}
+
+impl From<RegistryGroup> for RegistryCommand {
+    fn from(group: RegistryGroup) -> RegistryCommand {
+        match group {
+            RegistryGroup::Pull(args) => RegistryCommand::Fetch(args),
+            RegistryGroup::Rm(args) => RegistryCommand::Delete(args),
+            RegistryGroup::Other(command) => command,
+        }
+    }
+}
+
 /// The registry subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
@@ -63,14 +110,7 @@ pub enum RegistryCommand {
     },
     /// Pull an image straight from a registry into the engine (no daemon.json or certs.d needed;
     /// `pull` goes through the engine instead).
-    Fetch {
-        reference: String,
-        /// For an index, which platform (default: this machine's).
-        #[arg(long)]
-        platform: Option<String>,
-        #[command(flatten)]
-        access: AccessArgs,
-    },
+    Fetch(FetchArgs),
     /// Copy an image or index between registries, streaming, mounting within one registry.
     Copy {
         source: String,
@@ -105,14 +145,7 @@ pub enum RegistryCommand {
         access: AccessArgs,
     },
     /// Delete a remote image (by tag or digest); every tag on the same digest goes with it.
-    Delete {
-        reference: String,
-        /// Only list what would be deleted.
-        #[arg(long)]
-        dry_run: bool,
-        #[command(flatten)]
-        access: AccessArgs,
-    },
+    Delete(DeleteArgs),
     /// Log in to a registry; the credentials go to docker's credential store.
     Login {
         /// HOST[:PORT]
@@ -176,11 +209,11 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 );
             }
         }
-        RegistryCommand::Fetch {
+        RegistryCommand::Fetch(FetchArgs {
             reference,
             platform,
             access,
-        } => {
+        }) => {
             let slipway = context.slipway().await?;
             let quiet = context.json;
             let progress: slipway_core::fetch::FetchProgress = Arc::new(move |event| {
@@ -299,11 +332,11 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 }
             }
         }
-        RegistryCommand::Delete {
+        RegistryCommand::Delete(DeleteArgs {
             reference,
             dry_run,
             access,
-        } => {
+        }) => {
             let a = access.access();
             let outcome = if dry_run {
                 registry::delete_plan(&reference, &a).await?

@@ -1,6 +1,6 @@
 //! Issue 3: the registry subcommands of the `slipway` binary against a real TLS + htpasswd
 //! registry — login stores through docker's credential store, and push, catalog, tags, inspect
-//! and delete then use the stored credentials.
+//! and delete then use the stored credentials, at the top level and under `slipway registry`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -127,6 +127,25 @@ fn issue_3_cli_login_push_catalog_tags_inspect_delete() {
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["platform"], "linux/amd64");
     assert!(shown["layers"].as_array().is_some_and(|l| !l.is_empty()));
+
+    // The same commands under `slipway registry`, with the names registry tools use: `rm` only
+    // plans here, and `pull` goes straight from the registry into the engine.
+    let out = env.run(&["registry", "rm", "--dry-run", &target, "--ca", &ca]);
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("would delete sha256:") && said.contains("1, 2"),
+        "{said}{}",
+        text(&out.stderr)
+    );
+    let second = format!("{host}/cli/base:2");
+    let out = env.run(&["registry", "pull", &second, "--ca", &ca]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ran = Command::new("docker")
+        .args(["run", "--rm", &second, "/bin/sh", "-c", "echo pulled"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", &second]).output();
+    assert_eq!(text(&ran.stdout).trim(), "pulled", "{}", text(&ran.stderr));
 
     let out = env.run(&["delete", &target, "--ca", &ca]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -344,6 +344,9 @@ pub async fn delete_plan(reference: &str, access: &RegistryAccess) -> Result<Del
             }
         }
     }
+    // docker-registry 2.8 lists tags in its storage's directory order; people read this list
+    // before confirming a delete, so it is sorted.
+    tags.sort();
     Ok(DeleteOutcome {
         digest: head.digest.to_string(),
         tags,
