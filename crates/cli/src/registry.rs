@@ -99,7 +99,8 @@ pub enum RegistryCommand {
         image: String,
         /// Where to push it: HOST[:PORT]/NAME[:TAG].
         reference: String,
-        /// Compression level: gzip 1-12 (default 6), zstd 1-19 (default 3).
+        /// Compression level: gzip 1-12 (default 1, the fastest; higher is smaller and slower),
+        /// zstd 1-19 (default 3).
         #[arg(long)]
         level: Option<i32>,
         /// Compress layers with zstd (OCI media types; Docker 20.10 cannot pull these).
