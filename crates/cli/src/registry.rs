@@ -100,7 +100,7 @@ pub enum RegistryCommand {
         /// Where to push it: HOST[:PORT]/NAME[:TAG].
         reference: String,
         /// Compression level: gzip 1-12 (default 1, the fastest; higher is smaller and slower),
-        /// zstd 1-19 (default 3).
+        /// zstd 1-19 (default 1).
         #[arg(long)]
         level: Option<i32>,
         /// Compress layers with zstd (OCI media types; Docker 20.10 cannot pull these).
