@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-use slipway_core::{ConnectOptions, Slipway};
-
 /// Removes, on drop, every container and image a scenario created, through the docker CLI so that
 /// cleanup works even after a failed assertion left the runtime half torn down.
 #[derive(Default)]
@@ -25,14 +23,4 @@ impl Drop for Cleanup {
                 .output();
         }
     }
-}
-
-/// A Slipway connected to the real engine with its workshop logs in `data_dir`.
-pub async fn connect(data_dir: &std::path::Path) -> Slipway {
-    Slipway::connect_with(ConnectOptions {
-        docker_host: None,
-        data_dir: Some(data_dir.to_path_buf()),
-    })
-    .await
-    .expect("the Docker Engine must be running for these tests")
 }

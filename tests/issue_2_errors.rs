@@ -7,12 +7,12 @@ mod issue_2_common;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use issue_2_common::{connect, Cleanup};
+use issue_2_common::Cleanup;
 use slipway_core::{
     CancellationToken, CommitRequest, ConnectOptions, ConsoleEvent, Error, OutputChunk, RunRequest,
     Slipway,
 };
-use slipway_tests::{base_image, unique};
+use slipway_tests::{base_image, connect, unique};
 
 #[tokio::test]
 async fn issue_2_engine_unreachable_names_the_place_and_the_fix() {

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use issue_2_common::{connect, Cleanup};
+use issue_2_common::Cleanup;
 use slipway_core::{
     CancellationToken, ChangeKindDto, CommitRequest, ConsoleEvent, OutputChunk, RunRequest,
     WorkshopLog,
 };
-use slipway_tests::{base_image, run, unique, Registry};
+use slipway_tests::{base_image, connect, run, unique, Registry};
 
 const HELLO_SCRIPT: &str = "#!/bin/sh\necho \"$GREETING from slipway\"\n";
 

@@ -3,8 +3,7 @@
 //! the environment it inherits.
 
 use slipway_core::registry::{self, RegistryAccess};
-use slipway_oci::{Client, ClientOptions, CredentialSource};
-use slipway_tests::{push_tiny_image, Registry};
+use slipway_tests::{anonymous_client, push_tiny_image, Registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() {
@@ -13,14 +12,7 @@ async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() 
     let reg = Registry::plain();
     std::env::remove_var("REGISTRY_STORAGE_DELETE_ENABLED");
 
-    let client = Client::new(
-        &reg.addr(),
-        ClientOptions {
-            credentials: CredentialSource::None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = anonymous_client(&reg.addr());
     push_tiny_image(&client, "nodelete/app", "1").await;
 
     let access = RegistryAccess {

@@ -13,11 +13,10 @@ use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
 use bytes::Bytes;
 use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
-use slipway_core::{ConnectOptions, Slipway};
 use slipway_oci::{
     BlobSource, Client, ClientOptions, CredentialSource, Credentials, Digest, RetryPolicy,
 };
-use slipway_tests::{base_image, run, unique, Registry};
+use slipway_tests::{connect, derive_image, run, Registry, TempImage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -130,38 +129,9 @@ fn stored_blobs(reg: &Registry) -> BTreeSet<String> {
     out
 }
 
-/// A local image that is removed when the test ends, passed or failed, so a failing run leaves
-/// nothing behind in the engine.
-struct TempImage(String);
-
-impl Drop for TempImage {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rmi", "-f", &self.0])
-            .output();
-    }
-}
-
 /// An image with a 24 MiB incompressible layer on top of the base, so its upload is chunked.
 fn big_image() -> TempImage {
-    let base = base_image();
-    let name = unique("issue3-big");
-    let image = format!("slipway-test/{name}:1");
-    run(
-        "docker",
-        &[
-            "run",
-            "--name",
-            &name,
-            &base,
-            "/bin/sh",
-            "-c",
-            "head -c 25165824 /dev/urandom > /big.bin",
-        ],
-    );
-    run("docker", &["commit", &name, &image]);
-    run("docker", &["rm", "-f", &name]);
-    TempImage(image)
+    derive_image("issue3-big", "head -c 25165824 /dev/urandom > /big.bin")
 }
 
 /// Pushes a fresh image with a 24 MiB layer to a plain registry through a proxy that cuts one
@@ -173,12 +143,7 @@ async fn push_through_a_cut(rule: CutRule) -> PushOutcome {
     let (port, cut) = cutting_proxy(reg.addr(), rule).await;
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let slipway = Slipway::connect_with(ConnectOptions {
-        docker_host: None,
-        data_dir: Some(data.path().to_path_buf()),
-    })
-    .await
-    .unwrap();
+    let slipway = connect(data.path()).await;
     let outcome = slipway
         .push(
             PushRequest {

@@ -7,19 +7,13 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
-use slipway_core::{ConnectOptions, Slipway};
+use slipway_core::Slipway;
 use slipway_oci::manifests::DOCKER_MANIFEST;
-use slipway_oci::{Client, ClientOptions, CredentialSource, Digest};
-use slipway_tests::{base_image, push_tiny_image, run, seed_repositories, Registry};
-
-async fn connect(data: &std::path::Path) -> Slipway {
-    Slipway::connect_with(ConnectOptions {
-        docker_host: None,
-        data_dir: Some(data.to_path_buf()),
-    })
-    .await
-    .expect("the local engine")
-}
+use slipway_oci::Digest;
+use slipway_tests::{
+    anonymous_client, assert_runs_and_says, base_image, connect, derive_image, push_tiny_image,
+    run, seed_repositories, Registry,
+};
 
 async fn push(
     slipway: &Slipway,
@@ -103,21 +97,7 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
 
     // docker pulls it (it trusts 127.0.0.0/8 over HTTP) and runs it.
     run("docker", &["pull", "-q", &target]);
-    let said = run(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            &target,
-            "/bin/sh",
-            "-c",
-            "echo pushed-by-slipway",
-        ],
-    );
-    assert_eq!(said.trim(), "pushed-by-slipway");
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &target])
-        .output();
+    assert_runs_and_says(&target, "pushed-by-slipway");
 
     // Re-push unchanged: nothing compressed, nothing uploaded, every layer found.
     let started = std::time::Instant::now();
@@ -235,14 +215,7 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
     let reg = Registry::plain();
-    let client = Client::new(
-        &reg.addr(),
-        ClientOptions {
-            credentials: CredentialSource::None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = anonymous_client(&reg.addr());
     // One tiny image; every other repository gets it by mount, so creating hundreds is cheap.
     let tiny = push_tiny_image(&client, "pages/seed", "v1").await;
     let expected = seed_repositories(&client, &tiny, "pages/seed", "pages/r", 260).await;
@@ -343,14 +316,7 @@ async fn issue_3_zstd_push_uses_oci_media_types_and_decompresses() {
     assert_eq!(layer["mediaType"], slipway_oci::manifests::OCI_LAYER_ZSTD);
 
     // The layer decompresses (all frames) to a tar whose sha256 is the image's diff_id.
-    let client = Client::new(
-        &reg.addr(),
-        ClientOptions {
-            credentials: CredentialSource::None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = anonymous_client(&reg.addr());
     let digest = Digest::parse(layer["digest"].as_str().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let blob = dir.path().join("layer.zst");
@@ -423,14 +389,7 @@ async fn issue_3_index_platform_choice_for_inspect_and_copy() {
         cache.path(),
     )
     .await;
-    let client = Client::new(
-        &reg.addr(),
-        ClientOptions {
-            credentials: CredentialSource::None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = anonymous_client(&reg.addr());
     let image = client
         .get_manifest("multi/app", &pushed.digest)
         .await
@@ -528,22 +487,7 @@ async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
     let cache = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
     let reg = Registry::plain();
-    let name = slipway_tests::unique("issue3-derived");
-    let derived = format!("slipway-test/{name}:1");
-    run(
-        "docker",
-        &[
-            "run",
-            "--name",
-            &name,
-            &base,
-            "/bin/sh",
-            "-c",
-            "echo derived > /derived.txt",
-        ],
-    );
-    run("docker", &["commit", &name, &derived]);
-    run("docker", &["rm", "-f", &name]);
+    let derived = derive_image("issue3-derived", "echo derived > /derived.txt");
 
     let (first, _) = push(
         &slipway,
@@ -554,14 +498,12 @@ async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
     .await;
     let (second, events) = push(
         &slipway,
-        &derived,
+        &derived.0,
         &format!("{}/derived/app:1", reg.addr()),
         cache.path(),
     )
     .await;
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &derived])
-        .output();
+    drop(derived);
     assert_eq!(second.layers.len(), first.layers.len() + 1);
     assert_eq!(second.compressed_layers, 1, "{second:?}");
     assert_eq!(second.layers[0].how, "mounted", "{second:?}");

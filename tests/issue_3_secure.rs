@@ -6,21 +6,12 @@ use std::sync::Arc;
 
 use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
-use slipway_core::{ConnectOptions, Slipway};
+use slipway_core::Slipway;
 use slipway_oci::{Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest};
 use slipway_tests::{
-    base_image, push_tiny_image, run, seed_repositories, Registry, SecureRegistry,
-    TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER,
+    assert_runs_and_says, base_image, connect, push_tiny_image, run, seed_repositories, Registry,
+    SecureRegistry, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER,
 };
-
-async fn connect(data: &std::path::Path) -> Slipway {
-    Slipway::connect_with(ConnectOptions {
-        docker_host: None,
-        data_dir: Some(data.to_path_buf()),
-    })
-    .await
-    .expect("the local engine")
-}
 
 fn creds() -> Credentials {
     Credentials::new(TEST_USER, TEST_PASSWORD)
@@ -253,21 +244,7 @@ async fn issue_3_fetch_from_a_private_ca_registry_into_the_engine() {
         "{:?}",
         fetched.engine_messages
     );
-    let said = run(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            &target,
-            "/bin/sh",
-            "-c",
-            "echo fetched-by-slipway",
-        ],
-    );
-    assert_eq!(said.trim(), "fetched-by-slipway");
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &target])
-        .output();
+    assert_runs_and_says(&target, "fetched-by-slipway");
 
     // A wrong CA is the certificate error, before anything reaches the engine.
     let wrong = RegistryAccess {
@@ -408,21 +385,7 @@ fn docker_pulls_and_runs(registry: &str, target: &str, digest: &str) {
         &["image", "inspect", "-f", "{{json .RepoDigests}}", target],
     );
     assert!(repo_digests.contains(digest), "{repo_digests}");
-    let said = run(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            target,
-            "/bin/sh",
-            "-c",
-            "echo pulled-by-docker",
-        ],
-    );
-    assert_eq!(said.trim(), "pulled-by-docker");
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", target])
-        .output();
+    assert_runs_and_says(target, "pulled-by-docker");
 }
 
 /// An identity token that `docker login` left in config.json (as registries with an OAuth2 token

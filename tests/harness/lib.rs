@@ -6,16 +6,18 @@
 //! on 127.0.0.1 with a throwaway config.
 
 mod base;
+mod engine;
 mod registry;
 mod registry_image;
 mod secure;
 mod seed;
 
 pub use base::{base_image, BASE_IMAGE};
+pub use engine::{assert_runs_and_says, connect, derive_image, TempImage};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
-pub use seed::{push_tiny_image, seed_repositories, TinyImage};
+pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
 /// broken prerequisite reads as such instead of as a confusing assertion later.

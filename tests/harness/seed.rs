@@ -2,7 +2,20 @@
 
 use bytes::Bytes;
 use slipway_oci::manifests::DOCKER_MANIFEST;
-use slipway_oci::{BlobSource, Client, Digest};
+use slipway_oci::{BlobSource, Client, ClientOptions, CredentialSource, Digest};
+
+/// A client for the registry at `addr` that uses no stored credentials, as the plain test
+/// registries want.
+pub fn anonymous_client(addr: &str) -> Client {
+    Client::new(
+        addr,
+        ClientOptions {
+            credentials: CredentialSource::None,
+            ..Default::default()
+        },
+    )
+    .expect("a client for a loopback registry")
+}
 
 /// The smallest valid image: a config with no layers, and the manifest that names it.
 #[derive(Debug, Clone)]
