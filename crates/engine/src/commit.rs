@@ -1,31 +1,15 @@
 //! Commit: a container's filesystem and config as a new image.
 
-use std::collections::BTreeMap;
-
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptionsBuilder;
 
 use crate::{Engine, Error, Result};
 
 /// Config changes to apply to the committed image, the engine-side equivalent of Dockerfile
-/// instructions. Fields left empty keep the container's value (the engine merges them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommitConfig {
-    /// `CMD`, in exec form (shell form is `["/bin/sh", "-c", line]`).
-    pub cmd: Option<Vec<String>>,
-    /// `ENTRYPOINT`, in exec form.
-    pub entrypoint: Option<Vec<String>>,
-    /// `ENV`, as `KEY=value`; added to (and overriding by key) the container's environment.
-    pub env: Vec<String>,
-    /// `WORKDIR`, an absolute path.
-    pub working_dir: Option<String>,
-    /// `USER`.
-    pub user: Option<String>,
-    /// `EXPOSE`, as `port/proto`.
-    pub exposed_ports: Vec<String>,
-    /// `LABEL`s; added to the container's.
-    pub labels: BTreeMap<String, String>,
-}
+/// instructions: the same fields as an image's config. Fields left empty keep the container's
+/// value; `env` and `labels` are added to (and override by key) the container's, as the engine
+/// merges them.
+pub type CommitConfig = crate::images::ImageConfig;
 
 /// What to commit and how to name it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -52,13 +52,7 @@ impl BlobSource {
                 Ok(futures_util::stream::iter(pieces).boxed())
             }
             BlobSource::File(path) => {
-                let ctx = || format!("reading {}", path.display());
-                let mut file = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| Error::io(ctx(), e))?;
-                file.seek(std::io::SeekFrom::Start(offset))
-                    .await
-                    .map_err(|e| Error::io(ctx(), e))?;
+                let file = open_at(path, offset).await?;
                 Ok(tokio_util::io::ReaderStream::with_capacity(file.take(len), PIECE).boxed())
             }
         }
@@ -68,21 +62,28 @@ impl BlobSource {
         match self {
             BlobSource::Bytes(b) => Ok(b.slice(offset as usize..(offset + len) as usize)),
             BlobSource::File(path) => {
-                let ctx = || format!("reading {}", path.display());
-                let mut file = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| Error::io(ctx(), e))?;
-                file.seek(std::io::SeekFrom::Start(offset))
-                    .await
-                    .map_err(|e| Error::io(ctx(), e))?;
                 let mut buf = vec![0u8; len as usize];
-                file.read_exact(&mut buf)
+                open_at(path, offset)
+                    .await?
+                    .read_exact(&mut buf)
                     .await
-                    .map_err(|e| Error::io(ctx(), e))?;
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
                 Ok(Bytes::from(buf))
             }
         }
     }
+}
+
+/// `path` opened for reading at `offset`.
+async fn open_at(path: &std::path::Path, offset: u64) -> Result<tokio::fs::File> {
+    let ctx = || format!("reading {}", path.display());
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(ctx(), e))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| Error::io(ctx(), e))?;
+    Ok(file)
 }
 
 /// An upload session in progress: where it is and how many bytes the registry holds.
