@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
+use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
 use slipway_oci::manifests::DOCKER_MANIFEST;
@@ -105,7 +105,10 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
     assert_eq!(again.digest, first.digest);
     assert_eq!(again.compressed_layers, 0);
     assert_eq!(again.uploaded_bytes, 0);
-    assert!(again.layers.iter().all(|l| l.how == "exists"), "{again:?}");
+    assert!(
+        again.layers.iter().all(|l| l.how == How::Exists),
+        "{again:?}"
+    );
     assert!(events.iter().any(|e| matches!(e, PushEvent::Exists { .. })));
     assert!(!events
         .iter()
@@ -122,7 +125,7 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
     .await;
     assert_eq!(mounted.digest, first.digest);
     assert!(
-        mounted.layers.iter().all(|l| l.how == "mounted"),
+        mounted.layers.iter().all(|l| l.how == How::Mounted),
         "{mounted:?}"
     );
     assert!(events
@@ -506,7 +509,7 @@ async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
     drop(derived);
     assert_eq!(second.layers.len(), first.layers.len() + 1);
     assert_eq!(second.compressed_layers, 1, "{second:?}");
-    assert_eq!(second.layers[0].how, "mounted", "{second:?}");
+    assert_eq!(second.layers[0].how, How::Mounted, "{second:?}");
     assert_eq!(second.layers[0].digest, first.layers[0].digest);
     assert_eq!(
         events

@@ -37,6 +37,9 @@ pub enum Error {
     /// The engine refused or failed the operation.
     #[error("the container engine reported an error: {0}")]
     Engine(String),
+    /// Compressing a layer failed (a codec's own error, or a level it does not have).
+    #[error("compressing a layer failed: {0}")]
+    Compression(String),
     /// The caller cancelled the operation.
     #[error("the operation was cancelled")]
     Cancelled,
@@ -68,6 +71,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Engine(_) => "engine_error",
+            Error::Compression(_) => "compression_failed",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::Registry(e) => e.code(),

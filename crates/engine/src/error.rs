@@ -50,6 +50,13 @@ pub enum Error {
         /// The engine's message from the stream.
         message: String,
     },
+    /// The engine's image export could not be read: it was cut short, malformed, or ended with
+    /// the engine's own error.
+    #[error("{message}")]
+    Export {
+        /// What was wrong, and what to do.
+        message: String,
+    },
     /// The caller asked for something the engine API cannot express.
     #[error("{0}")]
     InvalidInput(String),

@@ -6,6 +6,7 @@
 //! models to plain structs and forwarding streams, with every in-band stream error turned into an
 //! `Err` so that a failed pull can never look like a finished one.
 
+pub mod archive;
 pub mod changes;
 pub mod commit;
 pub mod containers;

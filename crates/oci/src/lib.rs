@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod image;
 pub mod manifests;
 pub mod probe;
 pub mod reference;
@@ -19,7 +20,7 @@ pub use credentials::{CredentialStore, Credentials};
 pub use error::{Error, Result};
 pub use manifests::{Manifest, ManifestKind, PlatformSpec};
 pub use reference::{validate_repository, validate_tag, Digest, Reference, ReferenceError};
-pub use uploads::BlobSource;
+pub use uploads::{BlobSource, Growth};
 
 /// Re-exported so callers build and read manifests with the same types we do.
 pub use oci_spec;

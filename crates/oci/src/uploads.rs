@@ -385,3 +385,66 @@ fn progress_stream(
         piece
     })
 }
+
+/// How much of a file that is still being written is on disk, and whether it is complete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Growth {
+    /// Bytes written and flushed so far.
+    pub written: u64,
+    /// No more bytes will come.
+    pub complete: bool,
+}
+
+impl Client {
+    /// Uploads the file at `path` while another task is still writing it, following `growth`:
+    /// while the file grows only whole [`CHUNK_SIZE`] PATCHes go, so a blob reaches the registry
+    /// while the rest of it is being produced; the remainder goes once it is complete. The
+    /// session is then ready for [`Client::complete_upload`] with the digest the producer
+    /// computed. A producer that stops before saying `complete` fails the upload.
+    pub async fn upload_growing_file(
+        &self,
+        upload: &mut Upload,
+        path: PathBuf,
+        mut growth: tokio::sync::watch::Receiver<Growth>,
+        progress: UploadProgress,
+    ) -> Result<()> {
+        let source = BlobSource::File(path);
+        loop {
+            let Growth { written, complete } = *growth.borrow_and_update();
+            let end = if complete {
+                written
+            } else {
+                written - written % CHUNK_SIZE
+            };
+            if end > upload.offset {
+                self.upload_range(upload, &source, end, &progress).await?;
+            }
+            if complete {
+                return Ok(());
+            }
+            if growth.changed().await.is_err() {
+                return Err(Error::io(
+                    format!("uploading to {}", upload.repository),
+                    std::io::Error::other("the blob stopped growing before it was complete"),
+                ));
+            }
+        }
+    }
+
+    /// Abandons an upload session, so the registry can free what it holds of it
+    /// ([spec: "Canceling an upload"](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#canceling-an-upload)).
+    /// Best effort: a registry that already forgot it, or is unreachable, changes nothing for
+    /// the caller, who is already failing or cancelling.
+    pub async fn abandon_upload(&self, upload: &Upload) {
+        let scope = Scope::push(&upload.repository);
+        let _ = self
+            .send_once(
+                Method::DELETE,
+                &upload.location,
+                Vec::new(),
+                reqwest::Body::from(Vec::new()),
+                &scope,
+            )
+            .await;
+    }
+}

@@ -1,0 +1,298 @@
+//! One pass over the engine's export: every layer the registry still needs is compressed and
+//! uploaded, or, when the engine already holds it compressed (the containerd image store),
+//! uploaded as it is; layers the cache already settled are skipped; small documents are kept.
+//!
+//! Layers are identified by content. A path that names a digest ([`BlobName::Digest`]) is checked
+//! against the bytes; an unnamed `layer.tar` (Docker 24 and older) is hashed.
+
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+use slipway_engine::archive::{ArchiveEntry, BlobName};
+use slipway_oci::image::{sniff_compression, LayerCompression};
+use slipway_oci::Digest;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::compress::{compress_layer, finish};
+use super::{Ctx, How, PushEvent, PushedLayer};
+use crate::{Error, Result};
+
+/// Layers uploading at once.
+const UPLOADS_IN_FLIGHT: usize = 3;
+
+/// The engine's export, entry by entry.
+pub(super) type Entries =
+    Pin<Box<dyn Stream<Item = slipway_engine::Result<ArchiveEntry>> + Send + 'static>>;
+
+/// The next chunk of the current blob, or `None` at its end.
+pub(super) async fn next_chunk(entries: &mut Entries) -> Result<Option<Bytes>> {
+    match entries.next().await {
+        Some(Ok(ArchiveEntry::Chunk(chunk))) => Ok(Some(chunk)),
+        Some(Ok(ArchiveEntry::BlobEnd)) => Ok(None),
+        Some(Ok(_)) => Err(Error::Engine(
+            "the engine's export is malformed: a layer's bytes were interrupted".to_string(),
+        )),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(Error::Engine(
+            "the engine's export ended inside a layer; try again".to_string(),
+        )),
+    }
+}
+
+/// What the cache settled before the export, which decides what the export must do.
+pub(super) struct Plan {
+    /// The image's diff_ids, base first.
+    pub diff_ids: Vec<String>,
+    /// diff_ids already in the target.
+    pub settled: HashSet<String>,
+    /// Uncompressed sizes of the settled layers: an unnamed `layer.tar` of such a size is only
+    /// hashed at first, because it is probably one of them.
+    pub settled_sizes: HashSet<u64>,
+}
+
+/// A blob the engine held compressed, uploaded (or found) as it is.
+#[derive(Debug, Clone)]
+pub(super) struct Passed {
+    pub digest: Digest,
+    pub size: u64,
+    pub compression: LayerCompression,
+    pub how: How,
+}
+
+/// What one pass over the export did.
+#[derive(Default)]
+pub(super) struct Exported {
+    /// Layers compressed and uploaded here, by diff_id.
+    pub compressed: Vec<PushedLayer>,
+    /// Compressed blobs as the engine held them, by path in the archive.
+    pub passed: HashMap<String, Passed>,
+    /// The small JSON documents, by path.
+    pub documents: HashMap<String, Bytes>,
+    /// A layer was only hashed on the guess that it was settled, and it was not: the export must
+    /// be read again with every layer compressed.
+    pub guessed_wrong: bool,
+}
+
+/// Reads the whole export, uploading what `plan` says is missing.
+pub(super) async fn read_export(
+    ctx: &Arc<Ctx>,
+    mut entries: Entries,
+    plan: &Plan,
+) -> Result<Exported> {
+    let wanted: HashSet<&String> = plan.diff_ids.iter().collect();
+    let slots = Arc::new(Semaphore::new(UPLOADS_IN_FLIGHT));
+    // A JoinSet aborts its tasks when dropped, so a failed or cancelled push stops its uploads.
+    let mut uploads: JoinSet<Result<()>> = JoinSet::new();
+    let mut out = Exported::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut layer_index = 0usize;
+    while let Some(entry) = entries.next().await {
+        match entry? {
+            ArchiveEntry::Document { path, bytes } => {
+                out.documents.insert(path, bytes);
+            }
+            ArchiveEntry::BlobStart { path, size, name } => {
+                let first = next_chunk(&mut entries).await?;
+                if let Some(compression) = first.as_deref().and_then(sniff_compression) {
+                    let BlobName::Digest(digest) = &name else {
+                        return Err(Error::Engine(format!(
+                            "the engine's export holds a compressed layer {path} without its digest"
+                        )));
+                    };
+                    let digest = parse_digest(digest)?;
+                    let passed = pass_through(
+                        ctx,
+                        digest,
+                        size,
+                        compression,
+                        first,
+                        &mut entries,
+                        &slots,
+                        &mut uploads,
+                    )
+                    .await?;
+                    out.passed.insert(path, passed);
+                } else {
+                    layer_index += 1;
+                    let skip = match &name {
+                        BlobName::Digest(d) => plan.settled.contains(d) || !wanted.contains(d),
+                        BlobName::Unnamed => plan.settled_sizes.contains(&size),
+                    };
+                    if skip {
+                        let diff_id = hash_rest(first, &mut entries).await?;
+                        if !plan.settled.contains(&diff_id) && wanted.contains(&diff_id) {
+                            out.guessed_wrong = true;
+                        }
+                        continue;
+                    }
+                    let label = format!("layer-{layer_index}");
+                    let ready = compress_layer(ctx, first, &mut entries, &label, size).await?;
+                    if let BlobName::Digest(named) = &name {
+                        if *named != ready.diff_id {
+                            return Err(Error::Engine(format!(
+                                "the engine's export names a layer {named} but it holds {}; the image changed during the push, try again",
+                                ready.diff_id
+                            )));
+                        }
+                    }
+                    let diff_id = ready.diff_id.clone();
+                    ctx.emit(PushEvent::Identified {
+                        label,
+                        diff_id: diff_id.clone(),
+                    });
+                    if !plan.settled.contains(&diff_id) && seen.insert(diff_id.clone()) {
+                        out.compressed.push(PushedLayer {
+                            diff_id,
+                            digest: ready.layer.compressed.to_string(),
+                            size: ready.layer.compressed_size,
+                            how: How::Uploaded,
+                        });
+                    }
+                    // The upload already streamed; completing it is cheap even for a layer that
+                    // turned out to be a duplicate (the registry keeps one copy).
+                    let permit = slots.clone().acquire_owned().await.expect("never closed");
+                    let task_ctx = ctx.clone();
+                    uploads.spawn(async move {
+                        let _permit = permit;
+                        finish(&task_ctx, ready).await
+                    });
+                    ctx.advance(size);
+                }
+            }
+            ArchiveEntry::Chunk(_) | ArchiveEntry::BlobEnd => {
+                return Err(Error::Engine(
+                    "the engine's export is malformed: layer bytes outside a layer".to_string(),
+                ))
+            }
+        }
+        // Fail fast when an upload failed rather than reading the rest for nothing.
+        while let Some(done) = uploads.try_join_next() {
+            done.map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
+        }
+    }
+    while let Some(done) = uploads.join_next().await {
+        done.map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
+    }
+    Ok(out)
+}
+
+fn parse_digest(digest: &str) -> Result<Digest> {
+    Digest::parse(digest)
+        .map_err(|e| Error::Engine(format!("the engine's export names a blob {digest}: {e}")))
+}
+
+/// Hashes what is left of the current blob (after `first`) and returns its digest.
+async fn hash_rest(first: Option<Bytes>, entries: &mut Entries) -> Result<String> {
+    let mut hasher = Sha256::new();
+    if let Some(first) = first {
+        hasher.update(&first);
+    }
+    while let Some(chunk) = next_chunk(entries).await? {
+        hasher.update(&chunk);
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// Uploads a blob the engine already holds compressed, under its own digest, unless the target
+/// has it. The bytes are hashed as they go: a blob that does not match its name fails the
+/// upload before the registry completes it (the registry checks the digest too).
+#[allow(clippy::too_many_arguments)]
+async fn pass_through(
+    ctx: &Arc<Ctx>,
+    digest: Digest,
+    size: u64,
+    compression: LayerCompression,
+    first: Option<Bytes>,
+    entries: &mut Entries,
+    slots: &Arc<Semaphore>,
+    uploads: &mut JoinSet<Result<()>>,
+) -> Result<Passed> {
+    let repo = ctx.target.repository().to_string();
+    let blob = digest.to_string();
+    let mut passed = Passed {
+        digest: digest.clone(),
+        size,
+        compression,
+        how: How::Exists,
+    };
+    if ctx.client.blob_exists(&repo, &digest).await?.is_some() {
+        // The bytes are not needed; reading past them is all the export asks.
+        while next_chunk(entries).await?.is_some() {}
+        ctx.emit(PushEvent::Exists { blob });
+        ctx.advance(size);
+        return Ok(passed);
+    }
+    passed.how = How::Uploaded;
+    let (tx, rx) = tokio::sync::mpsc::channel::<slipway_oci::Result<Bytes>>(4);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let permit = slots.clone().acquire_owned().await.expect("never closed");
+    let task_ctx = ctx.clone();
+    let task_digest = digest.clone();
+    let upload = tokio::spawn(async move {
+        let _permit = permit;
+        task_ctx
+            .client
+            .push_blob_stream(&repo, &task_digest, body)
+            .await
+    });
+    let upload = super::compress::AbortOnDrop(upload);
+    let mut hasher = Sha256::new();
+    let mut sent = 0u64;
+    let mut pending = first;
+    loop {
+        let chunk = match pending.take() {
+            Some(chunk) => Some(chunk),
+            None => next_chunk(entries).await?,
+        };
+        let Some(chunk) = chunk else { break };
+        hasher.update(&chunk);
+        sent += chunk.len() as u64;
+        if tx.send(Ok(chunk)).await.is_err() {
+            // The upload ended early; its own error is reported below.
+            while next_chunk(entries).await?.is_some() {}
+            break;
+        }
+        ctx.emit(PushEvent::Uploading {
+            blob: blob.clone(),
+            done: sent,
+            total: size,
+        });
+    }
+    let actual = Digest::sha256_hex(hex::encode(hasher.finalize()));
+    if actual != digest {
+        let _ = tx
+            .send(Err(slipway_oci::Error::DigestMismatch {
+                registry: ctx.target.registry().to_string(),
+                expected: digest.clone(),
+                actual: actual.clone(),
+            }))
+            .await;
+        return Err(Error::Engine(format!(
+            "the engine's export holds blob {digest} with other bytes ({actual}); try again"
+        )));
+    }
+    drop(tx);
+    let task_ctx = ctx.clone();
+    uploads.spawn(async move {
+        let mut upload = upload;
+        (&mut upload.0)
+            .await
+            .map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
+        task_ctx.count_uploaded(size);
+        task_ctx.emit(PushEvent::Done {
+            blob: digest.to_string(),
+            digest: digest.to_string(),
+            size,
+        });
+        task_ctx.advance(size);
+        Ok(())
+    });
+    Ok(passed)
+}

@@ -1,0 +1,466 @@
+//! Push an image from the local engine straight to a registry.
+//!
+//! The engine's export ([`slipway_engine::archive`], any engine's layout) is requested first, so
+//! the engine prepares it while the registry is asked about the layers the push cache already
+//! knows ([`settle`]). The export is then read once, in order, never copied whole to disk
+//! ([`export`]): uncompressed layers are cut into chunks compressed on every core at once
+//! ([`codec`], [`compress`]) while both sides are hashed, and uploaded while they grow; blobs the
+//! engine already holds compressed (Docker's containerd image store) go to the registry as they
+//! are. The config and the manifest go last ([`resolve`] reads which config and layers the export
+//! describes); the manifest is read back by digest before the push reports success.
+//!
+//! A re-push looks each diff_id up in the cache first: layers the registry already has are
+//! skipped after a HEAD, layers in another repository of the same registry are mounted, and
+//! layers whose compressed bytes are cached are uploaded without exporting anything.
+
+mod codec;
+mod compress;
+mod export;
+mod resolve;
+mod settle;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use slipway_oci::image::{descriptor, image_manifest, Flavor};
+use slipway_oci::{BlobSource, Client, Digest, Reference};
+
+use crate::blob_cache::BlobCache;
+use crate::registry::RegistryAccess;
+use crate::{Error, Result, Slipway};
+
+pub use codec::Compression;
+use codec::{Codec, CHUNK};
+use export::{read_export, Entries, Exported, Plan};
+
+/// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
+/// `config` for the image config; while a layer is being compressed its diff_id is not known yet
+/// (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order
+/// and `Identified` then says which diff_id that was, so a display can merge the two rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PushEvent {
+    Waiting {
+        blob: String,
+        size: u64,
+    },
+    Compressing {
+        blob: String,
+        done: u64,
+        total: u64,
+    },
+    /// The layer compressed as `label` turned out to be `diff_id`.
+    Identified {
+        label: String,
+        diff_id: String,
+    },
+    Uploading {
+        blob: String,
+        done: u64,
+        total: u64,
+    },
+    Exists {
+        blob: String,
+    },
+    Mounted {
+        blob: String,
+        from: String,
+    },
+    Done {
+        blob: String,
+        digest: String,
+        size: u64,
+    },
+    /// Uncompressed bytes dealt with so far across all layers.
+    Overall {
+        done: u64,
+        total: u64,
+    },
+}
+
+/// Receives [`PushEvent`]s; the desktop app forwards them to a Tauri channel, the CLI draws bars.
+pub type PushProgress = Arc<dyn Fn(PushEvent) + Send + Sync>;
+
+/// What to push where.
+#[derive(Debug, Clone, Default)]
+pub struct PushRequest {
+    /// The local image (name:tag or id).
+    pub image: String,
+    /// The destination reference (`host:port/repo:tag`).
+    pub target: String,
+    pub access: RegistryAccess,
+    /// gzip level 1-12 (default 1, ISA-L's igzip, within 1.05x of skopeo's output size; 2-12
+    /// are libdeflate's, smaller and slower) or zstd level 1-19 (default 1).
+    pub level: Option<i32>,
+    /// gzip (default) or zstd layers. Layers the engine already holds compressed are pushed as
+    /// they are.
+    pub compression: Compression,
+    /// Where the push cache lives; default the user's cache dir.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushOutcome {
+    /// The pushed reference, pinned: `host/repo:tag@sha256:...`.
+    pub reference: String,
+    pub digest: String,
+    pub media_type: String,
+    pub layers: Vec<PushedLayer>,
+    /// Compressed bytes actually sent to the registry.
+    pub uploaded_bytes: u64,
+    /// Layers whose bytes had to be compressed in this push.
+    pub compressed_layers: usize,
+}
+
+/// One layer of a pushed image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedLayer {
+    pub diff_id: String,
+    /// The registry digest of the (compressed) blob.
+    pub digest: String,
+    pub size: u64,
+    pub how: How,
+}
+
+/// How a layer got into the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    /// Its bytes were sent in this push.
+    Uploaded,
+    /// The repository already had it.
+    Exists,
+    /// Mounted from another repository of the same registry.
+    Mounted,
+}
+
+/// What every part of one push shares.
+pub(crate) struct Ctx {
+    client: Client,
+    codec: Codec,
+    target: Reference,
+    cache: BlobCache,
+    progress: PushProgress,
+    total: u64,
+    done: AtomicU64,
+    uploaded: AtomicU64,
+}
+
+impl Ctx {
+    fn emit(&self, event: PushEvent) {
+        (self.progress)(event);
+    }
+
+    /// Counts `bytes` of layers dealt with, for the overall bar.
+    fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.emit(PushEvent::Overall {
+            done,
+            total: self.total,
+        });
+    }
+
+    fn count_uploaded(&self, bytes: u64) {
+        self.uploaded.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+impl Slipway {
+    /// Pushes a local image to a registry. See the module docs for how.
+    pub async fn push(&self, request: PushRequest, progress: PushProgress) -> Result<PushOutcome> {
+        let target = Reference::parse(&request.target)
+            .map_err(|e| Error::invalid_reference(&request.target, e))?;
+        let details = self.engine().inspect_image(&request.image).await?;
+        let client = request.access.client(target.registry())?;
+        let cache = match &request.cache_dir {
+            Some(dir) => BlobCache::open(dir)?,
+            None => BlobCache::open_default()?,
+        };
+        let codec = Codec::new(request.compression, request.level);
+        let layer_sizes = layer_sizes(&details);
+        let ctx = Arc::new(Ctx {
+            client,
+            codec,
+            target: target.clone(),
+            cache,
+            progress,
+            total: layer_sizes.iter().sum(),
+            done: Default::default(),
+            uploaded: Default::default(),
+        });
+        // Surface unreachable/TLS/HTTP-only problems before any work is done.
+        ctx.client.base_url().await?;
+
+        let diff_ids = details.diff_ids.clone();
+        for (diff_id, size) in diff_ids.iter().zip(&layer_sizes) {
+            ctx.emit(PushEvent::Waiting {
+                blob: diff_id.clone(),
+                size: *size,
+            });
+        }
+        let unique: Vec<String> = {
+            let mut seen = HashSet::new();
+            diff_ids
+                .iter()
+                .filter(|d| seen.insert((*d).clone()))
+                .cloned()
+                .collect()
+        };
+        let cached: HashMap<String, _> = unique
+            .iter()
+            .filter_map(|d| {
+                let layer = ctx.cache.get(ctx.codec.compression.name(), d)?;
+                Some((d.clone(), layer))
+            })
+            .collect();
+        // With the classic stores and Podman the image id is the config digest, so a config the
+        // cache holds under it is this image's.
+        let known_config = Digest::parse(&details.id)
+            .ok()
+            .and_then(|id| ctx.cache.read_small(&id).map(|bytes| (id, bytes)));
+        // Ask for the export before talking to the registry, so that the engine prepares it (the
+        // classic store writes the whole image to disk before its first byte) while the cache's
+        // layers are settled. Only when the cache may settle everything is it not asked for.
+        let everything_cached = known_config.is_some() && cached.len() == unique.len();
+        let mut entries: Option<Entries> = (!everything_cached)
+            .then(|| Box::pin(self.engine().export_archive(&request.image, CHUNK)) as Entries);
+
+        let mut settled: HashMap<String, PushedLayer> = HashMap::new();
+        for (diff_id, layer) in &cached {
+            if let Some(pushed) = settle::settle_from_cache(&ctx, diff_id, layer).await? {
+                ctx.advance(layer.uncompressed_size);
+                settled.insert(diff_id.clone(), pushed);
+            }
+        }
+        let missing = unique.iter().any(|d| !settled.contains_key(d));
+        let (config_digest, config, exported) = match known_config {
+            Some((id, config)) if !missing => (id, Bytes::from(config), Exported::default()),
+            _ => {
+                let entries = entries.take().unwrap_or_else(|| {
+                    Box::pin(self.engine().export_archive(&request.image, CHUNK))
+                });
+                let exported = self
+                    .export_missing(&ctx, entries, &request.image, &diff_ids, &settled)
+                    .await?;
+                let resolved = resolve::resolve(&exported.documents)?;
+                if !resolve::is_image(&exported.documents, &resolved.config_digest, &details.id) {
+                    return Err(Error::Engine(format!(
+                        "the engine exported another image than {} ({}); the tag moved during the push, try again",
+                        request.image, details.id
+                    )));
+                }
+                (
+                    resolved.config_digest.clone(),
+                    resolved.config.clone(),
+                    exported,
+                )
+            }
+        };
+        drop(entries);
+        resolve::check_config(&config, &diff_ids)?;
+        ctx.cache.store_small(&config_digest, &config)?;
+        let compressed_layers = exported.compressed.len();
+        for layer in &exported.compressed {
+            settled.insert(layer.diff_id.clone(), layer.clone());
+        }
+        let layers = self.layers_in_order(&ctx, &diff_ids, &settled, &exported)?;
+
+        // The config, then the manifest that names it and the layers in diff_id order.
+        let repo = ctx.target.repository().to_string();
+        let config_size = config.len() as u64;
+        ctx.client
+            .push_blob(
+                &repo,
+                &config_digest,
+                config_size,
+                BlobSource::Bytes(config.clone()),
+                None,
+            )
+            .await?;
+        ctx.emit(PushEvent::Done {
+            blob: "config".into(),
+            digest: config_digest.to_string(),
+            size: config_size,
+        });
+        let (media_type, manifest) =
+            manifest_for(&ctx, &config_digest, config_size, &layers, &exported)?;
+        let tag = ctx.target.manifest_reference();
+        let digest = ctx
+            .client
+            .put_manifest(&repo, &tag, &media_type, manifest)
+            .await?;
+        // Read it back by digest so that success is never reported for a manifest the registry
+        // did not keep (a proxy that swallowed the PUT, a registry that failed to commit).
+        let back = ctx.client.get_manifest(&repo, &digest.to_string()).await?;
+        if back.digest != digest {
+            return Err(Error::Registry(slipway_oci::Error::DigestMismatch {
+                registry: ctx.target.registry().to_string(),
+                expected: digest,
+                actual: back.digest,
+            }));
+        }
+        // The cache must not grow without bound on a desktop; a failure to prune is not a
+        // failure to push.
+        if let Err(e) = ctx.cache.prune_default() {
+            tracing::warn!("could not prune the push cache: {e}");
+        }
+        Ok(PushOutcome {
+            reference: ctx.target.with_digest(digest.clone()).to_string(),
+            digest: digest.to_string(),
+            media_type,
+            layers,
+            uploaded_bytes: ctx.uploaded.load(Ordering::Relaxed),
+            compressed_layers,
+        })
+    }
+
+    /// Reads the export and uploads what is missing. An unnamed layer that was only hashed on the
+    /// guess that it was settled (same size) and turned out not to be sends the push through the
+    /// export a second time with every layer compressed; that costs time only when two layers
+    /// have exactly the same size.
+    async fn export_missing(
+        &self,
+        ctx: &Arc<Ctx>,
+        entries: Entries,
+        image: &str,
+        diff_ids: &[String],
+        settled: &HashMap<String, PushedLayer>,
+    ) -> Result<Exported> {
+        let plan = Plan {
+            diff_ids: diff_ids.to_vec(),
+            settled: settled.keys().cloned().collect(),
+            settled_sizes: settled
+                .keys()
+                .filter_map(|d| ctx.cache.get(ctx.codec.compression.name(), d))
+                .map(|l| l.uncompressed_size)
+                .collect(),
+        };
+        let first = read_export(ctx, entries, &plan).await?;
+        if !first.guessed_wrong {
+            return Ok(first);
+        }
+        let mut plan = plan;
+        plan.settled
+            .extend(first.compressed.iter().map(|l| l.diff_id.clone()));
+        plan.settled_sizes.clear();
+        let again = Box::pin(self.engine().export_archive(image, CHUNK)) as Entries;
+        let mut second = read_export(ctx, again, &plan).await?;
+        second.compressed.extend(first.compressed);
+        Ok(second)
+    }
+
+    /// Every layer of the image, base first, as it now is in the registry.
+    fn layers_in_order(
+        &self,
+        ctx: &Ctx,
+        diff_ids: &[String],
+        settled: &HashMap<String, PushedLayer>,
+        exported: &Exported,
+    ) -> Result<Vec<PushedLayer>> {
+        let paths = resolve::resolve(&exported.documents)
+            .map(|r| r.layer_paths)
+            .unwrap_or_default();
+        diff_ids
+            .iter()
+            .enumerate()
+            .map(|(i, diff_id)| {
+                if let Some(passed) = paths.get(i).and_then(|p| exported.passed.get(p)) {
+                    let layer = crate::blob_cache::CachedLayer {
+                        compressed: passed.digest.clone(),
+                        compressed_size: passed.size,
+                        uncompressed_size: 0,
+                        media_type: Flavor::Oci.layer_media_type(passed.compression).to_string(),
+                        locations: Default::default(),
+                    };
+                    // Filed under its compression, so another push of the same layer (from any
+                    // engine) finds it in the registry by HEAD instead of compressing it.
+                    let name = match passed.compression {
+                        slipway_oci::image::LayerCompression::Gzip => "gzip",
+                        slipway_oci::image::LayerCompression::Zstd => "zstd",
+                    };
+                    ctx.cache
+                        .put(name, diff_id, layer, Some(&ctx.target.name()))?;
+                    return Ok(PushedLayer {
+                        diff_id: diff_id.clone(),
+                        digest: passed.digest.to_string(),
+                        size: passed.size,
+                        how: passed.how,
+                    });
+                }
+                settled.get(diff_id).cloned().ok_or_else(|| {
+                    Error::Engine(format!(
+                        "the engine's export has no layer with diff_id {diff_id}"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The manifest to PUT: the engine's own when the export carries one for exactly these blobs
+/// (its digest is then the one the engine reports), otherwise one built from the pushed layers.
+fn manifest_for(
+    ctx: &Ctx,
+    config_digest: &Digest,
+    config_size: u64,
+    layers: &[PushedLayer],
+    exported: &Exported,
+) -> Result<(String, Bytes)> {
+    let digests: Vec<Digest> = layers
+        .iter()
+        .map(|l| {
+            Digest::parse(&l.digest).map_err(|e| Error::Engine(format!("layer {}: {e}", l.digest)))
+        })
+        .collect::<Result<_>>()?;
+    if let Some(own) = resolve::engine_manifest(&exported.documents, config_digest, &digests) {
+        return Ok(own);
+    }
+    let compression_of = |digest: &Digest| {
+        exported
+            .passed
+            .values()
+            .find(|p| &p.digest == digest)
+            .map(|p| p.compression)
+    };
+    // zstd layers need the OCI flavor; gzip ones go in Docker's, which every engine pulls.
+    let flavor = if digests
+        .iter()
+        .any(|d| compression_of(d) == Some(slipway_oci::image::LayerCompression::Zstd))
+    {
+        Flavor::Oci
+    } else {
+        ctx.codec.compression.flavor()
+    };
+    let descriptors = layers
+        .iter()
+        .zip(&digests)
+        .map(|(layer, digest)| {
+            let compression = compression_of(digest).unwrap_or(ctx.codec.compression.layer());
+            descriptor(flavor.layer_media_type(compression), layer.size, digest)
+        })
+        .collect();
+    let config = descriptor(flavor.config_media_type(), config_size, config_digest);
+    Ok((
+        flavor.manifest_media_type().to_string(),
+        image_manifest(flavor, config, descriptors),
+    ))
+}
+
+/// Layer sizes for progress: the engine reports only the image's total size; history sizes list
+/// the non-empty layers in order, which is all progress needs.
+fn layer_sizes(details: &slipway_engine::images::ImageDetails) -> Vec<u64> {
+    let mut sizes: Vec<u64> = details
+        .history
+        .iter()
+        .rev()
+        .map(|h| h.size)
+        .filter(|s| *s > 0)
+        .collect();
+    sizes.resize(details.diff_ids.len(), 0);
+    sizes
+}
