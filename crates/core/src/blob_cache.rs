@@ -51,6 +51,8 @@ impl BlobCache {
         BlobCache::open(root)
     }
 
+    /// Opens the cache at `root`, creating it, and removes temp files that a push which ended
+    /// without cleaning up (a crash, a killed process) left behind.
     pub fn open(root: impl Into<PathBuf>) -> Result<BlobCache> {
         let root = root.into();
         let blobs = root.join("blobs");
@@ -58,7 +60,37 @@ impl BlobCache {
             path: blobs.clone(),
             source,
         })?;
-        Ok(BlobCache { root })
+        let cache = BlobCache { root };
+        cache.remove_orphans();
+        Ok(cache)
+    }
+
+    /// Removes `tmp-<pid>-<n>` files whose process is gone, or that nothing wrote for a day.
+    /// A live push of another process (the app and the CLI may run at once) keeps its files.
+    fn remove_orphans(&self) {
+        const STALE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+        let Ok(entries) = std::fs::read_dir(self.root.join("blobs")) else {
+            return;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix("tmp-")
+                .and_then(|rest| rest.split('-').next())
+            else {
+                continue;
+            };
+            let gone = !Path::new("/proc").join(pid).exists();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE);
+            if gone || stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn index_path(&self) -> PathBuf {
@@ -226,6 +258,20 @@ impl BlobCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_files_of_a_process_that_is_gone_are_removed_when_the_cache_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path()).unwrap();
+        let mine = cache.temp_path();
+        std::fs::write(&mine, b"in progress").unwrap();
+        // No process has a pid this large (the kernel's limit is 2^22).
+        let orphan = dir.path().join("blobs").join("tmp-99999999-0");
+        std::fs::write(&orphan, b"left by a crash").unwrap();
+        BlobCache::open(dir.path()).unwrap();
+        assert!(!orphan.exists(), "the crashed push's temp file is removed");
+        assert!(mine.exists(), "a live push's temp file is kept");
+    }
 
     #[test]
     fn prune_removes_the_oldest_blobs_first_and_keeps_the_index() {
