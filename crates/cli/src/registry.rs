@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use slipway_core::push::{Compression, PushEvent, PushRequest};
+use slipway_core::push::{Compression, PushEvent, PushRequest, Route};
 use slipway_core::registry::{self, CopyEvent, Credentials, PlatformChoice, RegistryAccess};
 
 use crate::{format, Context, Failure};
@@ -90,6 +90,14 @@ impl From<RegistryGroup> for RegistryCommand {
     }
 }
 
+/// `--route` on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RouteArg {
+    Auto,
+    Export,
+    Engine,
+}
+
 /// The registry subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
@@ -106,6 +114,13 @@ pub enum RegistryCommand {
         /// Compress layers with zstd (OCI media types; Docker 20.10 cannot pull these).
         #[arg(long)]
         zstd: bool,
+        /// `export`: read the engine's export and compress on every core (fastest for a first
+        /// push); `engine`: the engine pushes through Slipway's loopback relay and sends only
+        /// what the registry lacks (teaches a classic-store engine the layers, so later pushes
+        /// are incremental); `auto` (default): the engine when it already knows nearly every
+        /// layer, the export otherwise.
+        #[arg(long, value_enum, default_value = "auto")]
+        route: RouteArg,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -175,6 +190,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             reference,
             level,
             zstd,
+            route,
             access,
         } => {
             let slipway = context.slipway().await?;
@@ -191,6 +207,11 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 } else {
                     Compression::Gzip
                 },
+                route: match route {
+                    RouteArg::Auto => Route::Auto,
+                    RouteArg::Export => Route::Export,
+                    RouteArg::Engine => Route::Engine,
+                },
             };
             let started = std::time::Instant::now();
             let outcome = slipway
@@ -202,8 +223,12 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 crate::format::print_json(&outcome);
             } else {
                 let elapsed = started.elapsed().as_secs_f64();
+                let route = match outcome.route {
+                    Route::Engine => "the engine's push through the relay",
+                    _ => "the engine's export",
+                };
                 println!(
-                    "pushed {} ({} uploaded in {:.2}s)",
+                    "pushed {} ({} uploaded in {:.2}s, via {route})",
                     outcome.reference,
                     format::size(outcome.uploaded_bytes),
                     elapsed

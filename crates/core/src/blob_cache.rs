@@ -31,6 +31,10 @@ struct Index {
     /// Keyed by `<compression>:<diff_id>`: a layer compressed with gzip and with zstd are two
     /// different blobs.
     layers: BTreeMap<String, CachedLayer>,
+    /// Per engine endpoint, the diff_ids that engine has pushed through Slipway's relay: it
+    /// remembers their registry digests and sends only what a target lacks.
+    #[serde(default)]
+    engines: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The cache; cheap to open, each change is written through.
@@ -148,6 +152,32 @@ impl BlobCache {
             layer.locations.insert(location.to_string());
         }
         index.layers.insert(key, layer);
+        self.write(&index)
+    }
+
+    /// Where the compressed blob `digest` is known to be (`registry/repository` names).
+    pub fn locations_of(&self, digest: &Digest) -> BTreeSet<String> {
+        self.read()
+            .layers
+            .into_values()
+            .filter(|l| &l.compressed == digest)
+            .flat_map(|l| l.locations)
+            .collect()
+    }
+
+    /// The diff_ids the engine at `endpoint` has pushed through the relay.
+    pub fn engine_knows(&self, endpoint: &str) -> BTreeSet<String> {
+        self.read().engines.remove(endpoint).unwrap_or_default()
+    }
+
+    /// Records that the engine at `endpoint` pushed `diff_ids` through the relay.
+    pub fn remember_engine_layers(&self, endpoint: &str, diff_ids: &[String]) -> Result<()> {
+        let mut index = self.read();
+        index
+            .engines
+            .entry(endpoint.to_string())
+            .or_default()
+            .extend(diff_ids.iter().cloned());
         self.write(&index)
     }
 

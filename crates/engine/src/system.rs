@@ -37,7 +37,33 @@ pub struct EngineInfo {
     pub endpoint: String,
 }
 
+/// Where a Docker engine keeps its images, which decides what its export and push cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageStore {
+    /// The classic graph drivers (overlay2, ...): layers are kept unpacked, and an export or a
+    /// push assembles and (for a push) compresses each layer again.
+    Classic,
+    /// containerd's content store (`containerd-snapshotter`, the default for new installs from
+    /// Docker 29): layers are kept as the compressed blobs a registry holds.
+    Containerd,
+}
+
 impl Engine {
+    /// Which image store the engine uses; Podman and older engines answer [`ImageStore::Classic`].
+    pub async fn image_store(&self) -> Result<ImageStore> {
+        let info = self.docker().info().await?;
+        let containerd = info
+            .driver_status
+            .iter()
+            .flatten()
+            .any(|pair| pair.iter().any(|v| v == "io.containerd.snapshotter.v1"));
+        Ok(if containerd {
+            ImageStore::Containerd
+        } else {
+            ImageStore::Classic
+        })
+    }
+
     /// Asks the engine who it is.
     pub async fn info(&self) -> Result<EngineInfo> {
         let version = self.docker().version().await?;

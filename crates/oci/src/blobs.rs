@@ -97,7 +97,13 @@ impl Client {
             ))
             .await?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(resp.content_length().unwrap_or(0))),
+            // The header, not `content_length()`: for a HEAD reqwest reports the empty body's
+            // length, 0, whatever the registry said.
+            s if s.is_success() => Ok(Some(
+                crate::client::header_str(resp.headers(), "content-length")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0),
+            )),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self
                 .status_error(resp, &format!("blob {digest} in {repository}"), &scope)

@@ -323,12 +323,29 @@ impl Client {
     where
         S: Stream<Item = Result<Bytes>> + Send + 'static,
     {
-        let scope = Scope::push(repository);
-        let location = self.start_upload(repository).await?;
+        let mut upload = self.open_upload(repository).await?;
+        self.upload_stream(&mut upload, stream).await?;
+        self.complete_upload(upload, digest).await
+    }
+
+    /// Sends a one-shot stream of unknown length as one streaming PATCH at the upload's offset.
+    /// A stream that fails (a [`crate::blobs::VerifiedStream`] that saw the wrong bytes, a
+    /// producer that gave up) aborts the PATCH, so the upload is never completed with it.
+    pub async fn upload_stream<S>(&self, upload: &mut Upload, stream: S) -> Result<()>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        let repository = upload.repository.clone();
+        let scope = Scope::push(&repository);
         let failure: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
         let seen_failure = failure.clone();
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = sent.clone();
         let body = stream.map(move |item| {
-            item.map_err(|e| {
+            item.inspect(|bytes| {
+                counted.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            })
+            .map_err(|e| {
                 let text = e.to_string();
                 *seen_failure.lock().expect("failure lock") = Some(e);
                 std::io::Error::other(text)
@@ -338,7 +355,7 @@ impl Client {
         let outcome = self
             .send_once(
                 Method::PATCH,
-                &location,
+                &upload.location,
                 headers,
                 reqwest::Body::wrap_stream(body),
                 &scope,
@@ -353,9 +370,12 @@ impl Client {
                 .status_error(resp, &format!("upload to {repository}"), &scope)
                 .await);
         }
-        let location = header_str(resp.headers(), "location").unwrap_or(location);
-        self.finish_upload(repository, &location, digest, None)
-            .await
+        if let Some(next) = header_str(resp.headers(), "location") {
+            upload.location = next;
+        }
+        let offset = upload.offset + sent.load(std::sync::atomic::Ordering::Relaxed);
+        upload.offset = range_end(resp.headers()).unwrap_or(offset);
+        Ok(())
     }
 }
 

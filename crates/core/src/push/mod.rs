@@ -15,8 +15,11 @@
 
 mod codec;
 mod compress;
+mod engine;
 mod export;
+mod relay;
 mod resolve;
+mod route;
 mod settle;
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +39,7 @@ use crate::{Error, Result, Slipway};
 pub use codec::Compression;
 use codec::{Codec, CHUNK};
 use export::{read_export, Entries, Exported, Plan};
+pub use route::Route;
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
 /// `config` for the image config; while a layer is being compressed its diff_id is not known yet
@@ -101,6 +105,8 @@ pub struct PushRequest {
     pub compression: Compression,
     /// Where the push cache lives; default the user's cache dir.
     pub cache_dir: Option<PathBuf>,
+    /// The export, the engine's own push, or whichever costs only what changed (default).
+    pub route: Route,
 }
 
 /// What a push did.
@@ -113,8 +119,10 @@ pub struct PushOutcome {
     pub layers: Vec<PushedLayer>,
     /// Compressed bytes actually sent to the registry.
     pub uploaded_bytes: u64,
-    /// Layers whose bytes had to be compressed in this push.
+    /// Layers whose bytes Slipway had to compress in this push.
     pub compressed_layers: usize,
+    /// The way the push went: [`Route::Export`] or [`Route::Engine`].
+    pub route: Route,
 }
 
 /// One layer of a pushed image.
@@ -202,6 +210,15 @@ impl Slipway {
                 blob: diff_id.clone(),
                 size: *size,
             });
+        }
+        let known = ctx.cache.engine_knows(self.engine().endpoint());
+        let route = self
+            .choose_route(&request, &details, &layer_sizes, &known)
+            .await?;
+        if route == Route::Engine {
+            return self
+                .push_through_engine(&ctx, &request.image, &details, &layer_sizes)
+                .await;
         }
         let unique: Vec<String> = {
             let mut seen = HashSet::new();
@@ -316,6 +333,7 @@ impl Slipway {
             layers,
             uploaded_bytes: ctx.uploaded.load(Ordering::Relaxed),
             compressed_layers,
+            route: Route::Export,
         })
     }
 

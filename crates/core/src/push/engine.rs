@@ -1,0 +1,220 @@
+//! A push by the engine itself, through the relay: tag the image for the relay, let the engine
+//! push it, untag it, then put the engine's manifest under the user's tag.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use slipway_engine::images::ImageDetails;
+use slipway_oci::Digest;
+
+use super::relay::{Relay, Seen};
+use super::{Ctx, How, PushEvent, PushOutcome, PushedLayer, Route};
+use crate::blob_cache::CachedLayer;
+use crate::{Error, Result, Slipway};
+
+/// The relay's port unless `SLIPWAY_RELAY_PORT` says otherwise. A fixed port keeps what the
+/// engine remembers about pushed layers under one registry name; when it is taken (the app and
+/// the CLI pushing at once), any free port works as well.
+const RELAY_PORT: u16 = 5099;
+
+/// One descriptor in a manifest or an index.
+#[derive(Deserialize)]
+struct Desc {
+    digest: String,
+    size: u64,
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+}
+
+/// The parts of a manifest (or an index) the push reads.
+#[derive(Deserialize)]
+struct Listing {
+    config: Option<Desc>,
+    #[serde(default)]
+    layers: Vec<Desc>,
+    #[serde(default)]
+    manifests: Vec<Desc>,
+}
+
+impl Slipway {
+    pub(super) async fn push_through_engine(
+        &self,
+        ctx: &Arc<Ctx>,
+        image: &str,
+        details: &ImageDetails,
+        layer_sizes: &[u64],
+    ) -> Result<PushOutcome> {
+        let port = std::env::var("SLIPWAY_RELAY_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(RELAY_PORT);
+        let relay = Relay::start(ctx.clone(), port).await.map_err(|e| {
+            Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
+        })?;
+        let nonce = format!(
+            "slipway-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let relay_ref = format!(
+            "127.0.0.1:{}/{}:{nonce}",
+            relay.addr.port(),
+            ctx.target.repository()
+        );
+        self.engine().tag_image(image, &relay_ref).await?;
+        let pushed = self.engine().push_image(&relay_ref).await;
+        // The temporary tag goes whatever happened; the image keeps its own tags.
+        let _ = self.engine().remove_image(&relay_ref, false).await;
+        if let Err(e) = pushed {
+            // The engine reports the relay's failures as a bare status; the relay knows why.
+            return Err(match relay.failure() {
+                Some(why) => Error::Engine(format!("the engine's push failed: {why}")),
+                None => e.into(),
+            });
+        }
+        let seen = relay.take();
+        drop(relay);
+
+        let (media_type, top) = seen.manifests.last().cloned().ok_or_else(|| {
+            Error::Engine("the engine's push ended without sending a manifest".to_string())
+        })?;
+        let (manifest_bytes, children) = image_manifest_of(&seen.manifests, &top)?;
+        let manifest: Listing = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| Error::Engine(format!("the engine pushed an unreadable manifest: {e}")))?;
+        let config = manifest
+            .config
+            .ok_or_else(|| Error::Engine("the engine's manifest names no config".to_string()))?;
+        let top_digest = Digest::sha256_of(&top).to_string();
+        let same_image = config.digest == details.id
+            || top_digest == details.id
+            || Digest::sha256_of(&manifest_bytes).to_string() == details.id;
+        if !same_image || manifest.layers.len() != details.diff_ids.len() {
+            return Err(Error::Engine(format!(
+                "the engine pushed another image than {image} ({}); the tag moved during the push, try again",
+                details.id
+            )));
+        }
+
+        let mut layers = Vec::new();
+        for (i, (desc, diff_id)) in manifest.layers.iter().zip(&details.diff_ids).enumerate() {
+            let digest = Digest::parse(&desc.digest)
+                .map_err(|e| Error::Engine(format!("the engine's manifest: {e}")))?;
+            let how = match seen.blobs.get(&digest) {
+                Some(Seen::Uploaded { label, size }) => {
+                    ctx.emit(PushEvent::Identified {
+                        label: label.clone(),
+                        diff_id: diff_id.clone(),
+                    });
+                    ctx.emit(PushEvent::Done {
+                        blob: diff_id.clone(),
+                        digest: desc.digest.clone(),
+                        size: *size,
+                    });
+                    How::Uploaded
+                }
+                // Skipped by the engine after a HEAD or a mount the target answered.
+                _ => {
+                    ctx.emit(PushEvent::Exists {
+                        blob: diff_id.clone(),
+                    });
+                    How::Exists
+                }
+            };
+            ctx.advance(layer_sizes.get(i).copied().unwrap_or(0));
+            // Another push of this layer, from any engine and either route, then finds it by
+            // HEAD or mounts it instead of compressing it.
+            if let Some(compression) = slipway_oci::image::compression_of(&desc.media_type) {
+                let name = match compression {
+                    slipway_oci::image::LayerCompression::Gzip => "gzip",
+                    slipway_oci::image::LayerCompression::Zstd => "zstd",
+                };
+                let cached = CachedLayer {
+                    compressed: digest.clone(),
+                    compressed_size: desc.size,
+                    uncompressed_size: layer_sizes.get(i).copied().unwrap_or(0),
+                    media_type: desc.media_type.clone(),
+                    locations: Default::default(),
+                };
+                ctx.cache
+                    .put(name, diff_id, cached, Some(&ctx.target.name()))?;
+            }
+            layers.push(PushedLayer {
+                diff_id: diff_id.clone(),
+                digest: desc.digest.clone(),
+                size: desc.size,
+                how,
+            });
+        }
+        ctx.emit(PushEvent::Done {
+            blob: "config".into(),
+            digest: config.digest.clone(),
+            size: config.size,
+        });
+
+        // Manifests an index lists go first, by digest; the top one goes under the user's tag.
+        let repo = ctx.target.repository().to_string();
+        for (child_type, child) in &children {
+            let digest = Digest::sha256_of(child).to_string();
+            ctx.client
+                .put_manifest(&repo, &digest, child_type, child.clone())
+                .await?;
+        }
+        let tag = ctx.target.manifest_reference();
+        let digest = ctx
+            .client
+            .put_manifest(&repo, &tag, &media_type, top)
+            .await?;
+        let back = ctx.client.get_manifest(&repo, &digest.to_string()).await?;
+        if back.digest != digest {
+            return Err(Error::Registry(slipway_oci::Error::DigestMismatch {
+                registry: ctx.target.registry().to_string(),
+                expected: digest,
+                actual: back.digest,
+            }));
+        }
+        ctx.cache
+            .remember_engine_layers(self.engine().endpoint(), &details.diff_ids)?;
+        Ok(PushOutcome {
+            reference: ctx.target.with_digest(digest.clone()).to_string(),
+            digest: digest.to_string(),
+            media_type,
+            layers,
+            uploaded_bytes: ctx.uploaded.load(std::sync::atomic::Ordering::Relaxed),
+            compressed_layers: 0,
+            route: Route::Engine,
+        })
+    }
+}
+
+/// For the manifest the engine pushed last: when it is an index, the image manifest among those
+/// it lists (the one whose blobs were pushed) plus every listed manifest the engine sent;
+/// otherwise the manifest itself and nothing else.
+fn image_manifest_of(
+    sent: &[(String, Bytes)],
+    top: &Bytes,
+) -> Result<(Bytes, Vec<(String, Bytes)>)> {
+    let listing: Listing = serde_json::from_slice(top).map_err(|e| {
+        Error::Engine(format!(
+            "the engine pushed an unreadable manifest: {e}: {}",
+            String::from_utf8_lossy(&top[..top.len().min(400)])
+        ))
+    })?;
+    if listing.manifests.is_empty() {
+        return Ok((top.clone(), Vec::new()));
+    }
+    let children: Vec<(String, Bytes)> = sent
+        .iter()
+        .filter(|(_, bytes)| {
+            let digest = Digest::sha256_of(bytes).to_string();
+            listing.manifests.iter().any(|d| d.digest == digest)
+        })
+        .cloned()
+        .collect();
+    let image = children.first().map(|(_, b)| b.clone()).ok_or_else(|| {
+        Error::Engine("the engine pushed an index without its manifests".to_string())
+    })?;
+    Ok((image, children))
+}

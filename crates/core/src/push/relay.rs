@@ -1,0 +1,531 @@
+//! The engine's own push, through a registry Slipway serves on 127.0.0.1.
+//!
+//! A Docker engine pushes only the layers a registry lacks, and asks about each with a HEAD
+//! before it reads a byte of it; it is the one way to send an image without exporting all of it.
+//! But the engine can only push to registries it is configured for. Every engine trusts
+//! 127.0.0.0/8 over plain HTTP without daemon.json (moby `registry/config.go`, containerd
+//! `hosts.go`), so Slipway serves the distribution API there and forwards every request to the
+//! real target with its own client: HTTPS, a custom CA, credentials, resume. HEADs are answered
+//! from the target, uploads are streamed to it as they arrive, and the manifest the engine
+//! sends is put under the user's tag. The image in the registry is the engine's own: its config
+//! and its layer bytes, unchanged.
+//!
+//! Only what [the spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md)
+//! asks of a registry for a push is served: `GET /v2/`, HEAD on blobs, POST (with `mount`),
+//! PATCH and PUT on uploads, DELETE of an upload, and PUT of a manifest.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use slipway_oci::blobs::Mount;
+use slipway_oci::uploads::Upload;
+use slipway_oci::Digest;
+
+use super::{Ctx, PushEvent};
+
+/// A layer as the relay saw it go by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// The target already had it: the engine skipped it after a HEAD or a mount.
+    Exists,
+    /// The engine uploaded it, `label` naming it in progress events while it went.
+    Uploaded { label: String, size: u64 },
+}
+
+/// What the engine pushed through the relay.
+#[derive(Debug, Default)]
+pub(super) struct Pushed {
+    /// Blobs by digest.
+    pub blobs: HashMap<Digest, Seen>,
+    /// The manifests the engine sent, in order (an index comes after the manifests it lists):
+    /// each one's media type and exact bytes.
+    pub manifests: Vec<(String, Bytes)>,
+}
+
+struct Shared {
+    ctx: Arc<Ctx>,
+    sessions: Mutex<HashMap<String, (String, Upload)>>,
+    next: AtomicUsize,
+    pushed: Mutex<Pushed>,
+    /// Digests HEADed by the engine that the target had.
+    heads: Mutex<HashSet<Digest>>,
+    /// The first request the relay could not serve: the engine reports only a status code.
+    failure: Mutex<Option<String>>,
+}
+
+/// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
+pub(super) struct Relay {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    _server: super::compress::AbortOnDrop<()>,
+}
+
+impl Relay {
+    /// Starts a relay towards `ctx`'s target. `port` 0 takes any free port; a fixed port keeps
+    /// the engine's memory of which layers it pushed where tidy, but any port works, because the
+    /// engine asks about a known layer at whatever registry it pushes to.
+    pub async fn start(ctx: Arc<Ctx>, port: u16) -> std::io::Result<Relay> {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => l,
+            // Another push (the app and the CLI at once) holds the port: any port will do.
+            Err(_) if port != 0 => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
+            Err(e) => return Err(e),
+        };
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            ctx,
+            sessions: Mutex::default(),
+            next: AtomicUsize::new(1),
+            pushed: Mutex::default(),
+            heads: Mutex::default(),
+            failure: Mutex::default(),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Relay {
+            addr,
+            shared,
+            _server: super::compress::AbortOnDrop(server),
+        })
+    }
+
+    /// Why the relay failed a request of the engine's, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.lock().expect("relay lock").clone()
+    }
+
+    /// What went through, once the engine's push has ended.
+    pub fn take(&self) -> Pushed {
+        let mut pushed = std::mem::take(&mut *self.shared.pushed.lock().expect("relay lock"));
+        for digest in self.shared.heads.lock().expect("relay lock").iter() {
+            pushed.blobs.entry(digest.clone()).or_insert(Seen::Exists);
+        }
+        pushed
+    }
+}
+
+/// The parts of a `/v2/...` path.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Base,
+    Blob(&'a str),
+    Uploads,
+    Upload(&'a str),
+    Manifest(&'a str),
+    Unknown,
+}
+
+/// Splits a request path; the repository name (which may hold slashes) is not needed, because
+/// the relay serves one push to one target.
+fn route(path: &str) -> Route<'_> {
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return Route::Unknown;
+    };
+    if rest.is_empty() {
+        return Route::Base;
+    }
+    if let Some(i) = rest.rfind("/blobs/uploads/") {
+        let id = &rest[i + "/blobs/uploads/".len()..];
+        return if id.is_empty() {
+            Route::Uploads
+        } else {
+            Route::Upload(id)
+        };
+    }
+    if let Some(i) = rest.rfind("/blobs/") {
+        return Route::Blob(&rest[i + "/blobs/".len()..]);
+    }
+    if let Some(i) = rest.rfind("/manifests/") {
+        return Route::Manifest(&rest[i + "/manifests/".len()..]);
+    }
+    Route::Unknown
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let outcome = match (method, route(&path)) {
+        (Method::GET, Route::Base) => Ok(reply(StatusCode::OK, &[], Body::from("{}"))),
+        (Method::HEAD, Route::Blob(digest)) => head_blob(&shared, digest).await,
+        (Method::POST, Route::Uploads) => start_upload(&shared, &path, &query).await,
+        (Method::PATCH, Route::Upload(id)) => patch(&shared, &path, id, request).await,
+        (Method::PUT, Route::Upload(id)) => {
+            let id = id.to_string();
+            put_upload(&shared, &path, &id, &query, request).await
+        }
+        (Method::DELETE, Route::Upload(id)) => {
+            let session = shared.sessions.lock().expect("relay lock").remove(id);
+            if let Some((_, upload)) = session {
+                shared.ctx.client.abandon_upload(&upload).await;
+            }
+            Ok(reply(StatusCode::NO_CONTENT, &[], Body::empty()))
+        }
+        (Method::PUT, Route::Manifest(_)) => put_manifest(&shared, request).await,
+        (Method::HEAD | Method::GET, Route::Manifest(_)) => Ok(not_found("MANIFEST_UNKNOWN")),
+        _ => Ok(not_found("UNSUPPORTED")),
+    };
+    outcome.unwrap_or_else(|e| {
+        shared
+            .failure
+            .lock()
+            .expect("relay lock")
+            .get_or_insert_with(|| e.to_string());
+        // The engine shows this text in its own error, which the push then reports.
+        let body = serde_json::json!({"errors": [{"code": "UNKNOWN", "message": e.to_string()}]});
+        reply(
+            StatusCode::BAD_GATEWAY,
+            &[("content-type", "application/json".to_string())],
+            Body::from(body.to_string()),
+        )
+    })
+}
+
+type Outcome = crate::Result<Response>;
+
+fn reply(status: StatusCode, headers: &[(&'static str, String)], body: Body) -> Response {
+    let mut response = (status, body).into_response();
+    let map: &mut HeaderMap = response.headers_mut();
+    map.insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            map.insert(*name, value);
+        }
+    }
+    response
+}
+
+fn not_found(code: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"code": code, "message": "not known to the relay"}]});
+    reply(
+        StatusCode::NOT_FOUND,
+        &[("content-type", "application/json".to_string())],
+        Body::from(body.to_string()),
+    )
+}
+
+fn parse_digest(text: &str) -> crate::Result<Digest> {
+    Digest::parse(text).map_err(|e| crate::Error::InvalidInput(format!("digest {text}: {e}")))
+}
+
+/// A query parameter's value, percent-decoded (engines send `digest=sha256%3A...`).
+fn query_value(query: &str, key: &str) -> Option<String> {
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The size of `digest` in the target, after mounting it there from another repository of the
+/// same registry when `from` (the repository the engine names, which is the upstream one) or
+/// the push cache says one holds it: the engine remembers a layer under the repository it first
+/// pushed it to, and asks about it in the next one.
+async fn settle(
+    shared: &Shared,
+    digest: &Digest,
+    from: Option<&str>,
+) -> crate::Result<Option<u64>> {
+    let ctx = &shared.ctx;
+    let repo = ctx.target.repository();
+    if let Some(size) = ctx.client.blob_exists(repo, digest).await? {
+        return Ok(Some(size));
+    }
+    let prefix = format!("{}/", ctx.target.registry());
+    let known = ctx.cache.locations_of(digest);
+    let candidates = from
+        .map(str::to_string)
+        .into_iter()
+        .chain(
+            known
+                .iter()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(str::to_string),
+        )
+        .filter(|other| other != repo);
+    for other in candidates {
+        if let Mount::Mounted = ctx.client.mount_blob(repo, digest, &other).await? {
+            return ctx
+                .client
+                .blob_exists(repo, digest)
+                .await
+                .map_err(Into::into);
+        }
+    }
+    Ok(None)
+}
+
+/// A blob the target has (or can mount) answers 200 with its length, as a registry does; the
+/// engine then skips it (and remembers it as pushed, which is what makes the next push
+/// incremental).
+async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
+    let digest = parse_digest(digest)?;
+    match settle(shared, &digest, None).await? {
+        Some(size) => {
+            shared
+                .heads
+                .lock()
+                .expect("relay lock")
+                .insert(digest.clone());
+            Ok(reply(
+                StatusCode::OK,
+                &[
+                    ("content-length", size.to_string()),
+                    ("docker-content-digest", digest.to_string()),
+                    ("content-type", "application/octet-stream".to_string()),
+                ],
+                Body::empty(),
+            ))
+        }
+        None => Ok(not_found("BLOB_UNKNOWN")),
+    }
+}
+
+/// POST: a cross-repository mount the target can satisfy answers 201; anything else opens an
+/// upload session on the target and answers 202 with the relay's own Location for it.
+async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
+    let prefix = path.trim_end_matches('/');
+    if let Some(digest) = query_value(query, "mount") {
+        let digest = parse_digest(&digest)?;
+        let from = query_value(query, "from");
+        if settle(shared, &digest, from.as_deref()).await?.is_some() {
+            shared
+                .heads
+                .lock()
+                .expect("relay lock")
+                .insert(digest.clone());
+            let location = format!("{}/{digest}", prefix.trim_end_matches("/uploads"));
+            return Ok(reply(
+                StatusCode::CREATED,
+                &[
+                    ("location", location),
+                    ("docker-content-digest", digest.to_string()),
+                ],
+                Body::empty(),
+            ));
+        }
+    }
+    let upload = shared
+        .ctx
+        .client
+        .open_upload(shared.ctx.target.repository())
+        .await?;
+    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+    let id = format!("slipway-{n}");
+    let label = format!("upload-{n}");
+    shared
+        .sessions
+        .lock()
+        .expect("relay lock")
+        .insert(id.clone(), (label, upload));
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &[
+            ("location", format!("{prefix}/{id}")),
+            ("docker-upload-uuid", id),
+            ("range", "0-0".to_string()),
+        ],
+        Body::empty(),
+    ))
+}
+
+/// Streams a request body to the target's upload session, with progress.
+async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Result<(String, u64)> {
+    let (label, mut upload) = shared
+        .sessions
+        .lock()
+        .expect("relay lock")
+        .remove(id)
+        .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+    let ctx = shared.ctx.clone();
+    let blob = label.clone();
+    let base = upload.offset;
+    let mut done = base;
+    let body = request.into_body().into_data_stream().map(move |piece| {
+        let piece = piece.map_err(|e| slipway_oci::Error::Protocol {
+            registry: "the engine".to_string(),
+            detail: format!("the engine's upload broke off: {e}"),
+        })?;
+        done += piece.len() as u64;
+        ctx.emit(PushEvent::Uploading {
+            blob: blob.clone(),
+            done,
+            total: 0,
+        });
+        Ok::<Bytes, slipway_oci::Error>(piece)
+    });
+    let sent = shared.ctx.client.upload_stream(&mut upload, body).await;
+    let offset = upload.offset;
+    shared
+        .sessions
+        .lock()
+        .expect("relay lock")
+        .insert(id.to_string(), (label.clone(), upload));
+    sent?;
+    Ok((label, offset))
+}
+
+async fn patch(shared: &Shared, path: &str, id: &str, request: Request) -> Outcome {
+    let (_, offset) = forward_body(shared, id, request).await?;
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &[
+            ("location", path.to_string()),
+            ("docker-upload-uuid", id.to_string()),
+            ("range", format!("0-{}", offset.saturating_sub(1))),
+        ],
+        Body::empty(),
+    ))
+}
+
+/// PUT `?digest=`: the last bytes (containerd sends the whole blob here) and the digest; the
+/// target checks the digest as it completes the upload.
+async fn put_upload(
+    shared: &Shared,
+    path: &str,
+    id: &str,
+    query: &str,
+    request: Request,
+) -> Outcome {
+    let digest = parse_digest(
+        &query_value(query, "digest")
+            .ok_or_else(|| crate::Error::InvalidInput("PUT without ?digest=".to_string()))?,
+    )?;
+    // Docker's client sends its bytes in PATCHes and an empty PUT; containerd's sends them all
+    // in the PUT.
+    let empty = request
+        .headers()
+        .get("content-length")
+        .is_some_and(|v| v.as_bytes() == b"0");
+    let (label, size) = if empty {
+        let sessions = shared.sessions.lock().expect("relay lock");
+        let (label, upload) = sessions
+            .get(id)
+            .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+        (label.clone(), upload.offset)
+    } else {
+        forward_body(shared, id, request).await?
+    };
+    let (_, upload) = shared
+        .sessions
+        .lock()
+        .expect("relay lock")
+        .remove(id)
+        .expect("forward_body puts the session back");
+    shared.ctx.client.complete_upload(upload, &digest).await?;
+    shared.ctx.count_uploaded(size);
+    shared
+        .pushed
+        .lock()
+        .expect("relay lock")
+        .blobs
+        .insert(digest.clone(), Seen::Uploaded { label, size });
+    let blobs = path
+        .rfind("/uploads/")
+        .map_or(path, |i| &path[..i])
+        .to_string();
+    Ok(reply(
+        StatusCode::CREATED,
+        &[
+            ("location", format!("{blobs}/{digest}")),
+            ("docker-content-digest", digest.to_string()),
+        ],
+        Body::empty(),
+    ))
+}
+
+/// The engine's manifest is kept, not forwarded: Slipway puts it under the user's tag once the
+/// engine is done, so a failed push never moves the tag.
+async fn put_manifest(shared: &Shared, request: Request) -> Outcome {
+    let media_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = axum::body::to_bytes(
+        request.into_body(),
+        slipway_engine::archive::SMALL_MAX as usize,
+    )
+    .await
+    .map_err(|e| crate::Error::InvalidInput(format!("the engine's manifest: {e}")))?;
+    let digest = Digest::sha256_of(&bytes);
+    shared
+        .pushed
+        .lock()
+        .expect("relay lock")
+        .manifests
+        .push((media_type, bytes));
+    Ok(reply(
+        StatusCode::CREATED,
+        &[("docker-content-digest", digest.to_string())],
+        Body::empty(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_what_the_relay_serves() {
+        assert_eq!(route("/v2/"), Route::Base);
+        assert_eq!(
+            route("/v2/team/app/blobs/sha256:ab"),
+            Route::Blob("sha256:ab")
+        );
+        assert_eq!(route("/v2/team/app/blobs/uploads/"), Route::Uploads);
+        assert_eq!(
+            route("/v2/team/app/blobs/uploads/slipway-3"),
+            Route::Upload("slipway-3")
+        );
+        assert_eq!(route("/v2/a/manifests/latest"), Route::Manifest("latest"));
+        assert_eq!(route("/other"), Route::Unknown);
+        assert_eq!(
+            query_value("mount=sha256%3Ax&from=a%2Fb", "from").as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            query_value("digest=sha256%3Aab", "digest").as_deref(),
+            Some("sha256:ab")
+        );
+        assert_eq!(query_value("digest=sha256:x", "mount"), None);
+    }
+}
