@@ -20,6 +20,8 @@ pub mod names;
 pub mod profiles;
 pub mod push;
 pub mod registry;
+mod relay;
+mod task;
 pub mod workshop_log;
 
 pub use change::ChangeError;

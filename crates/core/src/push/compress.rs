@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 use super::export::{next_chunk, Entries};
 use super::{Ctx, PushEvent};
 use crate::blob_cache::CachedLayer;
+use crate::task::AbortOnDrop;
 use crate::{Error, Result};
 
 /// A compressed layer whose upload has been streaming; [`finish`] completes it.
@@ -39,24 +40,6 @@ impl Drop for TempBlob {
         if let Some(path) = self.0.take() {
             let _ = std::fs::remove_file(path);
         }
-    }
-}
-
-/// A task that stops when its handle is dropped: dropping a push (a cancel) or failing it stops
-/// every upload it started instead of leaving them running in the background.
-pub(super) struct AbortOnDrop<T>(pub tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> AbortOnDrop<T> {
-    async fn join(&mut self) -> Result<T> {
-        (&mut self.0)
-            .await
-            .map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))
     }
 }
 

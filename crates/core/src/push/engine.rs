@@ -8,9 +8,9 @@ use serde::Deserialize;
 use slipway_engine::images::ImageDetails;
 use slipway_oci::Digest;
 
-use super::relay::{Relay, Seen};
 use super::{Ctx, How, PushEvent, PushOutcome, PushedLayer, Route};
 use crate::blob_cache::CachedLayer;
+use crate::relay::push::{Relay, Seen};
 use crate::{Error, Result, Slipway};
 
 /// The relay's port unless `SLIPWAY_RELAY_PORT` says otherwise. A fixed port keeps what the
@@ -70,10 +70,7 @@ impl Slipway {
         let _ = self.engine().remove_image(&relay_ref, false).await;
         if let Err(e) = pushed {
             // The engine reports the relay's failures as a bare status; the relay knows why.
-            return Err(match relay.failure() {
-                Some(why) => Error::Engine(format!("the engine's push failed: {why}")),
-                None => e.into(),
-            });
+            return Err(relay.take_failure().unwrap_or_else(|| e.into()));
         }
         let seen = relay.take();
         drop(relay);

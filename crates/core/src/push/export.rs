@@ -242,7 +242,7 @@ async fn pass_through(
             .push_blob_stream(&repo, &task_digest, body)
             .await
     });
-    let upload = super::compress::AbortOnDrop(upload);
+    let upload = crate::task::AbortOnDrop(upload);
     let mut hasher = Sha256::new();
     let mut sent = 0u64;
     let mut pending = first;
@@ -282,9 +282,7 @@ async fn pass_through(
     let task_ctx = ctx.clone();
     uploads.spawn(async move {
         let mut upload = upload;
-        (&mut upload.0)
-            .await
-            .map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
+        upload.join().await??;
         task_ctx.count_uploaded(size);
         task_ctx.emit(PushEvent::Done {
             blob: digest.to_string(),

@@ -6,7 +6,8 @@
 //! ([`export`]): uncompressed layers are cut into chunks compressed on every core at once
 //! ([`codec`], [`compress`]) while both sides are hashed, and uploaded while they grow; blobs the
 //! engine already holds compressed (Docker's containerd image store) go to the registry as they
-//! are. The config and the manifest go last ([`resolve`] reads which config and layers the export
+//! are; or the engine pushes itself through a loopback relay ([`crate::relay`]) when that costs
+//! only what changed ([`route`]). The config and the manifest go last ([`resolve`] reads which config and layers the export
 //! describes); the manifest is read back by digest before the push reports success.
 //!
 //! A re-push looks each diff_id up in the cache first: layers the registry already has are
@@ -17,7 +18,6 @@ mod codec;
 mod compress;
 mod engine;
 mod export;
-mod relay;
 mod resolve;
 mod route;
 mod settle;
@@ -149,10 +149,10 @@ pub enum How {
 
 /// What every part of one push shares.
 pub(crate) struct Ctx {
-    client: Client,
+    pub(crate) client: Client,
     codec: Codec,
-    target: Reference,
-    cache: BlobCache,
+    pub(crate) target: Reference,
+    pub(crate) cache: BlobCache,
     progress: PushProgress,
     total: u64,
     done: AtomicU64,
@@ -160,7 +160,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn emit(&self, event: PushEvent) {
+    pub(crate) fn emit(&self, event: PushEvent) {
         (self.progress)(event);
     }
 
@@ -173,7 +173,7 @@ impl Ctx {
         });
     }
 
-    fn count_uploaded(&self, bytes: u64) {
+    pub(crate) fn count_uploaded(&self, bytes: u64) {
         self.uploaded.fetch_add(bytes, Ordering::Relaxed);
     }
 }

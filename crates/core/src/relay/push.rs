@@ -1,4 +1,4 @@
-//! The engine's own push, through a registry Slipway serves on 127.0.0.1.
+//! The engine's own push, through a registry Slipway serves on 127.0.0.1 ([`super`]).
 //!
 //! A Docker engine pushes only the layers a registry lacks, and asks about each with a HEAD
 //! before it reads a byte of it; it is the one way to send an image without exporting all of it.
@@ -21,19 +21,21 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use slipway_oci::blobs::Mount;
 use slipway_oci::uploads::Upload;
 use slipway_oci::Digest;
 
-use super::{Ctx, PushEvent};
+use super::{not_found, parse_digest, query_value, reply, route, Outcome, Route};
+use crate::push::{Ctx, PushEvent};
+use crate::task::AbortOnDrop;
 
 /// A layer as the relay saw it go by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Seen {
+pub(crate) enum Seen {
     /// The target already had it: the engine skipped it after a HEAD or a mount.
     Exists,
     /// The engine uploaded it, `label` naming it in progress events while it went.
@@ -42,7 +44,7 @@ pub(super) enum Seen {
 
 /// What the engine pushed through the relay.
 #[derive(Debug, Default)]
-pub(super) struct Pushed {
+pub(crate) struct Pushed {
     /// Blobs by digest.
     pub blobs: HashMap<Digest, Seen>,
     /// The manifests the engine sent, in order (an index comes after the manifests it lists):
@@ -58,14 +60,14 @@ struct Shared {
     /// Digests HEADed by the engine that the target had.
     heads: Mutex<HashSet<Digest>>,
     /// The first request the relay could not serve: the engine reports only a status code.
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<crate::Error>>,
 }
 
 /// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
-pub(super) struct Relay {
+pub(crate) struct Relay {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    _server: super::compress::AbortOnDrop<()>,
+    _server: AbortOnDrop<()>,
 }
 
 impl Relay {
@@ -97,13 +99,13 @@ impl Relay {
         Ok(Relay {
             addr,
             shared,
-            _server: super::compress::AbortOnDrop(server),
+            _server: AbortOnDrop(server),
         })
     }
 
     /// Why the relay failed a request of the engine's, if it did.
-    pub fn failure(&self) -> Option<String> {
-        self.shared.failure.lock().expect("relay lock").clone()
+    pub fn take_failure(&self) -> Option<crate::Error> {
+        self.shared.failure.lock().expect("relay lock").take()
     }
 
     /// What went through, once the engine's push has ended.
@@ -114,43 +116,6 @@ impl Relay {
         }
         pushed
     }
-}
-
-/// The parts of a `/v2/...` path.
-#[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
-    Base,
-    Blob(&'a str),
-    Uploads,
-    Upload(&'a str),
-    Manifest(&'a str),
-    Unknown,
-}
-
-/// Splits a request path; the repository name (which may hold slashes) is not needed, because
-/// the relay serves one push to one target.
-fn route(path: &str) -> Route<'_> {
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        return Route::Unknown;
-    };
-    if rest.is_empty() {
-        return Route::Base;
-    }
-    if let Some(i) = rest.rfind("/blobs/uploads/") {
-        let id = &rest[i + "/blobs/uploads/".len()..];
-        return if id.is_empty() {
-            Route::Uploads
-        } else {
-            Route::Upload(id)
-        };
-    }
-    if let Some(i) = rest.rfind("/blobs/") {
-        return Route::Blob(&rest[i + "/blobs/".len()..]);
-    }
-    if let Some(i) = rest.rfind("/manifests/") {
-        return Route::Manifest(&rest[i + "/manifests/".len()..]);
-    }
-    Route::Unknown
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -178,80 +143,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         _ => Ok(not_found("UNSUPPORTED")),
     };
     outcome.unwrap_or_else(|e| {
-        shared
-            .failure
-            .lock()
-            .expect("relay lock")
-            .get_or_insert_with(|| e.to_string());
-        // The engine shows this text in its own error, which the push then reports.
-        let body = serde_json::json!({"errors": [{"code": "UNKNOWN", "message": e.to_string()}]});
-        reply(
-            StatusCode::BAD_GATEWAY,
-            &[("content-type", "application/json".to_string())],
-            Body::from(body.to_string()),
-        )
+        let response = super::failure_response(&e);
+        shared.failure.lock().expect("relay lock").get_or_insert(e);
+        response
     })
-}
-
-type Outcome = crate::Result<Response>;
-
-fn reply(status: StatusCode, headers: &[(&'static str, String)], body: Body) -> Response {
-    let mut response = (status, body).into_response();
-    let map: &mut HeaderMap = response.headers_mut();
-    map.insert(
-        "docker-distribution-api-version",
-        HeaderValue::from_static("registry/2.0"),
-    );
-    for (name, value) in headers {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            map.insert(*name, value);
-        }
-    }
-    response
-}
-
-fn not_found(code: &str) -> Response {
-    let body = serde_json::json!({"errors": [{"code": code, "message": "not known to the relay"}]});
-    reply(
-        StatusCode::NOT_FOUND,
-        &[("content-type", "application/json".to_string())],
-        Body::from(body.to_string()),
-    )
-}
-
-fn parse_digest(text: &str) -> crate::Result<Digest> {
-    Digest::parse(text).map_err(|e| crate::Error::InvalidInput(format!("digest {text}: {e}")))
-}
-
-/// A query parameter's value, percent-decoded (engines send `digest=sha256%3A...`).
-fn query_value(query: &str, key: &str) -> Option<String> {
-    let raw = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The size of `digest` in the target, after mounting it there from another repository of the
@@ -498,34 +393,4 @@ async fn put_manifest(shared: &Shared, request: Request) -> Outcome {
         &[("docker-content-digest", digest.to_string())],
         Body::empty(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_split_into_what_the_relay_serves() {
-        assert_eq!(route("/v2/"), Route::Base);
-        assert_eq!(
-            route("/v2/team/app/blobs/sha256:ab"),
-            Route::Blob("sha256:ab")
-        );
-        assert_eq!(route("/v2/team/app/blobs/uploads/"), Route::Uploads);
-        assert_eq!(
-            route("/v2/team/app/blobs/uploads/slipway-3"),
-            Route::Upload("slipway-3")
-        );
-        assert_eq!(route("/v2/a/manifests/latest"), Route::Manifest("latest"));
-        assert_eq!(route("/other"), Route::Unknown);
-        assert_eq!(
-            query_value("mount=sha256%3Ax&from=a%2Fb", "from").as_deref(),
-            Some("a/b")
-        );
-        assert_eq!(
-            query_value("digest=sha256%3Aab", "digest").as_deref(),
-            Some("sha256:ab")
-        );
-        assert_eq!(query_value("digest=sha256:x", "mount"), None);
-    }
 }
