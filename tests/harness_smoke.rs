@@ -26,3 +26,34 @@ fn plain_registry_answers_v2() {
         "{stderr}"
     );
 }
+
+/// Every engine that answers gets the offline base image and runs it; one that does not answer
+/// is reported with what to do, not with a confusing failure later.
+#[test]
+fn base_image_runs_on_every_running_engine() {
+    for engine in slipway_tests::TestEngine::all() {
+        if let Some(reason) = engine.unavailable_because() {
+            eprintln!("skipped on {}: {reason}", engine.name);
+            continue;
+        }
+        let image = slipway_tests::base_image_on(&engine);
+        let out = engine.docker(&["run", "--rm", &image, "sh", "-c", "echo ok"]);
+        assert_eq!(out.trim(), "ok", "on {}", engine.name);
+    }
+}
+
+#[test]
+fn an_engine_without_a_socket_is_skipped_with_how_to_start_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("api.sock");
+    let engine = slipway_tests::TestEngine {
+        docker_host: Some(format!("unix://{}", socket.display())),
+        ..slipway_tests::TestEngine::named("podman")
+    };
+    let reason = engine.unavailable_because().expect("no engine there");
+    assert!(
+        reason.contains(&format!("no socket at {}", socket.display()))
+            && reason.contains("scripts/engines start"),
+        "{reason}"
+    );
+}

@@ -1,44 +1,60 @@
-//! An offline base image: a busybox rootfs imported into the engine.
+//! An offline base image: a busybox rootfs imported into each engine under test.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Mutex;
+
+use crate::TestEngine;
 
 /// The reference of the offline base image every scenario starts from.
 pub const BASE_IMAGE: &str = "slipway-test/base:1";
 
 const BUSYBOX: &str = "/bin/busybox";
 
-/// Makes sure [`BASE_IMAGE`] exists in the engine and returns its reference.
+/// Makes sure [`BASE_IMAGE`] exists in the system engine and returns its reference.
 ///
 /// The image is a static busybox with every applet linked into /bin, a root user and a /tmp, which
 /// is enough for a shell, file edits and `sleep`. Building it twice is harmless (the tag moves to an
 /// identical image), so the lock only saves work inside one test binary.
 pub fn base_image() -> String {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    ensure_image(&BUILT, BASE_IMAGE, build)
+    base_image_on(&TestEngine::system())
 }
 
-/// Builds `reference` with `build` unless the engine already has it. `built` remembers, within
-/// one test binary, that this was settled, so later calls cost no engine round trip.
-pub(crate) fn ensure_image(built: &Mutex<bool>, reference: &str, build: fn(&str)) -> String {
+/// [`base_image`] in `engine`: each engine imports the same rootfs, so the base layer's diff_id is
+/// the same everywhere.
+pub fn base_image_on(engine: &TestEngine) -> String {
+    static BUILT: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    ensure_image(&BUILT, engine, BASE_IMAGE, build)
+}
+
+/// Builds `reference` in `engine` with `build` unless the engine already has it. `built`
+/// remembers, within one test binary, which engines were settled, so later calls cost no engine
+/// round trip.
+pub(crate) fn ensure_image(
+    built: &Mutex<BTreeSet<&'static str>>,
+    engine: &TestEngine,
+    reference: &str,
+    build: fn(&TestEngine, &str),
+) -> String {
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if !*built && !image_exists(reference) {
-        build(reference);
+    if !built.contains(engine.name) && !image_exists(engine, reference) {
+        build(engine, reference);
     }
-    *built = true;
+    built.insert(engine.name);
     reference.to_string()
 }
 
-fn image_exists(reference: &str) -> bool {
-    std::process::Command::new("docker")
+fn image_exists(engine: &TestEngine, reference: &str) -> bool {
+    engine
+        .command("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", reference])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
 
-fn build(reference: &str) {
+fn build(engine: &TestEngine, reference: &str) {
     assert!(
         Path::new(BUSYBOX).exists(),
         "{BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)"
@@ -72,6 +88,7 @@ fn build(reference: &str) {
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
 
     import_rootfs(
+        engine,
         &root,
         &["ENV PATH=/bin:/usr/bin", r#"CMD ["/bin/sh"]"#],
         "slipway offline test base (busybox-static)",
@@ -79,9 +96,15 @@ fn build(reference: &str) {
     );
 }
 
-/// Tars a rootfs folder as root-owned files and imports it into the engine as `reference`, with
+/// Tars a rootfs folder as root-owned files and imports it into `engine` as `reference`, with
 /// Dockerfile-style `changes` (CMD, ENV, ...) applied to its config.
-pub(crate) fn import_rootfs(root: &Path, changes: &[&str], message: &str, reference: &str) {
+pub(crate) fn import_rootfs(
+    engine: &TestEngine,
+    root: &Path,
+    changes: &[&str],
+    message: &str,
+    reference: &str,
+) {
     let tarball = root.with_extension("tar");
     crate::run(
         "tar",
@@ -101,5 +124,5 @@ pub(crate) fn import_rootfs(root: &Path, changes: &[&str], message: &str, refere
         args.extend(["--change", change]);
     }
     args.extend(["--message", message, tarball.to_str().unwrap(), reference]);
-    crate::run("docker", &args);
+    engine.docker(&args);
 }

@@ -1,54 +1,68 @@
 //! The scenarios' side of the real engine: a connected Slipway, images derived from the base
-//! image that are removed however the test ends, and the check that an image really runs.
+//! image that are removed however the test ends, and the check that an image really runs. Each
+//! helper has an `_on` twin taking the [`TestEngine`]; the plain one is the system engine.
 
 use slipway_core::{ConnectOptions, Slipway};
 
-use crate::{base_image, run, unique};
+use crate::{base_image_on, unique, TestEngine};
 
-/// A Slipway connected to the real engine, with its workshop logs in `data_dir`.
+/// A Slipway connected to the system engine, with its workshop logs in `data_dir`.
 pub async fn connect(data_dir: &std::path::Path) -> Slipway {
+    connect_to(&TestEngine::system(), data_dir).await
+}
+
+/// A Slipway connected to `engine` through its `DOCKER_HOST`, as a user would point it there.
+pub async fn connect_to(engine: &TestEngine, data_dir: &std::path::Path) -> Slipway {
     Slipway::connect_with(ConnectOptions {
-        docker_host: None,
+        docker_host: engine.docker_host.clone(),
         data_dir: Some(data_dir.to_path_buf()),
     })
     .await
-    .expect("the Docker Engine must be running for these tests")
+    .unwrap_or_else(|e| panic!("{} must be running for these tests: {e}", engine.name))
 }
 
-/// A local image that is removed when the test ends, passed or failed, so a failing run leaves
-/// nothing behind in the engine.
-pub struct TempImage(pub String);
+/// A local image that is removed from its engine when the test ends, passed or failed, so a
+/// failing run leaves nothing behind.
+pub struct TempImage(pub String, TestEngine);
 
 impl Drop for TempImage {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
+        let _ = self
+            .1
+            .command("docker")
             .args(["rmi", "-f", &self.0])
             .output();
     }
 }
 
 /// The base image plus one layer: what `script` (a shell line) leaves behind, committed as
-/// `slipway-test/<prefix>-<unique>:1`.
+/// `slipway-test/<prefix>-<unique>:1`, in the system engine.
 pub fn derive_image(prefix: &str, script: &str) -> TempImage {
-    let base = base_image();
-    let name = unique(prefix);
-    let image = format!("slipway-test/{name}:1");
-    run(
-        "docker",
-        &["run", "--name", &name, &base, "/bin/sh", "-c", script],
-    );
-    run("docker", &["commit", &name, &image]);
-    run("docker", &["rm", "-f", &name]);
-    TempImage(image)
+    derive_image_on(&TestEngine::system(), prefix, script)
 }
 
-/// Runs `image` in the engine, checks it echoes `word`, then removes the image: the proof that
-/// what was pushed or pulled is a working image.
+/// [`derive_image`] in `engine`.
+pub fn derive_image_on(engine: &TestEngine, prefix: &str, script: &str) -> TempImage {
+    let base = base_image_on(engine);
+    let name = unique(prefix);
+    let image = format!("slipway-test/{name}:1");
+    engine.docker(&["run", "--name", &name, &base, "/bin/sh", "-c", script]);
+    let image = TempImage(image, engine.clone());
+    engine.commit(&name, &image.0);
+    engine.docker(&["rm", "-f", &name]);
+    image
+}
+
+/// Runs `image` in the system engine, checks it echoes `word`, then removes the image: the proof
+/// that what was pushed or pulled is a working image.
 pub fn assert_runs_and_says(image: &str, word: &str) {
+    assert_runs_and_says_on(&TestEngine::system(), image, word)
+}
+
+/// [`assert_runs_and_says`] in `engine`.
+pub fn assert_runs_and_says_on(engine: &TestEngine, image: &str, word: &str) {
     let echo = format!("echo {word}");
-    let said = run("docker", &["run", "--rm", image, "/bin/sh", "-c", &echo]);
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", image])
-        .output();
-    assert_eq!(said.trim(), word);
+    let said = engine.docker(&["run", "--rm", image, "/bin/sh", "-c", &echo]);
+    let _ = engine.command("docker").args(["rmi", "-f", image]).output();
+    assert_eq!(said.trim(), word, "on {}", engine.name);
 }

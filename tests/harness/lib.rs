@@ -1,19 +1,25 @@
 //! The test harness: an offline base image and registries on loopback, all real.
 //!
-//! Nothing here is a mock. The base image is built from Debian's `busybox-static` and imported into
-//! the real engine, because no image can be pulled from the internet on the machines that run
+//! Nothing here is a mock. The engines are the system engine and those `scripts/engines` starts
+//! beside it ([`TestEngine`]). The base image is built from Debian's `busybox-static` and imported
+//! into each real engine, because no image can be pulled from the internet on the machines that run
 //! these tests. Registries are Debian's `docker-registry` (the reference implementation) started
 //! on 127.0.0.1 with a throwaway config.
 
 mod base;
 mod engine;
+mod engines;
 mod registry;
 mod registry_image;
 mod secure;
 mod seed;
 
-pub use base::{base_image, BASE_IMAGE};
-pub use engine::{assert_runs_and_says, connect, derive_image, TempImage};
+pub use base::{base_image, base_image_on, BASE_IMAGE};
+pub use engine::{
+    assert_runs_and_says, assert_runs_and_says_on, connect, connect_to, derive_image,
+    derive_image_on, TempImage,
+};
+pub use engines::{EngineKind, ImageStore, TestEngine, SYSTEM};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
@@ -22,13 +28,23 @@ pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
 /// broken prerequisite reads as such instead of as a confusing assertion later.
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(program)
+    run_command(std::process::Command::new(program), program, args, SYSTEM)
+}
+
+/// [`run`] for a command already set up (e.g. with `DOCKER_HOST`), naming `engine` in the failure.
+pub(crate) fn run_command(
+    mut command: std::process::Command,
+    program: &str,
+    args: &[&str],
+    engine: &str,
+) -> String {
+    let out = command
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("could not start `{program}`: {e}; is it installed?"));
     assert!(
         out.status.success(),
-        "`{program} {}` failed ({}): {}",
+        "`{program} {}` failed on {engine} ({}): {}",
         args.join(" "),
         out.status,
         String::from_utf8_lossy(&out.stderr)

@@ -6,8 +6,11 @@
 //! listening on `:5000`, data in `/var/lib/registry`, deletes disabled unless the environment
 //! (`REGISTRY_STORAGE_DELETE_ENABLED`) turns them on.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
+
+use crate::TestEngine;
 
 /// The reference of the offline `registry:2` stand-in.
 pub const REGISTRY_IMAGE: &str = "slipway-test/registry:2";
@@ -49,11 +52,11 @@ health:
 
 /// Makes sure [`REGISTRY_IMAGE`] exists in the engine and returns its reference.
 pub fn registry_image() -> String {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    crate::base::ensure_image(&BUILT, REGISTRY_IMAGE, build)
+    static BUILT: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    crate::base::ensure_image(&BUILT, &TestEngine::system(), REGISTRY_IMAGE, build)
 }
 
-fn build(reference: &str) {
+fn build(engine: &TestEngine, reference: &str) {
     for (host, _) in RUNTIME_FILES {
         assert!(
             Path::new(host).exists(),
@@ -78,6 +81,7 @@ fn build(reference: &str) {
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
 
     crate::base::import_rootfs(
+        engine,
         &root,
         &[
             "EXPOSE 5000",
