@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use slipway_core::push::{PushOutcome, PushRequest};
+use slipway_core::push::{How, PushOutcome, PushRequest};
 use slipway_core::registry::RegistryAccess;
 use slipway_core::{CancellationToken, CommitRequest, OutputChunk, RunRequest, Slipway};
 use slipway_oci::Digest;
@@ -128,10 +128,10 @@ async fn workshop_to_registry_and_back(name: &str) {
     let (new_layer, shared) = again.layers.split_last().unwrap();
     assert_eq!(shared.len(), pushed.layers.len(), "on {name}: {again:?}");
     assert!(
-        shared.iter().all(|l| l.how != "uploaded"),
+        shared.iter().all(|l| l.how != How::Uploaded),
         "on {name}, the layers of the first push were sent again: {again:?}"
     );
-    assert_eq!(new_layer.how, "uploaded", "on {name}: {again:?}");
+    assert_eq!(new_layer.how, How::Uploaded, "on {name}: {again:?}");
     assert_eq!(again.uploaded_bytes, new_layer.size, "on {name}: {again:?}");
 }
 

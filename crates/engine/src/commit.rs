@@ -62,6 +62,15 @@ impl Engine {
         if let Some(author) = &spec.author {
             options = options.author(author);
         }
+        // Podman's Docker-compatible commit ignores the config body and applies only `changes`
+        // (Dockerfile instructions, which it splits at newlines); Docker applies both, so the
+        // instructions go to Podman alone, where they are the only way in.
+        if self.info().await?.kind == crate::system::EngineKind::Podman {
+            let changes = as_instructions(&spec.config);
+            if !changes.is_empty() {
+                options = options.changes(&changes);
+            }
+        }
         // The engine takes the container's config for every field the body leaves empty, and
         // merges ENV, LABEL and EXPOSE with it, which is exactly `docker commit --change`.
         let config = ContainerConfig {
@@ -86,5 +95,48 @@ impl Engine {
             .commit_container(options.build(), config)
             .await?;
         Ok(response.id)
+    }
+}
+
+/// `config` as Dockerfile instructions, one per line, the form `docker commit --change` takes.
+fn as_instructions(config: &CommitConfig) -> String {
+    let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialize");
+    let mut lines = Vec::new();
+    if let Some(cmd) = &config.cmd {
+        lines.push(format!("CMD {}", json(cmd)));
+    }
+    if let Some(entrypoint) = &config.entrypoint {
+        lines.push(format!("ENTRYPOINT {}", json(entrypoint)));
+    }
+    lines.extend(config.env.iter().map(|e| format!("ENV {e}")));
+    if let Some(dir) = &config.working_dir {
+        lines.push(format!("WORKDIR {dir}"));
+    }
+    if let Some(user) = &config.user {
+        lines.push(format!("USER {user}"));
+    }
+    lines.extend(config.exposed_ports.iter().map(|p| format!("EXPOSE {p}")));
+    lines.extend(config.labels.iter().map(|(k, v)| format!("LABEL {k}={v}")));
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_reads_as_the_instructions_podman_applies() {
+        let config = CommitConfig {
+            cmd: Some(vec!["/opt/app/hello.sh".into()]),
+            env: vec!["APP=hello".into()],
+            working_dir: Some("/opt/app".into()),
+            exposed_ports: vec!["8080/tcp".into()],
+            labels: [("team".to_string(), "a".to_string())].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            as_instructions(&config),
+            "CMD [\"/opt/app/hello.sh\"]\nENV APP=hello\nWORKDIR /opt/app\nEXPOSE 8080/tcp\nLABEL team=a"
+        );
     }
 }

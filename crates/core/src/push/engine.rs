@@ -174,12 +174,18 @@ impl Slipway {
         }
         ctx.cache
             .remember_engine_layers(self.engine().endpoint(), &details.diff_ids)?;
+        // Layer bytes, as the export route counts them (the config is not a layer).
+        let uploaded_bytes = layers
+            .iter()
+            .filter(|l| l.how == How::Uploaded)
+            .map(|l| l.size)
+            .sum();
         Ok(PushOutcome {
             reference: ctx.target.with_digest(digest.clone()).to_string(),
             digest: digest.to_string(),
             media_type,
             layers,
-            uploaded_bytes: ctx.uploaded.load(std::sync::atomic::Ordering::Relaxed),
+            uploaded_bytes,
             compressed_layers: 0,
             route: Route::Engine,
         })
