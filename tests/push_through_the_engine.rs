@@ -72,7 +72,7 @@ fn derive_from(from: &str, bytes: usize) -> TempImage {
     );
     run("docker", &["commit", &name, &image]);
     run("docker", &["rm", "-f", &name]);
-    TempImage(image)
+    TempImage::adopt(image)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
