@@ -8,7 +8,8 @@ use slipway_core::push::{How, PushOutcome, PushRequest, Route};
 use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
-    assert_runs_and_says, connect, derive_image, run, unique, Registry, TempImage,
+    assert_runs_and_says, connect, connect_to, derive_image, derive_image_from_on, derive_image_on,
+    run, Registry, TestEngine,
 };
 
 async fn push(
@@ -61,20 +62,6 @@ fn image_id(image: &str) -> String {
     .to_string()
 }
 
-/// `from` plus one layer holding `bytes` random bytes.
-fn derive_from(from: &str, bytes: usize) -> TempImage {
-    let name = unique("relay-derived");
-    let image = format!("slipway-test/{name}:1");
-    let script = format!("head -c {bytes} /dev/urandom > /new.bin");
-    run(
-        "docker",
-        &["run", "--name", &name, from, "/bin/sh", "-c", &script],
-    );
-    run("docker", &["commit", &name, &image]);
-    run("docker", &["rm", "-f", &name]);
-    TempImage::adopt(image)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_push_through_the_relay_gives_the_registry_the_engines_image() {
     let image = derive_image("relay", "echo relayed > /relayed.txt");
@@ -112,12 +99,42 @@ async fn an_engine_push_through_the_relay_gives_the_registry_the_engines_image()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer() {
-    let base = derive_image("relay-base", "head -c 3000000 /dev/urandom > /base.bin");
+async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer_on_the_system_engine() {
+    incremental_after_an_engine_push("system").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer_on_docker26_containerd_store(
+) {
+    incremental_after_an_engine_push("docker26-containerd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer_on_docker26_overlay2() {
+    incremental_after_an_engine_push("docker26-overlay2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer_on_podman() {
+    incremental_after_an_engine_push("podman").await;
+}
+
+/// The base pushed once by the engine itself (which teaches it the layers), then an image with
+/// one more layer pushed with the `auto` route: only that layer travels, and the registry holds
+/// the engine's config.
+async fn incremental_after_an_engine_push(name: &str) {
+    let Some(engine) = TestEngine::for_test(name) else {
+        return;
+    };
+    let base = derive_image_on(
+        &engine,
+        "relay-base",
+        "head -c 3000000 /dev/urandom > /base.bin",
+    );
     let reg = Registry::plain();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let slipway = connect(data.path()).await;
+    let slipway = connect_to(&engine, data.path()).await;
     let first = push(
         &slipway,
         &base.0,
@@ -126,24 +143,31 @@ async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer() {
         cache.path(),
     )
     .await;
-    assert!(first.uploaded_bytes > 3_000_000, "{first:?}");
+    assert!(first.uploaded_bytes > 3_000_000, "on {name}: {first:?}");
 
-    let derived = derive_from(&base.0, 200_000);
+    let derived = derive_image_from_on(&engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
     let target = format!("{}/relay/derived:1", reg.addr());
     let second = push(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
     assert_eq!(
         second.route,
         Route::Engine,
-        "auto picks the engine: it knows the base"
+        "on {name}: auto picks the engine, which knows the base"
     );
     let (new, old) = second.layers.split_last().unwrap();
-    assert_eq!(new.how, How::Uploaded, "{second:?}");
-    assert!(old.iter().all(|l| l.how == How::Exists), "{second:?}");
+    assert_eq!(new.how, How::Uploaded, "on {name}: {second:?}");
+    assert!(
+        old.iter().all(|l| l.how == How::Exists),
+        "on {name}: {second:?}"
+    );
     // Only the new layer's bytes went (random bytes do not compress), not the 3 MB base.
     assert!(
         second.uploaded_bytes < 1_000_000,
-        "uploaded {} bytes: {second:?}",
+        "on {name}: uploaded {} bytes: {second:?}",
         second.uploaded_bytes
     );
-    assert_eq!(pushed_config_digest(&target), image_id(&derived.0));
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&derived.0),
+        "on {name}"
+    );
 }

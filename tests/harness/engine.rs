@@ -25,13 +25,6 @@ pub async fn connect_to(engine: &TestEngine, data_dir: &std::path::Path) -> Slip
 /// failing run leaves nothing behind.
 pub struct TempImage(pub String, TestEngine);
 
-impl TempImage {
-    /// Takes charge of `image`, made by the test in the system engine.
-    pub fn adopt(image: String) -> TempImage {
-        TempImage(image, TestEngine::system())
-    }
-}
-
 impl Drop for TempImage {
     fn drop(&mut self) {
         let _ = self
@@ -50,10 +43,18 @@ pub fn derive_image(prefix: &str, script: &str) -> TempImage {
 
 /// [`derive_image`] in `engine`.
 pub fn derive_image_on(engine: &TestEngine, prefix: &str, script: &str) -> TempImage {
-    let base = base_image_on(engine);
+    derive(engine, &base_image_on(engine), prefix, script)
+}
+
+/// `from` plus one layer: what `script` leaves behind, in `engine`.
+pub fn derive_image_from_on(engine: &TestEngine, from: &str, script: &str) -> TempImage {
+    derive(engine, from, "derived", script)
+}
+
+fn derive(engine: &TestEngine, base: &str, prefix: &str, script: &str) -> TempImage {
     let name = unique(prefix);
     let image = format!("slipway-test/{name}:1");
-    engine.docker(&["run", "--name", &name, &base, "/bin/sh", "-c", script]);
+    engine.docker(&["run", "--name", &name, base, "/bin/sh", "-c", script]);
     let image = TempImage(image, engine.clone());
     engine.commit(&name, &image.0);
     engine.docker(&["rm", "-f", &name]);

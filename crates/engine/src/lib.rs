@@ -14,6 +14,7 @@ mod error;
 pub mod exec;
 pub mod export;
 pub mod images;
+pub mod libpod;
 pub mod load;
 pub mod system;
 

@@ -65,7 +65,12 @@ impl Slipway {
             ctx.target.repository()
         );
         self.engine().tag_image(image, &relay_ref).await?;
-        let pushed = self.engine().push_image(&relay_ref).await;
+        let podman = self.engine().info().await?.kind == slipway_engine::system::EngineKind::Podman;
+        let pushed = if podman {
+            self.engine().podman_push(&relay_ref).await
+        } else {
+            self.engine().push_image(&relay_ref).await
+        };
         // The temporary tag goes whatever happened; the image keeps its own tags.
         let _ = self.engine().remove_image(&relay_ref, false).await;
         if let Err(e) = pushed {

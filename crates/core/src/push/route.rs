@@ -7,8 +7,8 @@
 //! core. So the export wins a first push and the engine's push wins every push after it, as
 //! long as the engine knows the layers: a classic store knows a layer's registry digest only
 //! once it pushed (or pulled) it. The containerd store keeps layers compressed and always knows
-//! them. Podman's Docker-compatible push cannot be told to use plain HTTP toward 127.0.0.1, so
-//! Podman always takes the export.
+//! them. Podman pushes with its own (libpod) API, the only one it lets use plain HTTP toward
+//! 127.0.0.1; like a classic store it knows a layer once it pushed or pulled it.
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::images::ImageDetails;
@@ -57,16 +57,6 @@ impl Slipway {
             ));
         }
         let kind = self.engine().info().await?.kind;
-        if kind == EngineKind::Podman {
-            return match asked {
-                Route::Engine => Err(Error::InvalidInput(
-                    "Podman's push cannot go through Slipway's relay (its Docker-compatible API \
-                     has no way to allow plain HTTP on 127.0.0.1); push with the export route"
-                        .to_string(),
-                )),
-                _ => Ok(Route::Export),
-            };
-        }
         if asked != Route::Auto {
             return Ok(asked);
         }
@@ -75,7 +65,9 @@ impl Slipway {
         if details.tags.is_empty() || own_compression {
             return Ok(Route::Export);
         }
-        if self.engine().image_store().await? == ImageStore::Containerd {
+        if kind == EngineKind::Docker
+            && self.engine().image_store().await? == ImageStore::Containerd
+        {
             return Ok(Route::Engine);
         }
         // An image the engine pulled or pushed itself has registry digests for all its layers.

@@ -1,0 +1,102 @@
+//! The one libpod endpoint Slipway needs beyond Podman's Docker-compatible API: its own push,
+//! which can be told per request to use plain HTTP (`tlsVerify=false`), so Podman can push to
+//! Slipway's relay on 127.0.0.1 as Docker does without configuration.
+//!
+//! bollard only speaks the Docker API, so this is one small HTTP/1.0 request on the engine's
+//! socket (HTTP/1.0: the answer is the body up to the close, never chunked).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Engine, Error, Result};
+
+/// The longest answer read back; Podman's push reports a few lines per layer.
+const MAX_ANSWER: u64 = 4 << 20;
+
+impl Engine {
+    /// Has Podman push the local image `reference` to `reference` itself (libpod `images/push`,
+    /// [API](https://docs.podman.io/en/v4.3/_static/api.html#tag/images/operation/ImagePushLibpod)),
+    /// allowing plain HTTP; Podman sends only the layers the registry lacks.
+    pub async fn podman_push(&self, reference: &str) -> Result<()> {
+        let socket = self
+            .endpoint()
+            .strip_prefix("unix://")
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "Podman's own push needs its unix socket; the engine is at {}",
+                    self.endpoint()
+                ))
+            })?
+            .to_string();
+        let name = encode(reference);
+        let request = format!(
+            "POST /v4.0.0/libpod/images/{name}/push?destination={name}&tlsVerify=false&quiet=true HTTP/1.0\r\n\
+             Host: podman\r\nContent-Length: 0\r\nX-Registry-Auth: e30=\r\n\r\n"
+        );
+        let disconnected = |e: std::io::Error| Error::Disconnected {
+            message: format!("{socket}: {e}"),
+        };
+        let mut stream = tokio::net::UnixStream::connect(&socket)
+            .await
+            .map_err(disconnected)?;
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(disconnected)?;
+        let mut answer = Vec::new();
+        stream
+            .take(MAX_ANSWER)
+            .read_to_end(&mut answer)
+            .await
+            .map_err(disconnected)?;
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if status != 200 {
+            return Err(Error::Refused {
+                status,
+                message: body.trim().to_string(),
+            });
+        }
+        // Errors after the 200 arrive in the body as JSON lines with an `error` field.
+        for line in body.lines() {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
+                    if !error.is_empty() {
+                        return Err(Error::Stream {
+                            message: error.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes a reference for a path segment and a query value.
+fn encode(reference: &str) -> String {
+    reference
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn references_are_encoded_for_paths_and_queries() {
+        assert_eq!(
+            super::encode("127.0.0.1:5099/team/app:tag"),
+            "127.0.0.1%3A5099%2Fteam%2Fapp%3Atag"
+        );
+    }
+}
