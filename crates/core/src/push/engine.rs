@@ -41,6 +41,7 @@ impl Slipway {
     pub(super) async fn push_through_engine(
         &self,
         ctx: &Arc<Ctx>,
+        kind: slipway_engine::system::EngineKind,
         image: &str,
         details: &ImageDetails,
         layer_sizes: &[u64],
@@ -65,8 +66,7 @@ impl Slipway {
             ctx.target.repository()
         );
         self.engine().tag_image(image, &relay_ref).await?;
-        let podman = self.engine().info().await?.kind == slipway_engine::system::EngineKind::Podman;
-        let pushed = if podman {
+        let pushed = if kind == slipway_engine::system::EngineKind::Podman {
             self.engine().podman_push(&relay_ref).await
         } else {
             self.engine().push_image(&relay_ref).await

@@ -212,12 +212,13 @@ impl Slipway {
             });
         }
         let known = ctx.cache.engine_knows(self.engine().endpoint());
+        let kind = self.engine().info().await?.kind;
         let route = self
-            .choose_route(&request, &details, &layer_sizes, &known)
+            .choose_route(&request, kind, &details, &layer_sizes, &known)
             .await?;
         if route == Route::Engine {
             return self
-                .push_through_engine(&ctx, &request.image, &details, &layer_sizes)
+                .push_through_engine(&ctx, kind, &request.image, &details, &layer_sizes)
                 .await;
         }
         let unique: Vec<String> = {

@@ -41,6 +41,7 @@ impl Slipway {
     pub(super) async fn choose_route(
         &self,
         request: &super::PushRequest,
+        kind: EngineKind,
         details: &ImageDetails,
         layer_sizes: &[u64],
         known: &std::collections::BTreeSet<String>,
@@ -56,7 +57,6 @@ impl Slipway {
                     .to_string(),
             ));
         }
-        let kind = self.engine().info().await?.kind;
         if asked != Route::Auto {
             return Ok(asked);
         }
@@ -65,17 +65,8 @@ impl Slipway {
         if details.tags.is_empty() || own_compression {
             return Ok(Route::Export);
         }
-        if kind == EngineKind::Docker
-            && self.engine().image_store().await? == ImageStore::Containerd
-        {
-            return Ok(Route::Engine);
-        }
         // An image the engine pulled or pushed itself has registry digests for all its layers.
         let knows = |diff_id: &String| !details.digests.is_empty() || known.contains(diff_id);
-        if !details.diff_ids.iter().any(knows) {
-            // A first push: the export compresses on every core, the engine on one.
-            return Ok(Route::Export);
-        }
         let new_to_engine: u64 = details
             .diff_ids
             .iter()
@@ -83,10 +74,16 @@ impl Slipway {
             .filter(|(d, _)| !knows(d))
             .map(|(_, size)| *size)
             .sum();
-        Ok(if new_to_engine <= ENGINE_MAY_COMPRESS {
-            Route::Engine
-        } else {
-            Route::Export
-        })
+        if details.diff_ids.iter().any(knows) && new_to_engine <= ENGINE_MAY_COMPRESS {
+            return Ok(Route::Engine);
+        }
+        // Asked only now, because `docker info` is slow next to an incremental push.
+        if kind == EngineKind::Docker
+            && self.engine().image_store().await? == ImageStore::Containerd
+        {
+            return Ok(Route::Engine);
+        }
+        // A first push: the export compresses on every core, the engine on one.
+        Ok(Route::Export)
     }
 }
