@@ -7,6 +7,7 @@
 
 mod base;
 mod engine;
+mod hostile;
 mod registry;
 mod registry_image;
 mod secure;
@@ -14,6 +15,7 @@ mod seed;
 
 pub use base::{base_image, BASE_IMAGE};
 pub use engine::{assert_runs_and_says, connect, derive_image, TempImage};
+pub use hostile::{basic_header, Hostile, Misbehaviour, Seen, FAKE_TOKEN, SELF};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
