@@ -23,6 +23,13 @@ fn client(fake: &Hostile, pki: &TestPki) -> Client {
     .unwrap()
 }
 
+/// Fails the test if `work` has not ended within 20 s.
+async fn within<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(20), work)
+        .await
+        .expect("still running after 20 s")
+}
+
 /// Nothing reached the fake over plain HTTP.
 fn assert_nothing_in_clear(fake: &Hostile) {
     let clear: Vec<_> = fake.seen().into_iter().filter(|s| !s.tls).collect();
@@ -39,16 +46,15 @@ async fn an_upload_location_on_plain_http_is_refused_and_gets_no_password() {
     )
     .await;
     let data = b"a small blob".to_vec();
-    let err = client(&fake, &pki)
-        .push_blob(
-            "app",
-            &Digest::sha256_of(&data),
-            data.len() as u64,
-            slipway_oci::BlobSource::Bytes(data.into()),
-            None,
-        )
-        .await
-        .unwrap_err();
+    let err = within(client(&fake, &pki).push_blob(
+        "app",
+        &Digest::sha256_of(&data),
+        data.len() as u64,
+        slipway_oci::BlobSource::Bytes(data.into()),
+        None,
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "registry_insecure_url", "{err}");
     assert!(err.to_string().contains("X-Forwarded-Proto"), "{err}");
     assert_nothing_in_clear(&fake);
@@ -64,16 +70,15 @@ async fn an_upload_location_on_another_host_gets_no_credentials() {
     )
     .await;
     let data = b"a small blob".to_vec();
-    client(&fake, &pki)
-        .push_blob(
-            "app",
-            &Digest::sha256_of(&data),
-            data.len() as u64,
-            slipway_oci::BlobSource::Bytes(data.into()),
-            None,
-        )
-        .await
-        .unwrap();
+    within(client(&fake, &pki).push_blob(
+        "app",
+        &Digest::sha256_of(&data),
+        data.len() as u64,
+        slipway_oci::BlobSource::Bytes(data.into()),
+        None,
+    ))
+    .await
+    .unwrap();
     let there = other.seen();
     assert!(
         there.iter().any(|s| s.uri.starts_with("/upload/u1")),
@@ -101,7 +106,7 @@ async fn a_next_page_link_to_another_host_gets_no_credentials() {
         )),
     )
     .await;
-    let tags = client(&fake, &pki).tags("app").await.unwrap();
+    let tags = within(client(&fake, &pki).tags("app")).await.unwrap();
     assert_eq!(tags, vec!["a", "b"]);
     assert!(!other.saw_credentials(), "{:?}", other.seen());
 }
@@ -114,7 +119,7 @@ async fn a_next_page_link_on_plain_http_is_refused() {
         Misbehaviour::NextLink(format!("http://{SELF}/v2/app/tags/list?last=a")),
     )
     .await;
-    let err = client(&fake, &pki).tags("app").await.unwrap_err();
+    let err = within(client(&fake, &pki).tags("app")).await.unwrap_err();
     assert_eq!(err.code(), "registry_insecure_url", "{err}");
     assert_nothing_in_clear(&fake);
 }
@@ -128,8 +133,7 @@ async fn a_redirect_from_https_to_http_on_the_same_host_is_refused() {
         Misbehaviour::Redirect(format!("http://{SELF}/v2/app/manifests/elsewhere")),
     )
     .await;
-    let err = client(&fake, &pki)
-        .get_manifest("app", "1")
+    let err = within(client(&fake, &pki).get_manifest("app", "1"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "registry_insecure_url", "{err}");
@@ -151,8 +155,7 @@ async fn a_token_realm_on_plain_http_elsewhere_gets_no_password() {
         )),
     )
     .await;
-    let err = client(&fake, &pki)
-        .get_manifest("app", "1")
+    let err = within(client(&fake, &pki).get_manifest("app", "1"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "registry_insecure_realm", "{err}");

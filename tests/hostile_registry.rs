@@ -373,6 +373,40 @@ async fn a_completed_upload_whose_answer_was_lost_is_reported_done() {
 
 // Nothing unverified reaches the engine.
 
+/// A blob stream never yields a byte beyond the descriptor's size: the chunk that crosses it ends
+/// the stream with the error, whatever follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_longer_than_its_descriptor_yields_nothing_beyond_it() {
+    let declared = vec![b'x'; 512];
+    let digest = Digest::sha256_of(&declared);
+    let mut served = declared.clone();
+    served.extend_from_slice(&[b'!'; 4096]);
+    let fake = Hostile::plain(Misbehaviour::Serve {
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(digest.to_string(), Bytes::from(served))]),
+    })
+    .await;
+    let (yielded, outcome) = within(Duration::from_secs(20), async {
+        let mut stream = client(&fake).blob_stream("app", &digest, Some(512)).await?;
+        let mut yielded = 0usize;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => yielded += chunk.len(),
+                Err(e) => return Ok::<_, slipway_oci::Error>((yielded, Err(e))),
+            }
+        }
+        Ok((yielded, Ok(())))
+    })
+    .await
+    .unwrap();
+    assert!(
+        yielded <= 512,
+        "{yielded} bytes passed on for a 512-byte blob"
+    );
+    let err = outcome.unwrap_err();
+    assert_eq!(err.code(), "size_mismatch", "{err}");
+}
+
 fn tar_entry(archive: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
     let mut header = tar::Header::new_ustar();
     header.set_path(path).unwrap();
@@ -385,6 +419,9 @@ fn tar_entry(archive: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
 /// A registry sends a layer's declared bytes and then, in the same body, tar entries of its own:
 /// a config, a layer and a `manifest.json` that tags an image of its choosing, and the end of the
 /// archive. Fetch streams layers into `docker load`; the engine must never see those entries.
+/// (Docker 20.10 reads the whole request before it loads, so on it this also held before the
+/// fix; an engine that loads at the end-of-archive marker would be poisoned. The stream-level
+/// guarantee is `a_blob_longer_than_its_descriptor_yields_nothing_beyond_it`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_layer_longer_than_its_descriptor_never_reaches_the_engine() {
     use serde_json::json;
