@@ -39,6 +39,8 @@ pub enum Misbehaviour {
     Honest,
     /// Opening an upload answers with this `Location`.
     UploadLocation(String),
+    /// The tag list of `app` is these tags (escape sequences, say).
+    Tags(Vec<String>),
     /// The tag list of `app` has one tag and `Link: <this>; rel="next"`.
     NextLink(String),
     /// `GET /v2/app/manifests/*` answers `307 Location: <this>`.
@@ -407,6 +409,7 @@ async fn handle(state: Arc<State>, origin: Origin, request: Request) -> Response
         let page = state.pages.fetch_add(1, Ordering::SeqCst);
         let (tags, next) = match m {
             M::NextLink(next) => (vec!["a".to_string()], Some(fill(next))),
+            M::Tags(tags) => (tags.clone(), None),
             M::SelfLink => (
                 vec![format!("t{page}")],
                 Some("/v2/app/tags/list?n=1".to_string()),

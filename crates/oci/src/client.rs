@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,10 @@ pub const MAX_ERROR_BODY: u64 = 1 << 20;
 /// A token is never kept longer than a day, whatever `expires_in` says: a token server is not
 /// trusted to make us hold (or overflow the clock with) a huge lifetime.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// A request body above this size is sent in pieces and watched for progress (see
+/// [`Client::send_tracked`]); below it, the read timeout is ample even on a slow link.
+const LARGE_BODY: usize = 1 << 20;
+
 /// How many redirects one request follows, as reqwest's default policy does.
 const MAX_REDIRECTS: usize = 10;
 
@@ -710,12 +715,18 @@ impl Client {
         let mut attempt = 0;
         let mut authenticated_retry = false;
         let mut maybe_done = false;
+        // reqwest's read timeout runs from the start of a request, so a large body on a slow link
+        // would hit it while still uploading: such a body goes through the upload client, watched
+        // for progress instead.
+        let large = matches!(&req.body, Body::Bytes(b) if b.len() > LARGE_BODY);
         loop {
-            let mut builder = self
-                .inner
-                .http
-                .request(req.method.clone(), target.url.clone());
-            if !req.streaming {
+            let http = if large {
+                &self.inner.upload_http
+            } else {
+                &self.inner.http
+            };
+            let mut builder = http.request(req.method.clone(), target.url.clone());
+            if !req.streaming && !large {
                 builder = builder.timeout(self.inner.timeouts.request);
             }
             for (name, value) in &req.headers {
@@ -726,13 +737,24 @@ impl Client {
                     builder = builder.header(AUTHORIZATION, auth);
                 }
             }
+            let taken = Arc::new(AtomicU64::new(0));
             builder = match &req.body {
                 Body::Empty => builder,
+                Body::Bytes(b) if large => builder.body(reqwest::Body::wrap_stream(counted(
+                    pieces(b),
+                    taken.clone(),
+                ))),
                 Body::Bytes(b) => builder.body(b.clone()),
             };
-            let resp = match builder.send().await {
+            let sent = if large {
+                self.watched(builder.send(), &taken).await
+            } else {
+                builder.send().await.map_err(Watched::Send)
+            };
+            let resp = match sent {
                 Ok(resp) => resp,
-                Err(e) => {
+                Err(Watched::Stalled(e)) => return Err(e),
+                Err(Watched::Send(e)) => {
                     let err = self.classify_send_error(&e);
                     if err.is_transient() && attempt + 1 < policy.attempts {
                         maybe_done |= !e.is_connect();
@@ -800,13 +822,8 @@ impl Client {
     where
         S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
-        use futures_util::StreamExt;
-        use std::sync::atomic::{AtomicU64, Ordering};
         let taken = Arc::new(AtomicU64::new(0));
-        let counter = taken.clone();
-        let body = reqwest::Body::wrap_stream(body.inspect(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }));
+        let body = reqwest::Body::wrap_stream(counted(body, taken.clone()));
         let target = self.target(url, "an upload location").await?;
         let mut builder = self
             .inner
@@ -821,22 +838,33 @@ impl Client {
                 builder = builder.header(AUTHORIZATION, auth);
             }
         }
+        self.watched(builder.send(), &taken)
+            .await
+            .map_err(|e| match e {
+                Watched::Send(e) => self.classify_send_error(&e),
+                Watched::Stalled(e) => e,
+            })
+    }
+
+    /// Waits for `sending`, failing when `taken` (pieces of the body taken by the connection) has
+    /// not moved for the silence limit: after the last piece, that limits the wait for the answer.
+    async fn watched(
+        &self,
+        sending: impl std::future::Future<Output = reqwest::Result<Response>>,
+        taken: &AtomicU64,
+    ) -> std::result::Result<Response, Watched> {
         let silence = self.inner.timeouts.read;
-        let sending = builder.send();
         tokio::pin!(sending);
-        let progress = || taken.load(Ordering::Relaxed);
-        let mut seen = progress();
+        let mut seen = taken.load(Ordering::Relaxed);
         loop {
             tokio::select! {
-                sent = &mut sending => {
-                    return sent.map_err(|e| self.classify_send_error(&e));
-                }
+                sent = &mut sending => return sent.map_err(Watched::Send),
                 () = tokio::time::sleep(silence) => {
-                    let now = progress();
+                    let now = taken.load(Ordering::Relaxed);
                     if now == seen {
-                        return Err(self.timed_out(
+                        return Err(Watched::Stalled(self.timed_out(
                             "the upload made no progress and no answer came".to_string(),
-                        ));
+                        )));
                     }
                     seen = now;
                 }
@@ -962,6 +990,35 @@ fn error_detail(body: &[u8]) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// How a watched request failed: reqwest's error, or no progress for the silence limit.
+enum Watched {
+    Send(reqwest::Error),
+    Stalled(Error),
+}
+
+/// `bytes` as 256 KiB pieces, so that progress can be counted piece by piece.
+fn pieces(bytes: &Bytes) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    const PIECE: usize = 256 << 10;
+    let bytes = bytes.clone();
+    let starts: Vec<usize> = (0..bytes.len()).step_by(PIECE).collect();
+    futures_util::stream::iter(
+        starts
+            .into_iter()
+            .map(move |i| Ok(bytes.slice(i..(i + PIECE).min(bytes.len())))),
+    )
+}
+
+/// `body`, counting each piece the connection takes in `taken`.
+fn counted<S>(body: S, taken: Arc<AtomicU64>) -> impl futures_util::Stream<Item = S::Item> + Send
+where
+    S: futures_util::Stream + Send,
+{
+    use futures_util::StreamExt;
+    body.inspect(move |_| {
+        taken.fetch_add(1, Ordering::Relaxed);
+    })
 }
 
 /// Follows redirects (blob downloads go to storage hosts), at most [`MAX_REDIRECTS`], but never

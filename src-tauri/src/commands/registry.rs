@@ -32,8 +32,10 @@ pub async fn profile_test(
 ) -> CmdResult<Capabilities> {
     slipway_core::profiles::validate_address(&profile.address)?;
     let access = profile.access_with_password(password.as_deref());
-    ops.run(&op_id, async { Ok(registry::probe(&profile.address, &access).await?) })
-        .await
+    ops.run(&op_id, async {
+        Ok(registry::probe(&profile.address, &access).await?)
+    })
+    .await
 }
 
 /// One page of the catalog, after `last` (exclusive), at most `n` names.
@@ -61,8 +63,10 @@ pub async fn registry_tags(
 ) -> CmdResult<Vec<TagRow>> {
     let p = self::profile(&profile)?;
     let (reference, access) = (p.reference(&repository), p.access());
-    ops.run(&op_id, async { Ok(registry::tag_rows(&reference, &access).await?) })
-        .await
+    ops.run(&op_id, async {
+        Ok(registry::tag_rows(&reference, &access).await?)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -75,8 +79,10 @@ pub async fn registry_tag_details(
 ) -> CmdResult<RemoteImageDto> {
     let p = self::profile(&profile)?;
     let (reference, access) = (p.reference(&format!("{repository}:{tag}")), p.access());
-    ops.run(&op_id, async { Ok(registry::inspect(&reference, &access, None).await?) })
-        .await
+    ops.run(&op_id, async {
+        Ok(registry::inspect(&reference, &access, None).await?)
+    })
+    .await
 }
 
 /// Deletes the manifest the tag points at; every tag on that digest goes with it.
@@ -90,8 +96,10 @@ pub async fn registry_delete_tag(
 ) -> CmdResult<DeleteOutcome> {
     let p = self::profile(&profile)?;
     let (reference, access) = (p.reference(&format!("{repository}:{tag}")), p.access());
-    ops.run(&op_id, async { Ok(registry::delete(&reference, &access).await?) })
-        .await
+    ops.run(&op_id, async {
+        Ok(registry::delete(&reference, &access).await?)
+    })
+    .await
 }
 
 /// Copies `source` from one registry into `target` on another, one event per blob.
