@@ -444,6 +444,32 @@ mod tests {
         assert_eq!(store.get("localhost:5000").unwrap(), None);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_docker_config_is_written_private_and_concurrent_logins_keep_every_entry() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker/config.json");
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let store = CredentialStore::at(&path);
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        let registry = format!("r{i}-{j}.example");
+                        store.store(&registry, &Credentials::new("u", "p")).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(config["auths"].as_object().unwrap().len(), 60);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+
     #[test]
     fn identity_tokens_are_read_and_stored_as_docker_does() {
         let dir = tempfile::tempdir().unwrap();
