@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,15 @@ use tokio::sync::OnceCell;
 use crate::credentials::{CredentialStore, Credentials};
 use crate::error::{Error, Result};
 use crate::reference::{host_is_loopback, validate_host, DOCKER_HUB, DOCKER_HUB_API};
+
+mod challenge;
+mod limits;
+mod origin;
+
+use challenge::parse_challenge;
+use limits::{counted, pieces, Watched, LARGE_BODY, MAX_TOKEN_LIFETIME};
+pub use limits::{Timeouts, MAX_ERROR_BODY, MAX_TOKEN_BODY, TIMEOUT_ENV};
+use origin::{origin, redirect_policy, refused_redirect};
 
 /// Where a client gets its credentials.
 #[derive(Debug, Clone, Default)]
@@ -69,64 +78,6 @@ impl RetryPolicy {
         retry_after.unwrap_or(backoff).min(self.max_delay)
     }
 }
-
-/// How long a registry may keep us waiting.
-///
-/// The default is 60 s of silence (`SLIPWAY_REGISTRY_TIMEOUT=SECONDS` changes it), as long as
-/// containerd's and docker's HTTP clients wait for response headers; a stalled registry or token
-/// server then ends in [`Error::TimedOut`] instead of a window or CLI that hangs forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Connecting (TCP and TLS).
-    pub connect: Duration,
-    /// The longest silence while waiting for an answer or reading a body. Uploads count a piece of
-    /// the body taken by the connection as progress too.
-    pub read: Duration,
-    /// The whole of a small request (token, manifest, catalog page, HEAD, upload session steps);
-    /// blob downloads and uploads have no overall limit, only `read`.
-    pub request: Duration,
-}
-
-/// The environment variable that sets [`Timeouts::read`] in seconds (and the others from it).
-pub const TIMEOUT_ENV: &str = "SLIPWAY_REGISTRY_TIMEOUT";
-
-impl Timeouts {
-    /// Timeouts derived from one silence limit: connect within it (at most 10 s), a small request
-    /// within twice it.
-    pub fn from_read(read: Duration) -> Timeouts {
-        Timeouts {
-            connect: read.min(Duration::from_secs(10)),
-            read,
-            request: read.saturating_mul(2),
-        }
-    }
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        let seconds = std::env::var(TIMEOUT_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|s| *s > 0)
-            .unwrap_or(60);
-        Timeouts::from_read(Duration::from_secs(seconds))
-    }
-}
-
-/// The most a token reply or an error body may weigh: containers/image reads at most 1 MiB of
-/// either (`iolimits.maxAuthTokenBodySize`, `maxErrorBodySize`).
-pub const MAX_TOKEN_BODY: u64 = 1 << 20;
-/// See [`MAX_TOKEN_BODY`].
-pub const MAX_ERROR_BODY: u64 = 1 << 20;
-/// A token is never kept longer than a day, whatever `expires_in` says: a token server is not
-/// trusted to make us hold (or overflow the clock with) a huge lifetime.
-const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-/// A request body above this size is sent in pieces and watched for progress (see
-/// [`Client::send_tracked`]); below it, the read timeout is ample even on a slow link.
-const LARGE_BODY: usize = 1 << 20;
-
-/// How many redirects one request follows, as reqwest's default policy does.
-const MAX_REDIRECTS: usize = 10;
 
 /// How to reach one registry.
 #[derive(Debug, Clone, Default)]
@@ -274,12 +225,6 @@ impl Request {
         self.body = Body::Bytes(body);
         self
     }
-}
-
-/// Where a request goes, and whether our credentials may go with it.
-struct Target {
-    url: Url,
-    same_origin: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -510,36 +455,6 @@ impl Client {
         }
     }
 
-    /// Resolves a path or a registry-supplied URL (Location, Link) against the registry's base
-    /// URL, as RFC 9110 resolves a Location. A URL that would take us from HTTPS to plain HTTP is
-    /// refused; one on another scheme, host or port is allowed (registries hand out upload URLs on
-    /// storage hosts) but gets no credentials.
-    async fn target(&self, url: &str, what: &str) -> Result<Target> {
-        let base = Url::parse(self.base_url().await?)
-            .map_err(|e| self.protocol(format!("the registry's base URL: {e}")))?;
-        let resolved = base
-            .join(url)
-            .map_err(|e| self.protocol(format!("{what} `{url}` is not a URL: {e}")))?;
-        if !matches!(resolved.scheme(), "http" | "https") {
-            return Err(self.protocol(format!("{what} `{url}` is not an HTTP URL")));
-        }
-        if base.scheme() == "https" && resolved.scheme() == "http" {
-            return Err(Error::InsecureUrl {
-                registry: self.inner.registry.clone(),
-                what: what.to_string(),
-                target: origin(&resolved),
-            });
-        }
-        let same_origin = resolved.scheme() == base.scheme()
-            && resolved.host_str() == base.host_str()
-            && resolved.port_or_known_default() == base.port_or_known_default();
-        Ok(Target {
-            url: resolved,
-            same_origin,
-        })
-    }
-
-    /// The Authorization header for `scope`, fetching a token if the registry uses Bearer and we
     /// hold none for this scope yet (so bodies that cannot be replayed are sent authenticated).
     pub(crate) async fn auth_header(&self, scope: &Scope) -> Result<Option<String>> {
         let challenge = {
@@ -710,7 +625,9 @@ impl Client {
     /// A DELETE or an upload-completing PUT retried after such an attempt may then meet a 404
     /// for work that was in fact done; the caller checks the outcome before reporting a failure.
     pub(crate) async fn send_tracked(&self, req: Request) -> Result<(Response, bool)> {
-        let target = self.target(&req.url, "a URL").await?;
+        let target = self
+            .target(&req.url, "a URL (an upload Location or a next-page Link)")
+            .await?;
         let policy = self.inner.retry;
         let mut attempt = 0;
         let mut authenticated_retry = false;
@@ -846,63 +763,6 @@ impl Client {
             })
     }
 
-    /// Waits for `sending`, failing when `taken` (pieces of the body taken by the connection) has
-    /// not moved for the silence limit: after the last piece, that limits the wait for the answer.
-    async fn watched(
-        &self,
-        sending: impl std::future::Future<Output = reqwest::Result<Response>>,
-        taken: &AtomicU64,
-    ) -> std::result::Result<Response, Watched> {
-        let silence = self.inner.timeouts.read;
-        tokio::pin!(sending);
-        let mut seen = taken.load(Ordering::Relaxed);
-        loop {
-            tokio::select! {
-                sent = &mut sending => return sent.map_err(Watched::Send),
-                () = tokio::time::sleep(silence) => {
-                    let now = taken.load(Ordering::Relaxed);
-                    if now == seen {
-                        return Err(Watched::Stalled(self.timed_out(
-                            "the upload made no progress and no answer came".to_string(),
-                        )));
-                    }
-                    seen = now;
-                }
-            }
-        }
-    }
-
-    /// Reads a whole body into memory, refusing more than `limit` bytes: a hostile or broken
-    /// registry must not be able to fill the app's memory with a "manifest" or "token".
-    pub(crate) async fn read_capped(
-        &self,
-        mut resp: Response,
-        limit: u64,
-        what: &str,
-    ) -> Result<Bytes> {
-        let too_big = || Error::TooBig {
-            registry: self.inner.registry.clone(),
-            what: what.to_string(),
-            limit,
-        };
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(too_big());
-        }
-        let mut out = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| self.classify_send_error(&e))?
-        {
-            if out.len() as u64 + chunk.len() as u64 > limit {
-                return Err(too_big());
-            }
-            out.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(out))
-    }
-
-    /// Turns a failed response into its error; `what` names the thing asked for ("manifest
     /// app:1") for 404s, `scope` the access for 403s.
     pub(crate) async fn status_error(&self, resp: Response, what: &str, scope: &Scope) -> Error {
         let status = resp.status();
@@ -992,91 +852,6 @@ fn error_detail(body: &[u8]) -> String {
     }
 }
 
-/// How a watched request failed: reqwest's error, or no progress for the silence limit.
-enum Watched {
-    Send(reqwest::Error),
-    Stalled(Error),
-}
-
-/// `bytes` as 256 KiB pieces, so that progress can be counted piece by piece.
-fn pieces(bytes: &Bytes) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
-    const PIECE: usize = 256 << 10;
-    let bytes = bytes.clone();
-    let starts: Vec<usize> = (0..bytes.len()).step_by(PIECE).collect();
-    futures_util::stream::iter(
-        starts
-            .into_iter()
-            .map(move |i| Ok(bytes.slice(i..(i + PIECE).min(bytes.len())))),
-    )
-}
-
-/// `body`, counting each piece the connection takes in `taken`.
-fn counted<S>(body: S, taken: Arc<AtomicU64>) -> impl futures_util::Stream<Item = S::Item> + Send
-where
-    S: futures_util::Stream + Send,
-{
-    use futures_util::StreamExt;
-    body.inspect(move |_| {
-        taken.fetch_add(1, Ordering::Relaxed);
-    })
-}
-
-/// Follows redirects (blob downloads go to storage hosts), at most [`MAX_REDIRECTS`], but never
-/// from HTTPS to HTTP: reqwest drops Authorization only when the host or port changes, so a
-/// same-host downgrade would send the credentials in clear text.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let downgrade = attempt.url().scheme() == "http"
-            && attempt
-                .previous()
-                .iter()
-                .any(|previous| previous.scheme() == "https");
-        if downgrade {
-            let refused = RefusedRedirect(origin(attempt.url()));
-            attempt.error(refused)
-        } else if attempt.previous().len() > MAX_REDIRECTS {
-            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-        } else {
-            attempt.follow()
-        }
-    })
-}
-
-/// The error our redirect policy returns for an HTTPS to HTTP redirect.
-#[derive(Debug)]
-struct RefusedRedirect(String);
-
-impl std::fmt::Display for RefusedRedirect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused a redirect from HTTPS to {}", self.0)
-    }
-}
-
-impl std::error::Error for RefusedRedirect {}
-
-/// The target of a redirect our policy refused, from anywhere in the error's chain.
-fn refused_redirect(e: &reqwest::Error) -> Option<String> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(refused) = err.downcast_ref::<RefusedRedirect>() {
-            return Some(refused.0.clone());
-        }
-        source = err.source();
-    }
-    None
-}
-
-/// `scheme://host:port` of a URL, for messages: a registry-made URL's path and query may carry
-/// a token or a presigned signature.
-fn origin(url: &Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
-}
-
 /// A registry's `/v2/` answers 200 or 401, or at least names the API version; anything else on
 /// the plain-HTTP port (a TLS server's 400, a web server's 404) is not a registry speaking HTTP.
 fn looks_like_registry(resp: &Response) -> bool {
@@ -1109,50 +884,6 @@ fn certs_d_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// Parses `Basic realm="..."` or `Bearer realm="...",service="...",scope="..."`.
-fn parse_challenge(header: &str) -> Option<Challenge> {
-    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
-    let params = parse_params(rest);
-    match scheme.to_ascii_lowercase().as_str() {
-        "basic" => Some(Challenge::Basic),
-        "bearer" => Some(Challenge::Bearer {
-            realm: params.get("realm")?.clone(),
-            service: params.get("service").cloned(),
-            scope: params.get("scope").cloned(),
-        }),
-        _ => None,
-    }
-}
-
-fn parse_params(s: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').unwrap_or(quoted.len());
-            (
-                quoted[..end].to_string(),
-                quoted.get(end + 1..).unwrap_or(""),
-            )
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        out.insert(key, value);
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    out
 }
 
 /// The `rel="next"` target of a Link header (`</v2/_catalog?last=x&n=10>; rel="next"`).
@@ -1191,28 +922,6 @@ mod tests {
 
     fn hv(s: &str) -> HeaderValue {
         HeaderValue::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn challenges_parse() {
-        let c = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#)
-            .unwrap();
-        match c {
-            Challenge::Bearer {
-                realm,
-                service,
-                scope,
-            } => {
-                assert_eq!(realm, "https://auth.example/token");
-                assert_eq!(service.as_deref(), Some("registry.example"));
-                assert_eq!(scope.as_deref(), Some("repository:a/b:pull"));
-            }
-            _ => panic!("not bearer"),
-        }
-        assert!(matches!(
-            parse_challenge(r#"Basic realm="Registry Realm""#),
-            Some(Challenge::Basic)
-        ));
     }
 
     #[test]
