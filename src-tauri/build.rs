@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "validate_reference",
     "container_commit",
     "workshop_log",
+    "workshop_log_label",
     "profiles_list",
     "profile_save",
     "profile_remove",

@@ -191,6 +191,7 @@ async fn workshop_commit(
             message: Some(format!("every-engine commit of {reference}")),
             author: None,
             changes: vec![cmd.to_string()],
+            include_log: false,
         })
         .await
         .unwrap_or_else(|e| panic!("on {name}, commit: {e}"));

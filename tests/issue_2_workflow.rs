@@ -117,6 +117,7 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
                 r#"CMD ["/opt/app/hello.sh"]"#.to_string(),
                 "ENV GREETING=hello".to_string(),
             ],
+            include_log: true,
         })
         .await
         .unwrap();

@@ -33,6 +33,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             workshop::validate_reference,
             workshop::container_commit,
             workshop::workshop_log,
+            workshop::workshop_log_label,
             profiles::profiles_list,
             profiles::profile_save,
             profiles::profile_remove,

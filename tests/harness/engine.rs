@@ -25,6 +25,13 @@ pub async fn connect_to(engine: &TestEngine, data_dir: &std::path::Path) -> Slip
 /// failing run leaves nothing behind.
 pub struct TempImage(pub String, TestEngine);
 
+impl TempImage {
+    /// Takes charge of `image`, made (or about to be made) by the test in the system engine.
+    pub fn adopt(image: String) -> TempImage {
+        TempImage(image, TestEngine::system())
+    }
+}
+
 impl Drop for TempImage {
     fn drop(&mut self) {
         let _ = self

@@ -9,6 +9,7 @@
 mod base;
 mod engine;
 mod engines;
+mod hostile;
 mod registry;
 mod registry_image;
 mod secure;
@@ -20,6 +21,7 @@ pub use engine::{
     derive_image_from_on, derive_image_on, TempImage,
 };
 pub use engines::{EngineKind, ImageStore, TestEngine, SYSTEM};
+pub use hostile::{basic_header, Hostile, Misbehaviour, Seen, FAKE_TOKEN, SELF};
 pub use registry::{free_port, Registry, RegistryConfig};
 pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};

@@ -92,6 +92,15 @@ impl TestPki {
         d
     }
 
+    /// The server certificate (for 127.0.0.1 and localhost) and its key, for servers made here.
+    pub fn server_cert(&self) -> PathBuf {
+        self.path("server.crt")
+    }
+
+    pub fn server_key(&self) -> PathBuf {
+        self.path("server.key")
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

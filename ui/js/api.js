@@ -52,23 +52,26 @@ export const removeWorkshop = (container) => call('workshop_remove', { container
 export const execInConsole = (container, command, opId, onOutput) =>
   call('console_exec', { container, command, opId, onOutput: channel(onOutput) });
 export const workshopLog = (container) => call('workshop_log', { container });
+/** The workshop-log label a commit would store, exactly (redacted, newest 64 KiB). */
+export const workshopLogLabel = (container) => call('workshop_log_label', { container });
 export const containerChanges = (container) => call('container_changes', { container });
 export const validateReference = (repository, tag) => call('validate_reference', { repository, tag });
 export const commitContainer = (request) => call('container_commit', { request });
 
-// Registry profiles and the managed local registry.
+// Registry profiles and the managed local registry. Every call that talks to a registry takes an
+// op id, so that `cancel(opId)` can stop it.
 export const listProfiles = () => call('profiles_list');
-export const saveProfile = (profile, password) => call('profile_save', { profile, password });
+export const saveProfile = (profile, password, opId) => call('profile_save', { profile, password, opId });
 export const removeProfile = (name) => call('profile_remove', { name });
-export const testProfile = (profile, password) => call('profile_test', { profile, password });
+export const testProfile = (profile, password, opId) => call('profile_test', { profile, password, opId });
 export const localRegistryStatus = () => call('local_registry_status');
 export const localRegistryStart = () => call('local_registry_start');
 export const localRegistryStop = () => call('local_registry_stop');
 
 // Registry browser.
-export const catalog = (profile, last, n) => call('registry_catalog', { profile, last, n });
-export const listTags = (profile, repository) => call('registry_tags', { profile, repository });
-export const tagDetails = (profile, repository, tag) => call('registry_tag_details', { profile, repository, tag });
-export const deleteTag = (profile, repository, tag) => call('registry_delete_tag', { profile, repository, tag });
+export const catalog = (profile, last, n, opId) => call('registry_catalog', { profile, last, n, opId });
+export const listTags = (profile, repository, opId) => call('registry_tags', { profile, repository, opId });
+export const tagDetails = (profile, repository, tag, opId) => call('registry_tag_details', { profile, repository, tag, opId });
+export const deleteTag = (profile, repository, tag, opId) => call('registry_delete_tag', { profile, repository, tag, opId });
 export const copyImage = (fromProfile, source, toProfile, target, opId, onProgress) =>
   call('registry_copy', { fromProfile, source, toProfile, target, opId, onProgress: channel(onProgress) });

@@ -83,6 +83,10 @@ pub enum EngineCommand {
         /// e.g. --change 'CMD ["python3","app.py"]'.
         #[arg(short, long = "change", value_name = "INSTRUCTION")]
         change: Vec<String>,
+        /// Store the workshop's command log in the image (label dev.slipway.workshop-log;
+        /// secrets redacted, newest 64 KiB). Anyone who can pull the image can read it.
+        #[arg(long)]
+        workshop_log: bool,
     },
     /// Give an image another name.
     Tag {
@@ -273,6 +277,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
             message,
             author,
             change,
+            workshop_log,
         } => {
             let outcome = slipway
                 .commit(&CommitRequest {
@@ -281,6 +286,7 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
                     message,
                     author,
                     changes: change,
+                    include_log: workshop_log,
                 })
                 .await?;
             if context.json {

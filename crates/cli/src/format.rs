@@ -63,6 +63,21 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Text from a registry or a container made safe for a terminal: control characters (escape
+/// sequences that could set the title, write the clipboard through OSC 52 or hide text) are shown
+/// as `\x1b`-style escapes instead of being interpreted.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Prints a value as pretty JSON, for `--json`.
 pub fn print_json(value: &impl serde::Serialize) {
     println!(
@@ -73,6 +88,15 @@ pub fn print_json(value: &impl serde::Serialize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn registry_text_cannot_drive_the_terminal() {
+        let hostile = "v1\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\u{9b}31m";
+        let shown = super::escape(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.starts_with("v1\\u{1b}]52;c;ZXZpbA=="), "{shown}");
+        assert_eq!(super::escape("app:1.0-rc.1"), "app:1.0-rc.1");
+    }
+
     #[test]
     fn issue_2_sizes_read_like_docker() {
         assert_eq!(super::size(830), "830B");

@@ -106,7 +106,8 @@ async fn main() -> ExitCode {
                     serde_json::json!({"code": failure.code, "message": failure.message})
                 );
             } else {
-                eprintln!("error: {}", failure.message);
+                // A message may quote a registry's error text: escaped for the terminal.
+                eprintln!("error: {}", format::escape(&failure.message));
             }
             ExitCode::FAILURE
         }

@@ -303,7 +303,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             if context.json {
                 crate::format::print_json(&repos);
             } else {
-                repos.iter().for_each(|r| println!("{r}"));
+                repos.iter().for_each(|r| println!("{}", format::escape(r)));
             }
         }
         RegistryCommand::Tags { repository, access } => {
@@ -311,7 +311,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             if context.json {
                 crate::format::print_json(&tags);
             } else {
-                tags.iter().for_each(|t| println!("{t}"));
+                tags.iter().for_each(|t| println!("{}", format::escape(t)));
             }
         }
         RegistryCommand::Inspect {
@@ -324,13 +324,21 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
             if context.json {
                 crate::format::print_json(&image);
             } else {
-                println!("Reference:  {}", image.reference);
-                println!("Media type: {}", image.media_type);
+                // Everything below but sizes comes from the registry: escaped for the terminal.
+                let e = |s: &str| format::escape(s);
+                println!("Reference:  {}", e(&image.reference));
+                println!("Media type: {}", e(&image.media_type));
                 if !image.platforms.is_empty() {
-                    println!("Platforms:  {}", image.platforms.join(", "));
+                    println!("Platforms:  {}", e(&image.platforms.join(", ")));
                 }
-                println!("Platform:   {}", image.platform.clone().unwrap_or_default());
-                println!("Created:    {}", image.created.clone().unwrap_or_default());
+                println!(
+                    "Platform:   {}",
+                    e(image.platform.as_deref().unwrap_or_default())
+                );
+                println!(
+                    "Created:    {}",
+                    e(image.created.as_deref().unwrap_or_default())
+                );
                 println!("Size:       {}", format::size(image.total_size));
                 let mut rows = Vec::new();
                 if let Some(c) = &image.config {
@@ -352,8 +360,8 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 for h in &image.history {
                     println!(
                         "  {}  {}",
-                        h.created.clone().unwrap_or_default(),
-                        h.created_by.clone().unwrap_or_default()
+                        e(h.created.as_deref().unwrap_or_default()),
+                        e(h.created_by.as_deref().unwrap_or_default())
                     );
                 }
             }
@@ -376,7 +384,7 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 println!(
                     "{verb} {} (tags: {})",
                     outcome.digest,
-                    outcome.tags.join(", ")
+                    format::escape(&outcome.tags.join(", "))
                 );
             }
         }
@@ -388,20 +396,10 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
         } => {
             let password = match std::env::var("SLIPWAY_PASSWORD") {
                 Ok(p) if !password_stdin => p,
-                _ => {
-                    if !password_stdin {
-                        eprint!("Password: ");
-                    }
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .lock()
-                        .read_line(&mut line)
-                        .map_err(|e| Failure {
-                            code: "io".to_string(),
-                            message: format!("could not read the password from stdin: {e}"),
-                        })?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
-                }
+                _ => read_password(!password_stdin).map_err(|e| Failure {
+                    code: "io".to_string(),
+                    message: format!("could not read the password from stdin: {e}"),
+                })?,
             };
             registry::login(
                 &host,
@@ -427,6 +425,37 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
         }
     }
     Ok(0)
+}
+
+/// One line from stdin. On a terminal it is asked for with a prompt and read without echo, as
+/// `docker login` does, so the password never shows on screen or in a recording of it.
+fn read_password(prompt: bool) -> std::io::Result<String> {
+    let stdin = std::io::stdin();
+    #[cfg(unix)]
+    let saved = match rustix::termios::tcgetattr(&stdin) {
+        Ok(saved) => {
+            let mut quiet = saved.clone();
+            quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+            rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet)?;
+            Some(saved)
+        }
+        // Not a terminal (a pipe in a script): nothing is echoed anyway.
+        Err(_) => None,
+    };
+    if prompt {
+        eprint!("Password: ");
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    #[cfg(unix)]
+    if let Some(saved) = saved {
+        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &saved);
+        if prompt {
+            eprintln!();
+        }
+    }
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn tri(v: Option<bool>) -> &'static str {

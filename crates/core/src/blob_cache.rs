@@ -60,7 +60,8 @@ impl BlobCache {
     pub fn open(root: impl Into<PathBuf>) -> Result<BlobCache> {
         let root = root.into();
         let blobs = root.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(|source| Error::Io {
+        // Private images' layers live here: the user's only, whatever the umask.
+        slipway_oci::files::create_private_dir(&blobs).map_err(|source| Error::Io {
             path: blobs.clone(),
             source,
         })?;
@@ -111,15 +112,16 @@ impl BlobCache {
 
     fn write(&self, index: &Index) -> Result<()> {
         let path = self.index_path();
-        let tmp = self
-            .root
-            .join(format!("layers.json.{}.tmp", std::process::id()));
         let bytes = serde_json::to_vec(index).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        std::fs::rename(&tmp, &path).map_err(|source| Error::Io { path, source })
+        slipway_oci::files::write_private(&path, &bytes)
+            .map_err(|source| Error::Io { path, source })
+    }
+
+    /// Held around every read-modify-write of the index: concurrent uploads in one push, and the
+    /// app and the CLI pushing at once, would otherwise drop each other's entries.
+    fn lock(&self) -> Result<slipway_oci::files::FileLock> {
+        let path = self.index_path();
+        slipway_oci::files::lock(&path).map_err(|source| Error::Io { path, source })
     }
 
     fn key(compression: &str, diff_id: &str) -> String {
@@ -141,6 +143,7 @@ impl BlobCache {
         mut layer: CachedLayer,
         location: Option<&str>,
     ) -> Result<()> {
+        let _lock = self.lock()?;
         let mut index = self.read();
         let key = Self::key(compression, diff_id);
         if let Some(old) = index.layers.get(&key) {
@@ -183,6 +186,7 @@ impl BlobCache {
 
     /// Forgets that `location` holds `digest` (it was deleted or the registry was reset).
     pub fn forget_location(&self, digest: &Digest, location: &str) -> Result<()> {
+        let _lock = self.lock()?;
         let mut index = self.read();
         for layer in index.layers.values_mut() {
             if &layer.compressed == digest {
@@ -227,12 +231,8 @@ impl BlobCache {
     pub fn store_small(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
         let path = self.blob_path(digest);
         if !path.exists() {
-            let tmp = self.temp_path();
-            std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
-                path: tmp.clone(),
-                source,
-            })?;
-            self.commit_blob(&tmp, digest)?;
+            slipway_oci::files::write_private(&path, bytes)
+                .map_err(|source| Error::Io { path, source })?;
         }
         Ok(())
     }
@@ -325,5 +325,39 @@ mod tests {
         assert!(cache.has_blob(&new, 600));
         let kept = cache.get("gzip", "sha256:abc").unwrap();
         assert!(kept.locations.contains("r/x"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_cache_is_private_and_concurrent_writers_lose_no_entry() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("push");
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let cache = BlobCache::open(&root).unwrap();
+                std::thread::spawn(move || {
+                    for j in 0..15 {
+                        let layer = CachedLayer {
+                            compressed: Digest::sha256_of(format!("{i}-{j}").as_bytes()),
+                            compressed_size: 1,
+                            uncompressed_size: 1,
+                            media_type: "x".into(),
+                            locations: Default::default(),
+                        };
+                        cache
+                            .put("gzip", &format!("sha256:{i}-{j}"), layer, Some("r/x"))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let cache = BlobCache::open(&root).unwrap();
+        assert_eq!(cache.read().layers.len(), 90);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("blobs")), 0o700);
+        assert_eq!(mode(&cache.index_path()), 0o600);
     }
 }

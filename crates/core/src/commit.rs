@@ -1,5 +1,6 @@
-//! Commit: a workshop container as a new image, with message, author, config changes and the
-//! workshop log as a label.
+//! Commit: a workshop container as a new image, with message, author, config changes and, when
+//! the user asks for it, the workshop log as a label (redacted and capped, see
+//! [`crate::workshop_log::label_log`]): anyone who can pull the image can read its labels.
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::commit::CommitSpec;
@@ -7,7 +8,7 @@ use slipway_engine::commit::CommitSpec;
 use crate::change::parse_changes;
 use crate::error::{Hint, CONTAINER_HINT};
 use crate::names::{check_tag_target, split_target};
-use crate::workshop_log::LOG_LABEL;
+use crate::workshop_log::{label_log, label_text, LOG_LABEL};
 use crate::{Error, Result, Slipway};
 
 /// What to commit.
@@ -27,6 +28,10 @@ pub struct CommitRequest {
     /// Dockerfile-like config changes: `CMD ["python3","app.py"]`, `ENV K=V`, ...
     #[serde(default)]
     pub changes: Vec<String>,
+    /// Store the workshop log in the image as the [`LOG_LABEL`] label. Off unless asked for:
+    /// the label is public to whoever can pull the image.
+    #[serde(default)]
+    pub include_log: bool,
 }
 
 /// The committed image.
@@ -62,11 +67,12 @@ impl Slipway {
             .inspect_container(&request.container)
             .await
             .hint(CONTAINER_HINT)?;
-        let log = self.logs_store().load(&state.id)?;
-        config.labels.insert(
-            LOG_LABEL.to_string(),
-            serde_json::to_string(&log).unwrap_or_default(),
-        );
+        if request.include_log {
+            let log = self.logs_store().load(&state.id)?;
+            config
+                .labels
+                .insert(LOG_LABEL.to_string(), label_text(&label_log(&log)));
+        }
         let (repository, tag) = target.unzip();
         let spec = CommitSpec {
             container: state.id,
@@ -82,5 +88,19 @@ impl Slipway {
             image_id,
             reference: request.reference.clone(),
         })
+    }
+}
+
+impl Slipway {
+    /// The workshop-log label a commit of `container` would store, exactly as it would be
+    /// stored, for the commit dialog's preview.
+    pub async fn workshop_log_label(&self, container: &str) -> Result<String> {
+        let state = self
+            .engine()
+            .inspect_container(container)
+            .await
+            .hint(CONTAINER_HINT)?;
+        let log = self.logs_store().load(&state.id)?;
+        Ok(label_text(&label_log(&log)))
     }
 }

@@ -5,6 +5,11 @@
 //! by digest only, which gives the engine no tag to keep) Slipway streams them to the engine as
 //! a docker-archive, which the engine loads. Nothing is written to a temporary copy on our side;
 //! every layer is verified against its digest as it passes, and the engine checks the diff_ids.
+//!
+//! Nothing unverified reaches the engine whole: a layer that grows past its descriptor's size
+//! fails at the chunk that crosses it (a registry could otherwise append tar entries of its own,
+//! a `manifest.json` retagging any local image, after the declared bytes), and each layer's last
+//! chunk is held back until the digest has matched, so a wrong layer never completes its entry.
 
 use std::sync::Arc;
 
@@ -87,7 +92,9 @@ impl Slipway {
             )));
         }
         let config_digest = digest_of(image.config())?;
-        let config = client.get_blob(&repo, &config_digest).await?;
+        let config = client
+            .get_blob(&repo, &config_digest, Some(image.config().size()))
+            .await?;
         // The engine tags the loaded image with this; a digest-only reference gets no tag.
         let tag = r
             .tag()
@@ -200,6 +207,7 @@ async fn write_archive(
         send(tar_header(&name, *size)).await?;
         let mut stream = client.blob_stream(repo, digest, Some(*size)).await?;
         let mut done = 0u64;
+        let mut held_back: Option<Bytes> = None;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             done += chunk.len() as u64;
@@ -208,7 +216,13 @@ async fn write_archive(
                 done,
                 total: *size,
             });
-            send(chunk).await?;
+            if let Some(previous) = held_back.replace(chunk) {
+                send(previous).await?;
+            }
+        }
+        // The stream ended without an error: size and digest matched, the last chunk may go.
+        if let Some(last) = held_back {
+            send(last).await?;
         }
         send(padding(*size)).await?;
         progress(FetchEvent::Downloaded {

@@ -343,6 +343,9 @@ impl LocalRegistry {
 
     /// Starts the registry and waits until it answers; returns the new status.
     pub async fn start(&self) -> Result<LocalRegistryStatus, LocalRegistryError> {
+        // The managed registry has no auth and allows deletes: it must never listen beyond this
+        // machine, even when its address comes from the environment.
+        split_address(&self.options.address)?;
         let backend = self.backend().await?;
         if self.managed_running(Some(&backend)).await {
             return Ok(self.status().await);
@@ -374,12 +377,13 @@ impl LocalRegistry {
     ) -> Result<(), LocalRegistryError> {
         let address = &self.options.address;
         let config = dir.join("config.yml");
-        // The registry reads YAML; the values below are plain words and paths, so no quoting is
-        // needed beyond what the path itself would need, which JSON string syntax (valid YAML) gives.
+        // The registry reads YAML; the path and the address are quoted as JSON strings (valid
+        // YAML), so no value can add keys of its own.
+        let quote = |s: &str| serde_json::to_string(s).expect("a string serializes");
         let yaml = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
-            serde_json::to_string(&storage.display().to_string()).expect("a string serializes"),
-            address
+            quote(&storage.display().to_string()),
+            quote(address)
         );
         std::fs::write(&config, yaml).map_err(io(&config))?;
         let log_path = dir.join("registry.log");
@@ -537,13 +541,20 @@ fn tail(log: &str) -> String {
     lines.join(" | ")
 }
 
-/// `127.0.0.1:5000` as the host IP and port to publish on.
+/// `127.0.0.1:5000` as the host IP and port to publish on; only a loopback address is accepted.
 fn split_address(address: &str) -> Result<(String, u16), LocalRegistryError> {
     let parsed: std::net::SocketAddr = address.parse().map_err(|_| {
         LocalRegistryError::StartFailed(format!(
             "{address} is not an IP address and port (e.g. 127.0.0.1:5000); fix SLIPWAY_LOCAL_REGISTRY_ADDR"
         ))
     })?;
+    if !parsed.ip().is_loopback() {
+        return Err(LocalRegistryError::StartFailed(format!(
+            "{address} is not a loopback address; the managed registry has no password and \
+             allows deletes, so it only listens on this machine (127.0.0.1 or [::1]). Fix \
+             SLIPWAY_LOCAL_REGISTRY_ADDR, or add a profile for a registry you secured yourself"
+        )));
+    }
     Ok((parsed.ip().to_string(), parsed.port()))
 }
 
@@ -618,6 +629,17 @@ mod tests {
         let err = reg.start().await.unwrap_err();
         assert_eq!(err.code(), "address_in_use");
         assert!(err.to_string().contains(&address));
+    }
+
+    #[tokio::test]
+    async fn the_managed_registry_refuses_an_address_beyond_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        for address in ["0.0.0.0:5999", "192.0.2.1:5000", "[::]:5000"] {
+            let reg = LocalRegistry::new(address.to_string(), Some(dir.path().join("registry")));
+            let err = reg.start().await.unwrap_err().to_string();
+            assert!(err.contains("not a loopback address"), "{address}: {err}");
+            assert!(!dir.path().join("registry/config.yml").exists());
+        }
     }
 
     #[tokio::test]

@@ -5,7 +5,6 @@
 //! which username to look up there, or that the user's Docker credentials apply. That keeps the
 //! profile file safe to back up, share or show in a bug report.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -191,6 +190,16 @@ pub fn validate_address(address: &str) -> Result<(), ProfileError> {
             _ => return bad("the port must be a number from 1 to 65535"),
         }
     }
+    // The reference grammar reads a first component without `.`, `:` or `localhost` as a Docker
+    // Hub namespace: `nas/app` is docker.io/nas/app. Such an address would send tags, deletes and
+    // pushes to Docker Hub with the user's Docker Hub credentials, so it is refused.
+    if port.is_none() && !host.contains('.') && !host.starts_with('[') && host != "localhost" {
+        return bad(&format!(
+            "a single name reads as a Docker Hub namespace in image names ({host}/app means \
+             docker.io/{host}/app); add the port ({host}:5000, or {host}:443 for HTTPS on the \
+             default port) or the domain ({host}.lan)"
+        ));
+    }
     Ok(())
 }
 
@@ -254,21 +263,23 @@ impl ProfileStore {
         }
     }
 
-    /// Writes through a temp file and a rename, so a crash never leaves half a profile file.
+    /// Writes through a private temp file and a rename, so a crash never leaves half a profile
+    /// file (see [`slipway_oci::files`]).
     fn write(&self, file: &ProfileFile) -> Result<(), ProfileError> {
-        let io = |source| ProfileError::Io {
+        let json = serde_json::to_vec_pretty(file).expect("profiles always serialize");
+        slipway_oci::files::write_private(&self.path, &json).map_err(|source| ProfileError::Io {
             path: self.path.clone(),
             source,
-        };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let json = serde_json::to_vec_pretty(file).expect("profiles always serialize");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        })
+    }
+
+    /// Held around every read-modify-write, so the app and the CLI cannot lose each other's
+    /// change.
+    fn lock(&self) -> Result<slipway_oci::files::FileLock, ProfileError> {
+        slipway_oci::files::lock(&self.path).map_err(|source| ProfileError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// All profiles, the managed local registry first (it is the default).
@@ -283,11 +294,16 @@ impl ProfileStore {
         Ok(out)
     }
 
+    /// The profile to use, checked again: a profile saved by an older version may hold an
+    /// address that is refused now (a single name), and using it would reach another registry.
     pub fn get(&self, name: &str) -> Result<RegistryProfile, ProfileError> {
-        self.list()?
+        let profile = self
+            .list()?
             .into_iter()
             .find(|p| p.name == name)
-            .ok_or_else(|| ProfileError::NotFound(name.to_string()))
+            .ok_or_else(|| ProfileError::NotFound(name.to_string()))?;
+        validate_address(&profile.address)?;
+        Ok(profile)
     }
 
     /// Adds or replaces (by name) a profile after validating it.
@@ -306,6 +322,7 @@ impl ProfileStore {
         }
         validate(&profile)?;
         profile.managed = false;
+        let _lock = self.lock()?;
         let mut file = self.read()?;
         match file.registries.iter_mut().find(|p| p.name == profile.name) {
             Some(existing) => *existing = profile.clone(),
@@ -319,6 +336,7 @@ impl ProfileStore {
         if name == LOCAL_PROFILE {
             return Err(ProfileError::BuiltIn(name.to_string()));
         }
+        let _lock = self.lock()?;
         let mut file = self.read()?;
         let before = file.registries.len();
         file.registries.retain(|p| p.name != name);
@@ -383,6 +401,7 @@ mod tests {
             ("x:99999", "port"),
             ("bad host", "spaces"),
             ("", "empty"),
+            ("nas", "Docker Hub"),
         ] {
             let err = validate_address(addr).unwrap_err().to_string();
             assert!(err.contains(needle), "{addr:?} gave {err}");
@@ -392,8 +411,64 @@ mod tests {
             "localhost",
             "registry.example.com",
             "[::1]:5000",
+            "nas:5000",
+            "nas:443",
         ] {
             validate_address(ok).unwrap();
         }
+    }
+
+    #[test]
+    fn a_single_label_address_never_reaches_docker_hub() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProfileStore::at(dir.path().join("slipway/registries.json"));
+        let err = store.save(profile("nas", "nas")).unwrap_err().to_string();
+        assert!(
+            err.contains("docker.io/nas/app") && err.contains("nas:5000"),
+            "{err}"
+        );
+        // A profile file written before this check: using the profile is refused, not rerouted.
+        std::fs::create_dir_all(store.path().parent().unwrap()).unwrap();
+        std::fs::write(
+            store.path(),
+            r#"{"registries":[{"name":"nas","address":"nas","username":"alice"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            store.list().unwrap().len(),
+            2,
+            "it is still listed, to be fixed"
+        );
+        let err = store.get("nas").unwrap_err().to_string();
+        assert!(err.contains("Docker Hub"), "{err}");
+        // With a port the host is a host, for every use case that re-parses the reference.
+        let fixed = store.save(profile("nas", "nas:5000")).unwrap();
+        let r = slipway_oci::Reference::parse(&fixed.reference("team/app:1")).unwrap();
+        assert_eq!(r.registry(), "nas:5000");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_profile_file_is_private_and_concurrent_saves_keep_every_profile() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slipway/registries.json");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = ProfileStore::at(&path);
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        store
+                            .save(profile(&format!("p{i}-{j}"), "registry.example:5000"))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(ProfileStore::at(&path).list().unwrap().len(), 81);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
     }
 }

@@ -259,7 +259,13 @@ pub async fn inspect(
     let config = blob(image.config());
     let layers: Vec<BlobDto> = image.layers().iter().map(blob).collect();
     let total_size = config.size + layers.iter().map(|l| l.size).sum::<u64>();
-    let config_bytes = client.get_blob(repo, &digest_of(image.config())?).await?;
+    let config_bytes = client
+        .get_blob(
+            repo,
+            &digest_of(image.config())?,
+            Some(image.config().size()),
+        )
+        .await?;
     let config_json: Option<serde_json::Value> = serde_json::from_slice(&config_bytes).ok();
     let created = config_json
         .as_ref()

@@ -3,8 +3,15 @@
 //! the committed image as the label [`LOG_LABEL`], so that a later feature can turn the session
 //! into a Dockerfile.
 //!
-//! The file is rewritten whole on every entry (write to a temp file, then rename) so that a crash
-//! never leaves half a JSON document behind.
+//! The file is rewritten whole on every entry (write to a private temp file, then rename, under a
+//! file lock shared with other Slipway processes) so that a crash never leaves half a JSON
+//! document behind and the app and the CLI never lose each other's entries.
+//!
+//! The label is the user's choice per commit, since whoever can pull the image can read it, and
+//! what goes into it is [`label_log`]: values of obvious secrets redacted (`*TOKEN*=`,
+//! `*PASSWORD*=`, `https://user:pass@`), and only the newest entries that fit in
+//! [`MAX_LABEL_BYTES`], so a long workshop never makes a config that other tools refuse
+//! (containers/image reads configs up to 4 MiB).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -47,6 +54,147 @@ pub struct WorkshopLog {
     pub base_image: Option<String>,
     /// The commands, oldest first.
     pub entries: Vec<LogEntry>,
+    /// How many older entries were left out to keep the label small (0 in the log on disk).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_entries: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The most the workshop-log label may weigh. Image configs travel in memory through every
+/// registry client (containers/image refuses configs over 4 MiB), and a label is not the place
+/// for a long session's every keystroke.
+pub const MAX_LABEL_BYTES: usize = 64 << 10;
+
+/// The most of one command line that is kept in the label.
+const MAX_LABEL_COMMAND: usize = 4 << 10;
+
+/// What replaces a redacted value.
+pub const REDACTED: &str = "***";
+
+/// The log as it goes into the label: every command redacted, each at most 4 KiB, and only the
+/// newest entries that fit in [`MAX_LABEL_BYTES`] (the count left out is `omitted_entries`).
+pub fn label_log(log: &WorkshopLog) -> WorkshopLog {
+    let mut entries: Vec<LogEntry> = log
+        .entries
+        .iter()
+        .map(|e| LogEntry {
+            command: shorten(&redact(&e.command), MAX_LABEL_COMMAND),
+            ..e.clone()
+        })
+        .collect();
+    let mut label = WorkshopLog {
+        container_id: log.container_id.clone(),
+        base_image: log.base_image.clone(),
+        entries: Vec::new(),
+        omitted_entries: 0,
+    };
+    let mut size = label_text(&label).len();
+    let mut kept = Vec::new();
+    while let Some(entry) = entries.pop() {
+        let entry_size = serde_json::to_string(&entry).map_or(0, |t| t.len()) + 1;
+        // Room for the omitted count's field as well.
+        if size + entry_size + 32 > MAX_LABEL_BYTES {
+            label.omitted_entries = entries.len() + 1;
+            break;
+        }
+        size += entry_size;
+        kept.push(entry);
+    }
+    kept.reverse();
+    label.entries = kept;
+    label
+}
+
+/// The label's text: [`label_log`] as JSON.
+pub fn label_text(log: &WorkshopLog) -> String {
+    serde_json::to_string(log).unwrap_or_default()
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// `command` with the values of obvious secrets replaced by [`REDACTED`]: `NAME=value` where NAME
+/// mentions a token, password, secret or key; the word after `--password`/`--token`-like flags;
+/// and the password of `scheme://user:password@host`.
+pub fn redact(command: &str) -> String {
+    let mut out = Vec::new();
+    let mut redact_next = false;
+    for word in command.split(' ') {
+        if redact_next && !word.is_empty() {
+            out.push(REDACTED.to_string());
+            redact_next = false;
+            continue;
+        }
+        let word = redact_url_password(word);
+        let (name, value) = match word.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (word.as_str(), None),
+        };
+        let secret_name = is_secret_name(name);
+        match value {
+            Some(value) if secret_name && !value.is_empty() => {
+                out.push(format!("{name}={REDACTED}"));
+            }
+            None if secret_name && name.starts_with('-') => {
+                out.push(word.clone());
+                redact_next = true;
+            }
+            _ => out.push(word.clone()),
+        }
+    }
+    out.join(" ")
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+    ]
+    .iter()
+    .any(|needle| upper.contains(needle))
+}
+
+/// `https://user:pass@host/...` -> `https://user:***@host/...`, anywhere in `word`.
+fn redact_url_password(word: &str) -> String {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                let userinfo = &authority[..userinfo_end];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => out.push_str(&format!("{user}:{REDACTED}")),
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[userinfo_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Now, as RFC 3339.
@@ -110,10 +258,11 @@ impl LogStore {
         let _guard = WRITE_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _lock = self.lock(container_id)?;
         let log = WorkshopLog {
             container_id: container_id.to_string(),
             base_image: Some(base_image.to_string()),
-            entries: Vec::new(),
+            ..WorkshopLog::default()
         };
         self.save(&log)
     }
@@ -123,6 +272,7 @@ impl LogStore {
         let _guard = WRITE_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _lock = self.lock(container_id)?;
         let mut log = self.load(container_id)?;
         log.entries.push(entry);
         self.save(&log)
@@ -131,6 +281,9 @@ impl LogStore {
     /// Forgets a removed container's log.
     pub fn remove(&self, container_id: &str) -> Result<()> {
         let path = self.path(container_id);
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        let _ = std::fs::remove_file(lock_path);
         match std::fs::remove_file(&path) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
                 path,
@@ -140,16 +293,17 @@ impl LogStore {
         }
     }
 
+    /// The lock other Slipway processes take around the same log's read-modify-write.
+    fn lock(&self, container_id: &str) -> Result<slipway_oci::files::FileLock> {
+        let path = self.path(container_id);
+        slipway_oci::files::lock(&path).map_err(|source| Error::Io { path, source })
+    }
+
+    /// Logs hold every command typed, so the directory is `0700` and each file `0600`.
     fn save(&self, log: &WorkshopLog) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
-            path: self.dir.clone(),
-            source,
-        })?;
         let path = self.path(&log.container_id);
-        let temp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(log).unwrap_or_default();
-        std::fs::write(&temp, bytes)
-            .and_then(|()| std::fs::rename(&temp, &path))
+        slipway_oci::files::write_private(&path, &bytes)
             .map_err(|source| Error::Io { path, source })
     }
 }
@@ -193,5 +347,90 @@ mod tests {
         assert!(OffsetDateTime::parse(&log.entries[0].started, &Rfc3339).is_ok());
         store.remove("abc").unwrap();
         assert!(store.load("abc").unwrap().entries.is_empty());
+    }
+
+    fn entry(command: &str) -> LogEntry {
+        LogEntry {
+            command: command.into(),
+            exit_code: Some(0),
+            cancelled: false,
+            started: now_rfc3339(),
+            finished: now_rfc3339(),
+        }
+    }
+
+    #[test]
+    fn obvious_secrets_never_reach_the_label() {
+        for (typed, secret) in [
+            ("export GITHUB_TOKEN=ghp_abc123", "ghp_abc123"),
+            ("DB_PASSWORD='hunter2' ./migrate", "hunter2"),
+            ("git clone https://ada:s3cret@git.example/app.git", "s3cret"),
+            ("curl -u x https://bob:pw%40x@h.example/", "pw%40x"),
+            ("mysql --password hunter3 -h db", "hunter3"),
+            ("tool --api-token=t0k3n", "t0k3n"),
+            ("AWS_SECRET_ACCESS_KEY=abcd aws s3 ls", "abcd"),
+        ] {
+            let label = label_text(&label_log(&WorkshopLog {
+                entries: vec![entry(typed)],
+                ..WorkshopLog::default()
+            }));
+            assert!(!label.contains(secret), "{typed} gave {label}");
+            assert!(label.contains(REDACTED), "{typed} gave {label}");
+        }
+        let plain = redact("apt-get install -y curl && echo a=b");
+        assert_eq!(plain, "apt-get install -y curl && echo a=b");
+        assert_eq!(
+            redact("git clone https://git.example/app.git"),
+            "git clone https://git.example/app.git"
+        );
+    }
+
+    #[test]
+    fn the_label_keeps_the_newest_entries_within_its_cap() {
+        let log = WorkshopLog {
+            container_id: "c".into(),
+            base_image: Some("base:1".into()),
+            entries: (0..20_000)
+                .map(|i| entry(&format!("echo step {i}")))
+                .collect(),
+            omitted_entries: 0,
+        };
+        let label = label_log(&log);
+        let text = label_text(&label);
+        assert!(text.len() <= MAX_LABEL_BYTES, "{}", text.len());
+        assert_eq!(label.entries.last().unwrap().command, "echo step 19999");
+        assert_eq!(label.omitted_entries + label.entries.len(), 20_000);
+        let huge = label_log(&WorkshopLog {
+            entries: vec![entry(&"x".repeat(1 << 20))],
+            ..WorkshopLog::default()
+        });
+        assert!(label_text(&huge).len() < 8 << 10);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn logs_are_private_and_concurrent_appends_keep_every_entry() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        LogStore::new(dir.path()).start("abc", "base:1").unwrap();
+        // Separate stores stand for separate processes: only the file lock orders them.
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let store = LogStore::new(dir.path());
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        store
+                            .append("abc", entry(&format!("echo {i}-{j}")))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let log = LogStore::new(dir.path()).load("abc").unwrap();
+        assert_eq!(log.entries.len(), 40);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("workshops/abc.json")), 0o600);
+        assert_eq!(mode(&dir.path().join("workshops")), 0o700);
     }
 }

@@ -24,8 +24,18 @@ pub enum Mount {
     UploadStarted(String),
 }
 
+/// The most a blob read into memory ([`Client::get_blob`], an image config) may weigh:
+/// containers/image refuses configs over 4 MiB (`iolimits.maxConfigBlobSize`).
+pub const MAX_IN_MEMORY_BLOB: u64 = 4 << 20;
+
 /// A blob's bytes as they arrive, hashed on the way: the stream ends with an error instead of its
 /// last chunk's successor when the content does not match the digest or the expected size.
+///
+/// Bytes beyond the expected size are never yielded: the chunk that crosses it ends the stream
+/// with [`Error::SizeMismatch`] at once, so a consumer that writes as it reads (an archive for the
+/// engine) never passes on more than the descriptor declared. The digest can only be known at the
+/// end; a consumer that must not act on unverified bytes holds back the last chunk until the
+/// stream has ended cleanly.
 pub struct VerifiedStream {
     inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
     hasher: Sha256,
@@ -33,6 +43,8 @@ pub struct VerifiedStream {
     expected_size: Option<u64>,
     seen: u64,
     registry: String,
+    /// The client's read timeout in seconds, for the message when it fires.
+    read_timeout: u64,
     done: bool,
     /// The total size from Content-Length, for progress.
     pub content_length: Option<u64>,
@@ -47,15 +59,34 @@ impl Stream for VerifiedStream {
         match self.inner.as_mut().poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
+                let seen = self.seen.saturating_add(chunk.len() as u64);
+                if let Some(size) = self.expected_size.filter(|size| seen > *size) {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(Error::SizeMismatch {
+                        what: format!("blob {}", self.expected),
+                        expected: size,
+                        actual: seen,
+                    })));
+                }
                 self.hasher.update(&chunk);
-                self.seen += chunk.len() as u64;
+                self.seen = seen;
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
-                Poll::Ready(Some(Err(Error::Transport {
-                    registry: self.registry.clone(),
-                    detail: e.to_string(),
+                let timed_out = e.is_timeout();
+                let detail = e.without_url().to_string();
+                Poll::Ready(Some(Err(if timed_out {
+                    Error::TimedOut {
+                        registry: self.registry.clone(),
+                        seconds: self.read_timeout,
+                        detail,
+                    }
+                } else {
+                    Error::Transport {
+                        registry: self.registry.clone(),
+                        detail,
+                    }
                 })))
             }
             Poll::Ready(None) => {
@@ -126,11 +157,14 @@ impl Client {
         }
         let scope = Scope::pull(repository);
         let resp = self
-            .send(Request::new(
-                Method::GET,
-                format!("/v2/{repository}/blobs/{digest}"),
-                scope.clone(),
-            ))
+            .send(
+                Request::new(
+                    Method::GET,
+                    format!("/v2/{repository}/blobs/{digest}"),
+                    scope.clone(),
+                )
+                .streaming(),
+            )
             .await?;
         if !resp.status().is_success() {
             return Err(self
@@ -138,6 +172,15 @@ impl Client {
                 .await);
         }
         let content_length = resp.content_length();
+        if let (Some(size), Some(length)) = (size, content_length) {
+            if length > size {
+                return Err(Error::SizeMismatch {
+                    what: format!("blob {digest}"),
+                    expected: size,
+                    actual: length,
+                });
+            }
+        }
         Ok(VerifiedStream {
             inner: Box::pin(resp.bytes_stream()),
             hasher: Sha256::new(),
@@ -145,17 +188,36 @@ impl Client {
             expected_size: size,
             seen: 0,
             registry: self.registry().to_string(),
+            read_timeout: self.timeouts().read.as_secs(),
             done: false,
             content_length,
         })
     }
 
-    /// A small blob (a config) in memory, verified.
-    pub async fn get_blob(&self, repository: &str, digest: &Digest) -> Result<Bytes> {
-        let mut stream = self.blob_stream(repository, digest, None).await?;
+    /// A small blob (a config) in memory, verified, of the descriptor's `size` when known and
+    /// never more than [`MAX_IN_MEMORY_BLOB`].
+    pub async fn get_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<Bytes> {
+        let too_big = || Error::TooBig {
+            registry: self.registry().to_string(),
+            what: format!("blob {digest}"),
+            limit: MAX_IN_MEMORY_BLOB,
+        };
+        if size.is_some_and(|s| s > MAX_IN_MEMORY_BLOB) {
+            return Err(too_big());
+        }
+        let mut stream = self.blob_stream(repository, digest, size).await?;
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if out.len() as u64 + chunk.len() as u64 > MAX_IN_MEMORY_BLOB {
+                return Err(too_big());
+            }
+            out.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(out))
     }

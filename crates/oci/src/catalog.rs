@@ -2,6 +2,11 @@
 //!
 //! The spec's pagination: the client asks for `n` entries after `last`; when more remain, the
 //! registry MUST send a `Link: <url>; rel="next"` header, and the client follows it as given.
+//! A registry is not trusted to end: a `next` seen before, or more than [`MAX_PAGES`] pages,
+//! stops the listing with [`Error::EndlessPages`], and each page body is read up to
+//! [`MAX_PAGE_BODY`].
+
+use std::collections::HashSet;
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -12,6 +17,14 @@ use crate::error::{Error, Result};
 /// The largest page the reference registry accepts (it answers 400 above 1000), so that a full
 /// listing takes as few round trips as possible.
 pub const MAX_PAGE: usize = 1000;
+
+/// The most pages one listing follows: a million names at the reference registry's page size,
+/// far more than the catalog or tag list any registry really has.
+pub const MAX_PAGES: usize = 1000;
+
+/// The most one page's body may weigh: 1000 names of at most 255 characters, quoted, are under
+/// 300 KB, so 4 MiB (containers/image's limit for manifests) leaves a wide margin.
+pub const MAX_PAGE_BODY: u64 = 4 << 20;
 
 /// One page of a listing and where the next one is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,9 +73,10 @@ impl Client {
             _ => return Err(self.status_error(resp, "the catalog", &scope).await),
         }
         let next = next_link(resp.headers());
-        let body: CatalogBody = resp
-            .json()
-            .await
+        let body = self
+            .read_capped(resp, MAX_PAGE_BODY, "a catalog page")
+            .await?;
+        let body: CatalogBody = serde_json::from_slice(&body)
             .map_err(|e| self.protocol(format!("catalog body: {e}")))?;
         Ok(Page {
             items: body.repositories.unwrap_or_default(),
@@ -73,10 +87,13 @@ impl Client {
     /// Every repository in the registry, all pages.
     pub async fn catalog(&self) -> Result<Vec<String>> {
         let mut all = Vec::new();
+        let mut pages = Pages::new(self, "the catalog");
         let mut page = self.catalog_page(Some(MAX_PAGE), None, None).await?;
         loop {
             all.append(&mut page.items);
-            let Some(next) = page.next.take() else { break };
+            let Some(next) = pages.next(page.next.take())? else {
+                break;
+            };
             page = self.catalog_page(None, None, Some(&next)).await?;
         }
         Ok(all)
@@ -105,10 +122,11 @@ impl Client {
                 .await);
         }
         let next = next_link(resp.headers());
-        let body: TagsBody = resp
-            .json()
-            .await
-            .map_err(|e| self.protocol(format!("tags body: {e}")))?;
+        let body = self
+            .read_capped(resp, MAX_PAGE_BODY, "a tag list page")
+            .await?;
+        let body: TagsBody =
+            serde_json::from_slice(&body).map_err(|e| self.protocol(format!("tags body: {e}")))?;
         Ok(Page {
             items: body.tags.unwrap_or_default(),
             next,
@@ -118,15 +136,53 @@ impl Client {
     /// Every tag of `repository`, all pages.
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>> {
         let mut all = Vec::new();
+        let what = format!("the tags of {repository}");
+        let mut pages = Pages::new(self, &what);
         let mut page = self
             .tags_page(repository, Some(MAX_PAGE), None, None)
             .await?;
         loop {
             all.append(&mut page.items);
-            let Some(next) = page.next.take() else { break };
+            let Some(next) = pages.next(page.next.take())? else {
+                break;
+            };
             page = self.tags_page(repository, None, None, Some(&next)).await?;
         }
         Ok(all)
+    }
+}
+
+/// The `next` links one listing has followed, to stop one that never ends.
+struct Pages<'a> {
+    client: &'a Client,
+    what: &'a str,
+    seen: HashSet<String>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(client: &'a Client, what: &'a str) -> Pages<'a> {
+        Pages {
+            client,
+            what,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The link to follow, `None` at the end, or an error for a loop or too many pages.
+    fn next(&mut self, link: Option<String>) -> Result<Option<String>> {
+        let Some(link) = link else { return Ok(None) };
+        let endless = |detail: String| Error::EndlessPages {
+            registry: self.client.registry().to_string(),
+            what: self.what.to_string(),
+            detail,
+        };
+        if self.seen.len() + 1 >= MAX_PAGES {
+            return Err(endless(format!("more than {MAX_PAGES} pages")));
+        }
+        if !self.seen.insert(link.clone()) {
+            return Err(endless(format!("the next-page link {link} came twice")));
+        }
+        Ok(Some(link))
     }
 }
 

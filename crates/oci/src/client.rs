@@ -4,21 +4,38 @@
 //! Scheme: like docker, we always try HTTPS first. Plain HTTP is used only when HTTPS fails AND the
 //! registry is on loopback or the caller marked it insecure; otherwise a registry that speaks only
 //! HTTP gets an error saying so, because credentials would otherwise travel in clear text.
+//!
+//! Registries are not trusted to keep those promises for us. A URL the registry hands back (an
+//! upload `Location`, a `Link: rel="next"`, a redirect) gets our Authorization header only when its
+//! scheme, host and port are the registry's own, as distribution's client does (it attaches
+//! credentials only to the endpoint that challenged); and nothing follows HTTPS down to HTTP.
+//! Nothing waits forever either: every request has a read timeout, small ones an overall one
+//! ([`Timeouts`]), and every body we keep in memory has a size limit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION, WWW_AUTHENTICATE};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode, Url};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::credentials::{CredentialStore, Credentials};
 use crate::error::{Error, Result};
 use crate::reference::{host_is_loopback, validate_host, DOCKER_HUB, DOCKER_HUB_API};
+
+mod challenge;
+mod limits;
+mod origin;
+
+use challenge::parse_challenge;
+use limits::{counted, pieces, Watched, LARGE_BODY, MAX_TOKEN_LIFETIME};
+pub use limits::{Timeouts, MAX_ERROR_BODY, MAX_TOKEN_BODY, TIMEOUT_ENV};
+use origin::{origin, redirect_policy, refused_redirect};
 
 /// Where a client gets its credentials.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +90,7 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// The certs.d root (default `/etc/docker/certs.d`); `<root>/<host:port>/*.crt` are trusted.
     pub certs_dir: Option<PathBuf>,
+    pub timeouts: Timeouts,
 }
 
 /// The authentication scheme a registry asked for, learnt from its challenges.
@@ -135,12 +153,20 @@ struct AuthState {
 struct Inner {
     registry: String,
     host: String,
+    /// Requests whose answer we wait for: the read timeout also bounds the wait for headers.
     http: reqwest::Client,
+    /// Requests with a large body: reqwest's read timeout runs from the start of the request, so
+    /// these are watched for progress instead (see [`Client::send_once`]).
+    upload_http: reqwest::Client,
     allow_http: bool,
+    insecure: bool,
     base: OnceCell<String>,
-    credentials: Option<Credentials>,
+    source: CredentialSource,
+    /// Looked up on the first challenge, off the async workers (a helper may wait on a keychain).
+    credentials: OnceCell<Option<Credentials>>,
     auth: Mutex<AuthState>,
     retry: RetryPolicy,
+    timeouts: Timeouts,
 }
 
 /// A client for one registry. Cheap to clone; clones share connections and the token cache.
@@ -171,6 +197,8 @@ pub(crate) struct Request {
     pub headers: Vec<(HeaderName, String)>,
     pub body: Body,
     pub scope: Scope,
+    /// A blob download: no overall time limit, only the read timeout.
+    pub streaming: bool,
 }
 
 impl Request {
@@ -181,7 +209,13 @@ impl Request {
             headers: Vec::new(),
             body: Body::Empty,
             scope,
+            streaming: false,
         }
+    }
+    /// Marks a request whose body may take long to arrive (a blob).
+    pub fn streaming(mut self) -> Request {
+        self.streaming = true;
+        self
     }
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Request {
         self.headers.push((name, value.into()));
@@ -212,20 +246,14 @@ impl Client {
         } else {
             registry.to_string()
         };
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-            // Redirects to blob storage must not carry our Authorization header, and reqwest
-            // strips it on cross-host redirects, so following them is safe.
-            .redirect(reqwest::redirect::Policy::limited(5));
+        let timeouts = options.timeouts;
         let mut ca_files: Vec<PathBuf> = options.ca_file.iter().cloned().collect();
         let certs_root = options
             .certs_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("/etc/docker/certs.d"));
         ca_files.extend(certs_d_files(&certs_root.join(registry)));
+        let mut roots = Vec::new();
         for file in &ca_files {
             let pem = std::fs::read(file)
                 .map_err(|e| Error::io(format!("reading CA file {}", file.display()), e))?;
@@ -233,30 +261,40 @@ impl Client {
                 reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Credentials {
                     detail: format!("{} is not a PEM certificate bundle ({e})", file.display()),
                 })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            roots.extend(certs);
         }
-        let http = builder.build().map_err(|e| Error::Transport {
-            registry: registry.to_string(),
-            detail: e.to_string(),
-        })?;
-        let credentials = match &options.credentials {
-            CredentialSource::None => None,
-            CredentialSource::Explicit(c) => Some(c.clone()),
-            CredentialSource::DockerConfig => CredentialStore::docker_default().get(registry)?,
-            CredentialSource::Store(store) => store.get(registry)?,
+        let build = |read_timeout: Option<Duration>| {
+            let mut builder = reqwest::Client::builder()
+                .use_rustls_tls()
+                .connect_timeout(timeouts.connect)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+                .redirect(redirect_policy());
+            if let Some(read) = read_timeout {
+                builder = builder.read_timeout(read);
+            }
+            for cert in &roots {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+            builder.build().map_err(|e| Error::Transport {
+                registry: registry.to_string(),
+                detail: e.to_string(),
+            })
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 registry: registry.to_string(),
                 host,
-                http,
+                http: build(Some(timeouts.read))?,
+                upload_http: build(None)?,
                 allow_http: options.insecure || host_is_loopback(registry),
+                insecure: options.insecure,
                 base: OnceCell::new(),
-                credentials,
+                source: options.credentials.clone(),
+                credentials: OnceCell::new(),
                 auth: Mutex::new(AuthState::default()),
                 retry: options.retry,
+                timeouts,
             }),
         })
     }
@@ -265,8 +303,37 @@ impl Client {
         &self.inner.registry
     }
 
-    pub fn has_credentials(&self) -> bool {
-        self.inner.credentials.is_some()
+    /// Whether credentials are known for this registry (looking them up if need be).
+    pub async fn has_credentials(&self) -> Result<bool> {
+        Ok(self.credentials().await?.is_some())
+    }
+
+    /// The credentials for this registry, looked up once. A credential helper is a program that
+    /// may wait on a keychain or a PIN prompt, so it runs on a blocking thread (with the store's
+    /// timeout), never on an async worker that other requests and the UI's commands share.
+    async fn credentials(&self) -> Result<Option<&Credentials>> {
+        self.inner
+            .credentials
+            .get_or_try_init(|| async {
+                let store = match &self.inner.source {
+                    CredentialSource::None => return Ok(None),
+                    CredentialSource::Explicit(c) => return Ok(Some(c.clone())),
+                    CredentialSource::DockerConfig => CredentialStore::docker_default(),
+                    CredentialSource::Store(store) => store.clone(),
+                };
+                let registry = self.inner.registry.clone();
+                tokio::task::spawn_blocking(move || store.get(&registry))
+                    .await
+                    .map_err(|e| Error::Credentials {
+                        detail: format!("the credential lookup stopped: {e}"),
+                    })?
+            })
+            .await
+            .map(Option::as_ref)
+    }
+
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
     }
 
     pub(crate) fn retry_policy(&self) -> RetryPolicy {
@@ -293,7 +360,15 @@ impl Client {
 
     async fn choose_scheme(&self) -> Result<String> {
         let https = format!("https://{}", self.inner.host);
-        let tls_err = match self.inner.http.get(format!("{https}/v2/")).send().await {
+        let request = self.inner.timeouts.request;
+        let tls_err = match self
+            .inner
+            .http
+            .get(format!("{https}/v2/"))
+            .timeout(request)
+            .send()
+            .await
+        {
             Ok(resp) => {
                 self.learn_challenge(resp.headers());
                 return Ok(https);
@@ -307,7 +382,14 @@ impl Client {
             return Err(tls_failure);
         }
         let http = format!("http://{}", self.inner.host);
-        match self.inner.http.get(format!("{http}/v2/")).send().await {
+        match self
+            .inner
+            .http
+            .get(format!("{http}/v2/"))
+            .timeout(request)
+            .send()
+            .await
+        {
             Ok(resp) if !looks_like_registry(&resp) => Err(tls_failure),
             Ok(resp) if self.inner.allow_http => {
                 self.learn_challenge(resp.headers());
@@ -334,6 +416,16 @@ impl Client {
         let chain = error_chain(e);
         let registry = self.inner.registry.clone();
         let lower = chain.to_lowercase();
+        if let Some(refused) = refused_redirect(e) {
+            return Error::InsecureUrl {
+                registry,
+                what: "a redirect".to_string(),
+                target: refused,
+            };
+        }
+        if e.is_timeout() && !e.is_connect() {
+            return self.timed_out(chain);
+        }
         if lower.contains("certificate")
             || lower.contains("unknownissuer")
             || lower.contains("invalid peer")
@@ -355,40 +447,38 @@ impl Client {
         }
     }
 
-    pub(crate) async fn url(&self, url: &str) -> Result<String> {
-        if url.starts_with("http://") || url.starts_with("https://") {
-            Ok(url.to_string())
-        } else {
-            Ok(format!("{}{}", self.base_url().await?, url))
+    pub(crate) fn timed_out(&self, detail: String) -> Error {
+        Error::TimedOut {
+            registry: self.inner.registry.clone(),
+            seconds: self.inner.timeouts.read.as_secs(),
+            detail,
         }
     }
 
-    /// The Authorization header for `scope`, fetching a token if the registry uses Bearer and we
     /// hold none for this scope yet (so bodies that cannot be replayed are sent authenticated).
     pub(crate) async fn auth_header(&self, scope: &Scope) -> Result<Option<String>> {
         let challenge = {
             let state = self.inner.auth.lock().expect("auth lock");
             match &state.challenge {
                 None => return Ok(None),
-                Some(Challenge::Basic) => {
-                    return Ok(self
-                        .inner
-                        .credentials
-                        .as_ref()
-                        .map(Credentials::basic_header))
-                }
+                Some(Challenge::Basic) => None,
                 Some(c @ Challenge::Bearer { .. }) => {
                     if let Some((token, expiry)) = state.tokens.get(&scope.key()) {
                         if *expiry > Instant::now() {
                             return Ok(Some(format!("Bearer {token}")));
                         }
                     }
-                    c.clone()
+                    Some(c.clone())
                 }
             }
         };
-        let token = self.fetch_token(&challenge, scope).await?;
-        Ok(Some(format!("Bearer {token}")))
+        match challenge {
+            None => Ok(self.credentials().await?.map(Credentials::basic_header)),
+            Some(challenge) => {
+                let token = self.fetch_token(&challenge, scope).await?;
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
     }
 
     async fn fetch_token(&self, challenge: &Challenge, scope: &Scope) -> Result<String> {
@@ -400,6 +490,25 @@ impl Client {
         else {
             return Err(self.protocol("fetch_token called for a non-Bearer challenge"));
         };
+        // The realm is the registry's word, but what we send there is the user's: never in clear
+        // text off this machine unless the user said the network is trusted.
+        let realm_url = Url::parse(realm)
+            .map_err(|e| self.protocol(format!("the token realm `{realm}` is not a URL: {e}")))?;
+        let realm_is_local = realm_url
+            .host_str()
+            .is_some_and(|h| h == "localhost" || host_is_loopback(h));
+        match realm_url.scheme() {
+            "https" => {}
+            "http" if self.inner.insecure || realm_is_local => {}
+            "http" => {
+                return Err(Error::InsecureRealm {
+                    registry: self.inner.registry.clone(),
+                    realm: origin(&realm_url),
+                })
+            }
+            _ => return Err(self.protocol(format!("the token realm `{realm}` is not an HTTP URL"))),
+        }
+        let credentials = self.credentials().await?;
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(service) = service {
             query.push(("service", service.clone()));
@@ -413,7 +522,7 @@ impl Client {
                 query.push(("scope", s.clone()));
             }
         }
-        let req = match &self.inner.credentials {
+        let req = match credentials {
             // The token spec's OAuth2 flow: an identity token is a refresh token, POSTed as a
             // form with all scopes in one space-separated `scope`; client_id is required there.
             Some(creds) if creds.is_identity_token() => {
@@ -443,7 +552,11 @@ impl Client {
                 .header(AUTHORIZATION, creds.basic_header()),
             None => self.inner.http.get(realm).query(&query),
         };
-        let resp = req.send().await.map_err(|e| self.classify_send_error(&e))?;
+        let resp = req
+            .timeout(self.inner.timeouts.request)
+            .send()
+            .await
+            .map_err(|e| self.classify_send_error(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let detail = format!("the token server {realm} answered {status}");
@@ -464,7 +577,10 @@ impl Client {
                 },
             });
         }
-        let reply: TokenReply = resp.json().await.map_err(|e| {
+        let body = self
+            .read_capped(resp, MAX_TOKEN_BODY, "the token reply")
+            .await?;
+        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
             self.protocol(format!("the token server {realm} sent no token JSON ({e})"))
         })?;
         let token = reply
@@ -476,8 +592,11 @@ impl Client {
             })?;
         // The token spec says a missing expires_in means 60 seconds; keep a margin so a token
         // never expires between our check and the registry's.
-        let lifetime = Duration::from_secs(reply.expires_in.unwrap_or(60).max(10));
-        let expiry = Instant::now() + lifetime - Duration::from_secs(5);
+        let lifetime = Duration::from_secs(reply.expires_in.unwrap_or(60).max(10))
+            .min(MAX_TOKEN_LIFETIME)
+            - Duration::from_secs(5);
+        let now = Instant::now();
+        let expiry = now.checked_add(lifetime).unwrap_or(now);
         self.inner
             .auth
             .lock()
@@ -498,27 +617,64 @@ impl Client {
     /// and dropped connections with back-off, honouring Retry-After. Returns the last response
     /// whatever its status; callers turn statuses into errors with [`Client::status_error`].
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
-        let url = self.url(&req.url).await?;
+        self.send_tracked(req).await.map(|(resp, _)| resp)
+    }
+
+    /// Like [`Client::send`], and also says whether an earlier attempt may have taken effect
+    /// although its answer was lost (a dropped connection or a 5xx after the request went out).
+    /// A DELETE or an upload-completing PUT retried after such an attempt may then meet a 404
+    /// for work that was in fact done; the caller checks the outcome before reporting a failure.
+    pub(crate) async fn send_tracked(&self, req: Request) -> Result<(Response, bool)> {
+        let target = self
+            .target(&req.url, "a URL (an upload Location or a next-page Link)")
+            .await?;
         let policy = self.inner.retry;
         let mut attempt = 0;
         let mut authenticated_retry = false;
+        let mut maybe_done = false;
+        // reqwest's read timeout runs from the start of a request, so a large body on a slow link
+        // would hit it while still uploading: such a body goes through the upload client, watched
+        // for progress instead.
+        let large = matches!(&req.body, Body::Bytes(b) if b.len() > LARGE_BODY);
         loop {
-            let mut builder = self.inner.http.request(req.method.clone(), &url);
+            let http = if large {
+                &self.inner.upload_http
+            } else {
+                &self.inner.http
+            };
+            let mut builder = http.request(req.method.clone(), target.url.clone());
+            if !req.streaming && !large {
+                builder = builder.timeout(self.inner.timeouts.request);
+            }
             for (name, value) in &req.headers {
                 builder = builder.header(name, value);
             }
-            if let Some(auth) = self.auth_header(&req.scope).await? {
-                builder = builder.header(AUTHORIZATION, auth);
+            if target.same_origin {
+                if let Some(auth) = self.auth_header(&req.scope).await? {
+                    builder = builder.header(AUTHORIZATION, auth);
+                }
             }
+            let taken = Arc::new(AtomicU64::new(0));
             builder = match &req.body {
                 Body::Empty => builder,
+                Body::Bytes(b) if large => builder.body(reqwest::Body::wrap_stream(counted(
+                    pieces(b),
+                    taken.clone(),
+                ))),
                 Body::Bytes(b) => builder.body(b.clone()),
             };
-            let resp = match builder.send().await {
+            let sent = if large {
+                self.watched(builder.send(), &taken).await
+            } else {
+                builder.send().await.map_err(Watched::Send)
+            };
+            let resp = match sent {
                 Ok(resp) => resp,
-                Err(e) => {
+                Err(Watched::Stalled(e)) => return Err(e),
+                Err(Watched::Send(e)) => {
                     let err = self.classify_send_error(&e);
                     if err.is_transient() && attempt + 1 < policy.attempts {
+                        maybe_done |= !e.is_connect();
                         tokio::time::sleep(policy.delay(attempt, None)).await;
                         attempt += 1;
                         continue;
@@ -527,7 +683,7 @@ impl Client {
                 }
             };
             let status = resp.status();
-            if status == StatusCode::UNAUTHORIZED && !authenticated_retry {
+            if status == StatusCode::UNAUTHORIZED && !authenticated_retry && target.same_origin {
                 if let Some(challenge) = resp
                     .headers()
                     .get(WWW_AUTHENTICATE)
@@ -542,8 +698,8 @@ impl Client {
                         // A 401 with a token we held means it expired or lacks this scope.
                         state.tokens.remove(&req.scope.key());
                     }
-                    if is_basic && self.inner.credentials.is_none() {
-                        return Ok(resp);
+                    if is_basic && self.credentials().await?.is_none() {
+                        return Ok((resp, maybe_done));
                     }
                     continue;
                 }
@@ -551,6 +707,7 @@ impl Client {
             if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
                 && attempt + 1 < policy.attempts
             {
+                maybe_done |= status.is_server_error();
                 let retry_after = resp
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
@@ -561,40 +718,56 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            return Ok(resp);
+            return Ok((resp, maybe_done));
         }
     }
 
     /// Sends a request once with a body that cannot be replayed (a stream). The caller has made
     /// sure a token for `scope` is cached (any earlier request in the same scope does that).
-    pub(crate) async fn send_once(
+    ///
+    /// A large body can take far longer than any fixed limit, so instead of an overall timeout
+    /// the request is watched for progress: it fails when the connection has taken no piece of
+    /// the body, and no answer has come, for [`Timeouts::read`].
+    pub(crate) async fn send_once<S>(
         &self,
         method: Method,
         url: &str,
         headers: Vec<(HeaderName, String)>,
-        body: reqwest::Body,
+        body: S,
         scope: &Scope,
-    ) -> Result<Response> {
-        let url = self.url(url).await?;
-        let mut builder = self.inner.http.request(method, &url).body(body);
+    ) -> Result<Response>
+    where
+        S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let taken = Arc::new(AtomicU64::new(0));
+        let body = reqwest::Body::wrap_stream(counted(body, taken.clone()));
+        let target = self.target(url, "an upload location").await?;
+        let mut builder = self
+            .inner
+            .upload_http
+            .request(method, target.url)
+            .body(body);
         for (name, value) in headers {
             builder = builder.header(name, value);
         }
-        if let Some(auth) = self.auth_header(scope).await? {
-            builder = builder.header(AUTHORIZATION, auth);
+        if target.same_origin {
+            if let Some(auth) = self.auth_header(scope).await? {
+                builder = builder.header(AUTHORIZATION, auth);
+            }
         }
-        builder
-            .send()
+        self.watched(builder.send(), &taken)
             .await
-            .map_err(|e| self.classify_send_error(&e))
+            .map_err(|e| match e {
+                Watched::Send(e) => self.classify_send_error(&e),
+                Watched::Stalled(e) => e,
+            })
     }
 
-    /// Turns a failed response into its error; `what` names the thing asked for ("manifest
     /// app:1") for 404s, `scope` the access for 403s.
     pub(crate) async fn status_error(&self, resp: Response, what: &str, scope: &Scope) -> Error {
         let status = resp.status();
         let request = format!("{} {}", what, resp.url().path());
-        let detail = error_detail(resp).await;
+        let detail = self.error_detail(resp).await;
         let registry = self.inner.registry.clone();
         let attempts = self.inner.retry.attempts;
         match status {
@@ -639,8 +812,22 @@ impl Client {
     }
 }
 
-/// The registry's error body (`{"errors":[{"code","message"}]}`) as `: CODE message`, or empty.
-async fn error_detail(resp: Response) -> String {
+impl Client {
+    /// The registry's error body (`{"errors":[{"code","message"}]}`) as `: CODE message`, or
+    /// empty; at most [`MAX_ERROR_BODY`] of it is read.
+    async fn error_detail(&self, resp: Response) -> String {
+        let Ok(body) = self
+            .read_capped(resp, MAX_ERROR_BODY, "an error body")
+            .await
+        else {
+            return String::new();
+        };
+        error_detail(&body)
+    }
+}
+
+/// The spec's error body (`{"errors":[{"code","message"}]}`) as `: CODE message`, or empty.
+fn error_detail(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorEntry>,
@@ -652,10 +839,7 @@ async fn error_detail(resp: Response) -> String {
         #[serde(default)]
         message: String,
     }
-    let Ok(body) = resp.bytes().await else {
-        return String::new();
-    };
-    match serde_json::from_slice::<Errors>(&body) {
+    match serde_json::from_slice::<Errors>(body) {
         Ok(errors) if !errors.errors.is_empty() => {
             let parts: Vec<String> = errors
                 .errors
@@ -702,50 +886,6 @@ fn certs_d_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Parses `Basic realm="..."` or `Bearer realm="...",service="...",scope="..."`.
-fn parse_challenge(header: &str) -> Option<Challenge> {
-    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
-    let params = parse_params(rest);
-    match scheme.to_ascii_lowercase().as_str() {
-        "basic" => Some(Challenge::Basic),
-        "bearer" => Some(Challenge::Bearer {
-            realm: params.get("realm")?.clone(),
-            service: params.get("service").cloned(),
-            scope: params.get("scope").cloned(),
-        }),
-        _ => None,
-    }
-}
-
-fn parse_params(s: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').unwrap_or(quoted.len());
-            (
-                quoted[..end].to_string(),
-                quoted.get(end + 1..).unwrap_or(""),
-            )
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        out.insert(key, value);
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    out
-}
-
 /// The `rel="next"` target of a Link header (`</v2/_catalog?last=x&n=10>; rel="next"`).
 pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(reqwest::header::LINK) {
@@ -782,28 +922,6 @@ mod tests {
 
     fn hv(s: &str) -> HeaderValue {
         HeaderValue::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn challenges_parse() {
-        let c = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#)
-            .unwrap();
-        match c {
-            Challenge::Bearer {
-                realm,
-                service,
-                scope,
-            } => {
-                assert_eq!(realm, "https://auth.example/token");
-                assert_eq!(service.as_deref(), Some("registry.example"));
-                assert_eq!(scope.as_deref(), Some("repository:a/b:pull"));
-            }
-            _ => panic!("not bearer"),
-        }
-        assert!(matches!(
-            parse_challenge(r#"Basic realm="Registry Realm""#),
-            Some(Challenge::Basic)
-        ));
     }
 
     #[test]

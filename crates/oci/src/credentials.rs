@@ -12,9 +12,10 @@
 //! `refresh_token` grant rather than Basic auth.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,13 @@ use crate::reference::DOCKER_HUB;
 
 /// The key Docker Hub's credentials are stored under, for historical reasons.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// How long a credential helper may take before it is stopped: long enough for a keychain to
+/// unlock, short enough that a helper stuck on a prompt nobody sees does not hang Slipway.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most of a helper's output that is read; a credentials reply is a few hundred bytes.
+const MAX_HELPER_OUTPUT: u64 = 1 << 20;
 
 /// The username the credential-helper protocol uses to mark the secret as an identity token.
 pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
@@ -83,6 +91,8 @@ pub struct CredentialStore {
     config_path: PathBuf,
     /// Where to look for `docker-credential-*` first (tests); otherwise PATH, as docker does.
     credential_program_dir: Option<PathBuf>,
+    /// How long a helper may run; [`HELPER_TIMEOUT`] unless changed.
+    helper_timeout: Duration,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -102,17 +112,21 @@ impl CredentialStore {
             .map(PathBuf::from)
             .or_else(|| dirs::home_dir().map(|h| h.join(".docker")))
             .unwrap_or_else(|| PathBuf::from(".docker"));
-        CredentialStore {
-            config_path: dir.join("config.json"),
-            credential_program_dir: None,
-        }
+        CredentialStore::at(dir.join("config.json"))
     }
 
     pub fn at(config_path: impl Into<PathBuf>) -> CredentialStore {
         CredentialStore {
             config_path: config_path.into(),
             credential_program_dir: None,
+            helper_timeout: HELPER_TIMEOUT,
         }
+    }
+
+    /// Stops a credential helper that has not answered after `timeout`.
+    pub fn with_helper_timeout(mut self, timeout: Duration) -> CredentialStore {
+        self.helper_timeout = timeout;
+        self
     }
 
     /// Looks for credential helpers in `dir` before PATH.
@@ -155,7 +169,7 @@ impl CredentialStore {
         let config = self.read_config()?;
         let key = store_key(registry);
         if let Some(helper) = credential_program_for(&config, registry) {
-            return program_get(&self.credential_program(&helper), &key);
+            return program_get(&self.credential_program(&helper), &key, self.helper_timeout);
         }
         let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
             return Ok(None);
@@ -207,6 +221,7 @@ impl CredentialStore {
     /// Stores credentials where docker would: in the registry's helper or the global credsStore
     /// when one is configured, else base64 in `auths`.
     pub fn store(&self, registry: &str, credentials: &Credentials) -> Result<()> {
+        let _lock = self.lock()?;
         let mut config = self.read_config()?;
         let key = store_key(registry);
         if let Some(helper) = credential_program_for(&config, registry) {
@@ -218,7 +233,12 @@ impl CredentialStore {
             .map_err(|e| Error::Credentials {
                 detail: e.to_string(),
             })?;
-            run_credential_program(&self.credential_program(&helper), "store", &payload)?;
+            run_credential_program(
+                &self.credential_program(&helper),
+                "store",
+                &payload,
+                self.helper_timeout,
+            )?;
             return Ok(());
         }
         let entry = if credentials.is_identity_token() {
@@ -239,10 +259,16 @@ impl CredentialStore {
 
     /// Removes stored credentials for `registry`.
     pub fn erase(&self, registry: &str) -> Result<()> {
+        let _lock = self.lock()?;
         let mut config = self.read_config()?;
         let key = store_key(registry);
         if let Some(helper) = credential_program_for(&config, registry) {
-            run_credential_program(&self.credential_program(&helper), "erase", key.as_bytes())?;
+            run_credential_program(
+                &self.credential_program(&helper),
+                "erase",
+                key.as_bytes(),
+                self.helper_timeout,
+            )?;
             return Ok(());
         }
         if let Some(auths) = config.get_mut("auths").and_then(|a| a.as_object_mut()) {
@@ -251,41 +277,23 @@ impl CredentialStore {
         self.write_config(&config)
     }
 
+    /// Orders our own read-modify-writes of config.json (the app's and the CLI's); docker takes
+    /// no lock, so a concurrent `docker login` can still race, as it can with docker itself.
+    fn lock(&self) -> Result<crate::files::FileLock> {
+        crate::files::lock(&self.config_path)
+            .map_err(|e| Error::io(format!("locking {}", self.config_path.display()), e))
+    }
+
     fn write_config(&self, config: &serde_json::Value) -> Result<()> {
-        let ctx = || format!("writing {}", self.config_path.display());
-        if let Some(dir) = self.config_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(ctx(), e))?;
-        }
         let text = serde_json::to_vec_pretty(config).map_err(|e| Error::Credentials {
             detail: e.to_string(),
         })?;
-        // Write a sibling file and rename it so that a crash never leaves a half-written
-        // config.json, which would lock the user out of every registry at once.
-        let tmp = self.config_path.with_extension("json.slipway-tmp");
-        {
-            let mut file = open_private(&tmp).map_err(|e| Error::io(ctx(), e))?;
-            file.write_all(&text).map_err(|e| Error::io(ctx(), e))?;
-            file.sync_all().map_err(|e| Error::io(ctx(), e))?;
-        }
-        std::fs::rename(&tmp, &self.config_path).map_err(|e| Error::io(ctx(), e))
+        // The file holds passwords: readable by the user only, as docker creates it, and
+        // replaced atomically, since a half-written config.json would lock the user out of every
+        // registry at once.
+        crate::files::write_private(&self.config_path, &text)
+            .map_err(|e| Error::io(format!("writing {}", self.config_path.display()), e))
     }
-}
-
-#[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // The file holds passwords: readable by the user only, as docker creates it.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::create(path)
 }
 
 fn store_key(registry: &str) -> String {
@@ -308,8 +316,8 @@ fn credential_program_for(config: &serde_json::Value, registry: &str) -> Option<
         .map(str::to_string)
 }
 
-fn program_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
-    match run_credential_program(helper, "get", key.as_bytes()) {
+fn program_get(helper: &Path, key: &str, timeout: Duration) -> Result<Option<Credentials>> {
+    match run_credential_program(helper, "get", key.as_bytes(), timeout) {
         Ok(out) => {
             let reply: CredentialReply =
                 serde_json::from_slice(&out).map_err(|_| Error::Credentials {
@@ -326,7 +334,14 @@ fn program_get(helper: &Path, key: &str) -> Result<Option<Credentials>> {
     }
 }
 
-fn run_credential_program(helper: &Path, verb: &str, input: &[u8]) -> Result<Vec<u8>> {
+/// Runs `helper verb` with `input` on stdin and returns its stdout; a helper still running after
+/// `timeout` is killed. This blocks: async callers run it on a blocking thread.
+fn run_credential_program(
+    helper: &Path,
+    verb: &str,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>> {
     let program = helper.display().to_string();
     let mut child = Command::new(helper)
         .arg(verb)
@@ -340,18 +355,64 @@ fn run_credential_program(helper: &Path, verb: &str, input: &[u8]) -> Result<Vec
             ),
         })?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input)
-            .map_err(|e| Error::io(format!("writing to {program}"), e))?;
+        // A helper that exits without reading its input is answered by its exit status below.
+        let _ = stdin.write_all(input);
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format!("running {program}"), e))?;
-    if out.status.success() {
-        Ok(out.stdout)
+    // The output is read on threads so that a helper writing more than a pipe holds cannot
+    // block itself, and us, before it exits.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
+            }
+            out
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child
+            .try_wait()
+            .map_err(|e| Error::io(format!("running {program}"), e))?
+        {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Credentials {
+                    detail: format!(
+                        "{program} {verb} did not answer within {} s and was stopped; unlock \
+                         the keychain it uses, or check the helper with `{program} {verb}`",
+                        timeout.as_secs()
+                    ),
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    drop(stderr.join());
+    if status.success() {
+        Ok(stdout)
     } else {
         // Helpers print a short reason; it never contains the secret we are looking for.
-        let reason = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let reason: String = String::from_utf8_lossy(&stdout)
+            .trim()
+            .chars()
+            .take(300)
+            .collect();
         Err(Error::Credentials {
             detail: format!("{program} {verb} failed: {reason}"),
         })
@@ -381,6 +442,32 @@ mod tests {
         assert_eq!(got, Credentials::new("bob", "pw:with:colons"));
         store.erase("localhost:5000").unwrap();
         assert_eq!(store.get("localhost:5000").unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_docker_config_is_written_private_and_concurrent_logins_keep_every_entry() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker/config.json");
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let store = CredentialStore::at(&path);
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        let registry = format!("r{i}-{j}.example");
+                        store.store(&registry, &Credentials::new("u", "p")).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(config["auths"].as_object().unwrap().len(), 60);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
     }
 
     #[test]

@@ -83,6 +83,39 @@ pub enum Error {
         available: String,
     },
 
+    #[error("the registry {registry} sent {what} on {target}; Slipway sends nothing over plain HTTP for a registry reached over HTTPS. If a proxy terminates TLS in front of the registry, make it pass X-Forwarded-Proto: https (or fix the registry's `http.host`)")]
+    InsecureUrl {
+        registry: String,
+        /// What pointed there: "an upload location", "a redirect", "a next-page link".
+        what: String,
+        /// `scheme://host:port` only: the rest of a registry-made URL may hold a token.
+        target: String,
+    },
+
+    #[error("the registry {registry} asks for credentials at the token server {realm} over plain HTTP, where they would travel in clear text; serve the token server over HTTPS, or mark the registry insecure if this network is trusted")]
+    InsecureRealm { registry: String, realm: String },
+
+    #[error("{what} from {registry} is larger than {limit} bytes, which no genuine one is; refusing to read more")]
+    TooBig {
+        registry: String,
+        what: String,
+        limit: u64,
+    },
+
+    #[error("the registry {registry} keeps sending more pages of {what} ({detail}); stopped reading. Check the registry (or the proxy in front of it) for a broken Link header")]
+    EndlessPages {
+        registry: String,
+        what: String,
+        detail: String,
+    },
+
+    #[error("the registry {registry} stopped answering: nothing arrived for {seconds} s ({detail}); check that the registry and its token server are healthy, or allow more time with SLIPWAY_REGISTRY_TIMEOUT=SECONDS")]
+    TimedOut {
+        registry: String,
+        seconds: u64,
+        detail: String,
+    },
+
     #[error("the credential store failed: {detail}")]
     Credentials { detail: String },
 
@@ -118,6 +151,11 @@ impl Error {
             Error::DigestMismatch { .. } => "digest_mismatch",
             Error::SizeMismatch { .. } => "size_mismatch",
             Error::NoSuchPlatform { .. } => "no_such_platform",
+            Error::InsecureUrl { .. } => "registry_insecure_url",
+            Error::InsecureRealm { .. } => "registry_insecure_realm",
+            Error::TooBig { .. } => "registry_response_too_large",
+            Error::EndlessPages { .. } => "registry_endless_pages",
+            Error::TimedOut { .. } => "registry_timeout",
             Error::Credentials { .. } => "credentials_error",
             Error::Transport { .. } => "registry_connection_broken",
             Error::Io { .. } => "io_error",

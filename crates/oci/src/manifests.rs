@@ -20,6 +20,10 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
+/// The most a manifest may weigh: containers/image refuses manifests over 4 MiB
+/// (`iolimits.maxManifestBodySize`), and so does distribution's registry on push.
+pub const MAX_MANIFEST_BODY: u64 = 4 << 20;
+
 /// Every manifest type we understand, so the registry never falls back to converting to the
 /// deprecated schema 1 (which it does when Accept lists none of these).
 const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -194,7 +198,10 @@ impl Manifest {
 
 impl Client {
     /// Fetches a manifest by tag or digest. When asked by digest the bytes are verified against
-    /// it: the spec says clients MUST verify content against the digest they asked for.
+    /// it, with its own algorithm: "the client MUST always verify the content against the digest
+    /// used to fetch the content" (distribution-spec, Pulling manifests). A tag's manifest is
+    /// checked against the registry's `Docker-Content-Digest` when it sends one. At most
+    /// [`MAX_MANIFEST_BODY`] is read.
     pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
         validate_repository(repository)?;
         let scope = Scope::pull(repository);
@@ -218,17 +225,18 @@ impl Client {
             .trim()
             .to_string();
         let header_digest = header_str(resp.headers(), "docker-content-digest");
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.classify_send_error(&e))?;
-        let actual = Digest::sha256_of(&bytes);
-        let expected = match Digest::parse(reference) {
-            Ok(d) => Some(d),
-            Err(_) => header_digest.as_deref().and_then(|d| Digest::parse(d).ok()),
+        let bytes = self
+            .read_capped(resp, MAX_MANIFEST_BODY, "a manifest")
+            .await?;
+        let asked = reference.contains(':');
+        let expected = if asked {
+            Some(Digest::parse(reference)?)
+        } else {
+            header_digest.as_deref().and_then(|d| Digest::parse(d).ok())
         };
         if let Some(expected) = expected {
-            if expected.algorithm() == actual.algorithm() && expected != actual {
+            let actual = Digest::of(expected.algorithm(), &bytes);
+            if expected != actual {
                 return Err(Error::DigestMismatch {
                     registry: self.registry().to_string(),
                     expected,
@@ -236,6 +244,8 @@ impl Client {
                 });
             }
         }
+        // Manifests are addressed by their sha256 digest everywhere else (tags, deletes, copies).
+        let actual = Digest::sha256_of(&bytes);
         Manifest::parse(&media_type, bytes, actual)
             .map_err(|e| self.protocol(format!("manifest {repository}:{reference}: {e}")))
     }
@@ -316,8 +326,8 @@ impl Client {
     pub async fn delete_manifest(&self, repository: &str, digest: &Digest) -> Result<()> {
         validate_repository(repository)?;
         let scope = Scope::delete(repository);
-        let resp = self
-            .send(Request::new(
+        let (resp, maybe_done) = self
+            .send_tracked(Request::new(
                 Method::DELETE,
                 format!("/v2/{repository}/manifests/{digest}"),
                 scope.clone(),
@@ -325,6 +335,9 @@ impl Client {
             .await?;
         match resp.status() {
             s if s.is_success() => Ok(()),
+            // The first DELETE went through but its answer was lost; the retry finds it gone,
+            // which is what was asked for.
+            StatusCode::NOT_FOUND if maybe_done => Ok(()),
             StatusCode::METHOD_NOT_ALLOWED => Err(Error::DeleteDisabled {
                 registry: self.registry().to_string(),
             }),

@@ -179,6 +179,19 @@ impl Digest {
         Digest::sha256_hex(hex::encode(sha2::Sha256::digest(data)))
     }
 
+    /// The digest of `data` with `algorithm`: content fetched by a digest is verified with that
+    /// digest's own algorithm, as the distribution spec requires.
+    pub fn of(algorithm: DigestAlgorithm, data: &[u8]) -> Digest {
+        use sha2::Digest as _;
+        match algorithm {
+            DigestAlgorithm::Sha256 => Digest::sha256_of(data),
+            DigestAlgorithm::Sha512 => Digest {
+                algorithm,
+                hex: hex::encode(sha2::Sha512::digest(data)),
+            },
+        }
+    }
+
     pub fn algorithm(&self) -> DigestAlgorithm {
         self.algorithm
     }

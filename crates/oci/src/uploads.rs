@@ -137,7 +137,8 @@ impl Client {
             return Ok(None);
         }
         let next = header_str(resp.headers(), "location").unwrap_or_else(|| location.to_string());
-        Ok(Some((range_end(resp.headers()).unwrap_or(0), next)))
+        let held = range_end(resp.headers()).map_err(|e| self.protocol(e))?;
+        Ok(Some((held.unwrap_or(0), next)))
     }
 
     /// Pushes a blob of `size` bytes with `digest`, unless the repository already has it.
@@ -217,7 +218,7 @@ impl Client {
                 (CONTENT_RANGE, format!("{}-{}", offset, offset + len - 1)),
                 (CONTENT_LENGTH, len.to_string()),
             ];
-            let body = reqwest::Body::wrap_stream(progress_stream(data, offset, progress.clone()));
+            let body = progress_stream(data, offset, progress.clone());
             let outcome = self
                 .send_once(Method::PATCH, &upload.location, headers, body, &scope)
                 .await;
@@ -226,9 +227,30 @@ impl Client {
                     if let Some(next) = header_str(resp.headers(), "location") {
                         upload.location = next;
                     }
-                    upload.offset = range_end(resp.headers()).unwrap_or(offset + len);
+                    let held = range_end(resp.headers())
+                        .map_err(|e| self.protocol(e))?
+                        .unwrap_or(offset + len);
+                    if held > offset + len {
+                        return Err(self.protocol(format!(
+                            "the upload to {repository} claims {held} bytes after {} were sent",
+                            offset + len
+                        )));
+                    }
+                    upload.offset = held;
                     progress(upload.offset);
-                    failures = 0;
+                    // Only progress resets the failure count: a registry whose Range stays put or
+                    // moves backwards would otherwise have us send the same chunk forever.
+                    if held > offset {
+                        failures = 0;
+                        continue;
+                    }
+                    failures += 1;
+                    if failures >= policy.attempts {
+                        return Err(self.protocol(format!(
+                            "the upload to {repository} made no progress: the registry kept \
+                             answering Range up to byte {held} for a chunk from byte {offset}"
+                        )));
+                    }
                     continue;
                 }
                 Ok(resp)
@@ -301,8 +323,13 @@ impl Client {
                 .body(data),
             None => req.header(CONTENT_LENGTH, "0"),
         };
-        let resp = self.send(req).await?;
+        let (resp, maybe_done) = self.send_tracked(req).await?;
         if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            // A completing PUT whose answer was lost may have completed: the retry then finds
+            // the session gone. The blob being there is the outcome that counts.
+            if maybe_done && self.blob_exists(repository, digest).await?.is_some() {
+                return Ok(());
+            }
             return Err(self
                 .status_error(resp, &format!("blob {digest} in {repository}"), &scope)
                 .await);
@@ -353,13 +380,7 @@ impl Client {
         });
         let headers = vec![(CONTENT_TYPE, "application/octet-stream".to_string())];
         let outcome = self
-            .send_once(
-                Method::PATCH,
-                &upload.location,
-                headers,
-                reqwest::Body::wrap_stream(body),
-                &scope,
-            )
+            .send_once(Method::PATCH, &upload.location, headers, body, &scope)
             .await;
         if let Some(e) = failure.lock().expect("failure lock").take() {
             return Err(e);
@@ -374,20 +395,33 @@ impl Client {
             upload.location = next;
         }
         let offset = upload.offset + sent.load(std::sync::atomic::Ordering::Relaxed);
-        upload.offset = range_end(resp.headers()).unwrap_or(offset);
+        upload.offset = match range_end(resp.headers()) {
+            Ok(Some(end)) => end,
+            Ok(None) => offset,
+            Err(e) => return Err(self.protocol(e)),
+        };
         Ok(())
     }
 }
 
-/// The offset after the `Range: 0-N` header (N+1), per the spec's upload status.
-fn range_end(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let range = header_str(headers, "range")?;
+/// The offset after the `Range: 0-N` header (N+1), per the spec's upload status; `None` without
+/// a readable one, an error for an end so large that N+1 overflows.
+fn range_end(headers: &reqwest::header::HeaderMap) -> std::result::Result<Option<u64>, String> {
+    let Some(range) = header_str(headers, "range") else {
+        return Ok(None);
+    };
     let end = range
         .trim()
         .trim_start_matches("bytes=")
-        .split('-')
-        .nth(1)?;
-    end.trim().parse::<u64>().ok().map(|n| n + 1)
+        .split_once('-')
+        .and_then(|(_, end)| end.trim().parse::<u64>().ok());
+    match end {
+        None => Ok(None),
+        Some(end) => end
+            .checked_add(1)
+            .map(Some)
+            .ok_or_else(|| format!("the upload's Range header `{range}` is out of range")),
+    }
 }
 
 /// Reports progress as reqwest takes the pieces of a chunk.
@@ -462,7 +496,7 @@ impl Client {
                 Method::DELETE,
                 &upload.location,
                 Vec::new(),
-                reqwest::Body::from(Vec::new()),
+                futures_util::stream::empty(),
                 &scope,
             )
             .await;

@@ -2,6 +2,9 @@
 
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 
+use tauri::State;
+
+use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 
 fn store() -> CmdResult<ProfileStore> {
@@ -13,17 +16,21 @@ pub fn profiles_list() -> CmdResult<Vec<RegistryProfile>> {
     Ok(store()?.list()?)
 }
 
-/// Saves a profile; a password is checked against the registry and kept in the credential store,
-/// never in the profile file.
+/// Saves a profile; a password is checked against the registry (under `op_id`, so the page can
+/// stop a registry that does not answer) and kept in the credential store, never in the profile
+/// file.
 #[tauri::command]
 pub async fn profile_save(
+    ops: State<'_, Ops>,
     profile: RegistryProfile,
     password: Option<String>,
+    op_id: String,
 ) -> CmdResult<RegistryProfile> {
     // The password is checked before anything is saved, so a typo leaves no half-made profile.
     slipway_core::profiles::validate_address(&profile.address)?;
     if let Some(pw) = password.as_deref().filter(|p| !p.is_empty()) {
-        slipway_core::profiles::remember_password(&profile, pw).await?;
+        let check = slipway_core::profiles::remember_password(&profile, pw);
+        ops.run(&op_id, async { Ok(check.await?) }).await?;
     }
     Ok(store()?.save(profile)?)
 }

@@ -1,5 +1,7 @@
 //! The registry browser and push: every command names a profile, and the profile says how to
-//! reach the registry (HTTP allowed, CA file, credentials from the store).
+//! reach the registry (HTTP allowed, CA file, credentials from the store). Every command that
+//! talks to a registry runs under an op id, so the page can stop it (a registry that stalls ends
+//! in a timeout anyway, but the user need not wait for it).
 
 use std::sync::Arc;
 
@@ -23,56 +25,81 @@ fn profile(name: &str) -> CmdResult<RegistryProfile> {
 /// Tests a profile as typed in the form (saved or not): what the registry allows.
 #[tauri::command]
 pub async fn profile_test(
+    ops: State<'_, Ops>,
     profile: RegistryProfile,
     password: Option<String>,
+    op_id: String,
 ) -> CmdResult<Capabilities> {
     slipway_core::profiles::validate_address(&profile.address)?;
     let access = profile.access_with_password(password.as_deref());
-    Ok(registry::probe(&profile.address, &access).await?)
+    ops.run(&op_id, async {
+        Ok(registry::probe(&profile.address, &access).await?)
+    })
+    .await
 }
 
 /// One page of the catalog, after `last` (exclusive), at most `n` names.
 #[tauri::command]
 pub async fn registry_catalog(
+    ops: State<'_, Ops>,
     profile: String,
     last: Option<String>,
     n: Option<usize>,
+    op_id: String,
 ) -> CmdResult<CatalogPage> {
     let p = self::profile(&profile)?;
-    Ok(registry::catalog_page(&p.address, &p.access(), last.as_deref(), n.unwrap_or(100)).await?)
+    let (access, n) = (p.access(), n.unwrap_or(100));
+    let page = registry::catalog_page(&p.address, &access, last.as_deref(), n);
+    ops.run(&op_id, async { Ok(page.await?) }).await
 }
 
 /// The tags of a repository with digest, size, created and platforms.
 #[tauri::command]
-pub async fn registry_tags(profile: String, repository: String) -> CmdResult<Vec<TagRow>> {
+pub async fn registry_tags(
+    ops: State<'_, Ops>,
+    profile: String,
+    repository: String,
+    op_id: String,
+) -> CmdResult<Vec<TagRow>> {
     let p = self::profile(&profile)?;
-    Ok(registry::tag_rows(&p.reference(&repository), &p.access()).await?)
+    let (reference, access) = (p.reference(&repository), p.access());
+    ops.run(&op_id, async {
+        Ok(registry::tag_rows(&reference, &access).await?)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn registry_tag_details(
+    ops: State<'_, Ops>,
     profile: String,
     repository: String,
     tag: String,
+    op_id: String,
 ) -> CmdResult<RemoteImageDto> {
     let p = self::profile(&profile)?;
-    Ok(registry::inspect(
-        &p.reference(&format!("{repository}:{tag}")),
-        &p.access(),
-        None,
-    )
-    .await?)
+    let (reference, access) = (p.reference(&format!("{repository}:{tag}")), p.access());
+    ops.run(&op_id, async {
+        Ok(registry::inspect(&reference, &access, None).await?)
+    })
+    .await
 }
 
 /// Deletes the manifest the tag points at; every tag on that digest goes with it.
 #[tauri::command]
 pub async fn registry_delete_tag(
+    ops: State<'_, Ops>,
     profile: String,
     repository: String,
     tag: String,
+    op_id: String,
 ) -> CmdResult<DeleteOutcome> {
     let p = self::profile(&profile)?;
-    Ok(registry::delete(&p.reference(&format!("{repository}:{tag}")), &p.access()).await?)
+    let (reference, access) = (p.reference(&format!("{repository}:{tag}")), p.access());
+    ops.run(&op_id, async {
+        Ok(registry::delete(&reference, &access).await?)
+    })
+    .await
 }
 
 /// Copies `source` from one registry into `target` on another, one event per blob.

@@ -81,7 +81,17 @@ pub async fn container_commit(
     Ok(engine.get().await?.commit(&request).await?)
 }
 
-/// The commands run in a workshop container with their exit codes (the log commit stores as a label).
+/// The workshop-log label a commit would store (redacted and capped), for the dialog's preview.
+#[tauri::command]
+pub async fn workshop_log_label(
+    engine: State<'_, EngineConn>,
+    container: String,
+) -> CmdResult<String> {
+    Ok(engine.get().await?.workshop_log_label(&container).await?)
+}
+
+/// The commands run in a workshop container with their exit codes (a commit can store them as a
+/// label).
 #[tauri::command]
 pub async fn workshop_log(
     engine: State<'_, EngineConn>,

@@ -12,6 +12,23 @@ let repo = null;
 let tags = [];
 let pendingDelete = null;
 let copyOp = null;
+/** The registry call the Stop button stops (catalog, tags, details or delete). */
+let browseOp = null;
+
+/** Runs `work(opId)` as the browser's current registry call, with Stop shown while it runs. */
+async function stoppable(kind, work) {
+  const op = api.newOpId(kind);
+  browseOp = op;
+  reveal($('browser-stop'), true);
+  try {
+    return await work(op);
+  } finally {
+    if (browseOp === op) {
+      browseOp = null;
+      reveal($('browser-stop'), false);
+    }
+  }
+}
 
 export function init() {
   $('browser-load').addEventListener('click', () => load(true));
@@ -24,6 +41,7 @@ export function init() {
   $('copy-close').addEventListener('click', () => reveal($('copy-dialog'), false));
   $('copy-start').addEventListener('click', copy);
   $('copy-cancel').addEventListener('click', () => copyOp && api.cancel(copyOp).catch(() => {}));
+  $('browser-stop').addEventListener('click', () => browseOp && api.cancel(browseOp).catch(() => {}));
 }
 
 export async function show() {
@@ -53,7 +71,7 @@ async function load(reset) {
     reveal($('tag-detail'), false);
   }
   try {
-    const page = await api.catalog(profile(), nextLast, PAGE);
+    const page = await stoppable('catalog', (op) => api.catalog(profile(), nextLast, PAGE, op));
     const names = Array.isArray(page) ? page : pick(page, 'repositories') || [];
     repos = repos.concat(names);
     nextLast = Array.isArray(page) ? null : pick(page, 'next', 'last') || null;
@@ -80,7 +98,7 @@ async function openRepo(r) {
   $('browser-repo-title').textContent = `Tags of ${r}`;
   reveal($('tag-detail'), false);
   try {
-    tags = await api.listTags(profile(), r);
+    tags = await stoppable('tags', (op) => api.listTags(profile(), r, op));
     renderTags();
   } catch (e) {
     showError($('browser-error'), e);
@@ -108,7 +126,7 @@ async function details(tag) {
   reveal(box, true);
   box.textContent = 'Loading…';
   try {
-    const d = await api.tagDetails(profile(), repo, tag);
+    const d = await stoppable('details', (op) => api.tagDetails(profile(), repo, tag, op));
     box.replaceChildren(
       h('h3', {}, `${repo}:${tag}`),
       h('dl', { class: 'kv' },
@@ -143,7 +161,7 @@ async function doDelete() {
   const t = pendingDelete;
   if (!t) return;
   try {
-    await api.deleteTag(profile(), repo, t.tag);
+    await stoppable('delete', (op) => api.deleteTag(profile(), repo, t.tag, op));
     reveal($('delete-dialog'), false);
     pendingDelete = null;
     await openRepo(repo);

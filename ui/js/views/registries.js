@@ -1,15 +1,33 @@
 // Registries: add, edit and remove profiles; Test shows what the registry can do. Passwords go
 // to the credential store through the core and are never shown again.
 import * as api from '../api.js';
-import { $, h, setMessage } from '../util.js';
+import { $, h, reveal, setMessage } from '../util.js';
 
 let editing = null;
+/** The Test or Save that Stop stops. */
+let profileOp = null;
+
+/** Runs `work(opId)` with Stop shown while it talks to the registry. */
+async function stoppable(kind, work) {
+  const op = api.newOpId(kind);
+  profileOp = op;
+  reveal($('profile-stop'), true);
+  try {
+    return await work(op);
+  } finally {
+    if (profileOp === op) {
+      profileOp = null;
+      reveal($('profile-stop'), false);
+    }
+  }
+}
 
 export function init() {
   $('profile-save').addEventListener('click', save);
   $('profile-test').addEventListener('click', test);
   $('profile-clear').addEventListener('click', () => fill(null));
   $('profile-docker-creds').addEventListener('change', syncAuth);
+  $('profile-stop').addEventListener('click', () => profileOp && api.cancel(profileOp).catch(() => {}));
 }
 
 export function show() {
@@ -74,7 +92,7 @@ function password() {
 
 async function save() {
   try {
-    const p = await api.saveProfile(formProfile(), password());
+    const p = await stoppable('save', (op) => api.saveProfile(formProfile(), password(), op));
     if (editing && editing !== p.name) await api.removeProfile(editing);
     editing = p.name;
     $('profile-password').value = '';
@@ -100,7 +118,7 @@ async function test() {
   setMessage(msg, 'Testing…');
   msg.dataset.state = 'running';
   try {
-    const probe = await api.testProfile(formProfile(), password());
+    const probe = await stoppable('test', (op) => api.testProfile(formProfile(), password(), op));
     msg.className = 'ok';
     msg.dataset.kind = 'ok';
     msg.dataset.state = 'ok';

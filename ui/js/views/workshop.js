@@ -23,8 +23,10 @@ export function init({ navigate }) {
     reveal($('commit-dialog'), true);
     reveal($('commit-push'), false);
     setMessage($('commit-result'), '');
+    previewLog();
     $('commit-dialog').scrollIntoView();
   });
+  $('commit-log').addEventListener('change', previewLog);
   $('commit-close').addEventListener('click', () => reveal($('commit-dialog'), false));
   $('commit-repo').addEventListener('input', validate);
   $('commit-tag').addEventListener('input', validate);
@@ -188,6 +190,20 @@ async function refreshChanges() {
   }
 }
 
+/** Shows the label the commit would store, exactly as the core would store it, when asked for. */
+async function previewLog() {
+  const wanted = $('commit-log').checked;
+  reveal($('commit-log-box'), wanted);
+  if (!wanted || !container) return;
+  const box = $('commit-log-preview');
+  box.textContent = 'Loading…';
+  try {
+    box.textContent = JSON.stringify(JSON.parse(await api.workshopLogLabel(container)), null, 2);
+  } catch (e) {
+    box.textContent = e.message;
+  }
+}
+
 /** Splits "a, b" lists; empty input gives an empty list. */
 function list(v) {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -237,6 +253,7 @@ async function commit() {
     message: $('commit-message').value || null,
     author: $('commit-author').value || null,
     changes,
+    include_log: $('commit-log').checked,
   };
   setMessage($('commit-result'), 'Committing…');
   try {
