@@ -160,10 +160,20 @@ async fn blob(shared: &Arc<Shared>, digest: &str, head: bool) -> Outcome {
             Body::from(served.config.1.clone()),
         ));
     }
-    let upstream = served
+    let upstream = match served
         .client
         .blob_stream(&served.repository, &digest, Some(size))
-        .await?;
+        .await
+    {
+        Ok(upstream) => upstream,
+        // A registry that announces more bytes than the descriptor is refused before a byte
+        // goes, and the blob stays refused, so the engine stops asking.
+        Err(e @ slipway_oci::Error::SizeMismatch { .. }) => {
+            refuse(shared, &digest, e.into());
+            return Ok(not_found("BLOB_UNKNOWN"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let body = held_back(upstream, digest.clone(), size, shared.clone());
     Ok(reply(StatusCode::OK, &headers, Body::from_stream(body)))
 }
