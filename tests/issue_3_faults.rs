@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
 use bytes::Bytes;
-use slipway_core::push::{PushOutcome, PushRequest};
+use slipway_core::push::{PushOutcome, PushRequest, Route};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_oci::{
     BlobSource, Client, ClientOptions, CredentialSource, Credentials, Digest, RetryPolicy,
@@ -155,6 +155,7 @@ async fn push_through_a_cut(rule: CutRule) -> PushOutcome {
                 },
                 level: Some(1),
                 cache_dir: Some(cache.path().to_path_buf()),
+                route: Route::Export,
                 ..Default::default()
             },
             Arc::new(|_| {}),

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest};
+use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest, Route};
 use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
 use slipway_oci::manifests::DOCKER_MANIFEST;
@@ -34,6 +34,9 @@ async fn push(
                 },
                 level: None,
                 cache_dir: Some(cache.to_path_buf()),
+                // These scenarios are about the export route (compression, the cache, mounts);
+                // the engine's own push is tests/push_through_the_engine.rs.
+                route: Route::Export,
                 ..Default::default()
             },
             Arc::new(move |e| sink.lock().unwrap().push(e)),

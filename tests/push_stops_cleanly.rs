@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_core::push::{PushEvent, PushRequest};
+use slipway_core::push::{PushEvent, PushRequest, Route};
 use slipway_core::registry::RegistryAccess;
 use slipway_tests::{connect, derive_image, Registry};
 
@@ -40,6 +40,7 @@ async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions
                 ..Default::default()
             },
             cache_dir: Some(cache.path().to_path_buf()),
+            route: Route::Export,
             ..Default::default()
         },
         Arc::new(move |event| {
