@@ -6,8 +6,8 @@ use std::sync::Arc;
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
 use slipway_core::registry::{
-    self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeleteOutcome, PlatformChoice,
-    RemoteImageDto, TagRow,
+    self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeletePlan, DeleteScope,
+    PlatformChoice, RemoteImageDto, TagPage, TagSort,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -16,7 +16,7 @@ use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 use crate::state::EngineConn;
 
-fn profile(name: &str) -> CmdResult<RegistryProfile> {
+pub(crate) fn profile(name: &str) -> CmdResult<RegistryProfile> {
     Ok(ProfileStore::at_default_path()?.get(name)?)
 }
 
@@ -42,11 +42,22 @@ pub async fn registry_catalog(
     Ok(registry::catalog_page(&p.address, &p.access(), last.as_deref(), n.unwrap_or(100)).await?)
 }
 
-/// The tags of a repository with digest, size, created and platforms.
+/// One page of a repository's tags in `sort` order, with digest, size, created and platforms.
 #[tauri::command]
-pub async fn registry_tags(profile: String, repository: String) -> CmdResult<Vec<TagRow>> {
+pub async fn registry_tags(
+    profile: String,
+    repository: String,
+    sort: Option<TagSort>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+) -> CmdResult<TagPage> {
     let p = self::profile(&profile)?;
-    Ok(registry::tag_rows(&p.reference(&repository), &p.access()).await?)
+    let (sort, offset, limit) = (
+        sort.unwrap_or_default(),
+        offset.unwrap_or(0),
+        limit.unwrap_or(100),
+    );
+    Ok(registry::tag_page(&p.reference(&repository), &p.access(), sort, offset, limit).await?)
 }
 
 #[tauri::command]
@@ -64,15 +75,16 @@ pub async fn registry_tag_details(
     .await?)
 }
 
-/// Deletes the manifest the tag points at; every tag on that digest goes with it.
+/// Deletes the tag alone; other tags on its digest stay.
 #[tauri::command]
 pub async fn registry_delete_tag(
     profile: String,
     repository: String,
     tag: String,
-) -> CmdResult<DeleteOutcome> {
+) -> CmdResult<DeletePlan> {
     let p = self::profile(&profile)?;
-    Ok(registry::delete(&p.reference(&format!("{repository}:{tag}")), &p.access()).await?)
+    let reference = p.reference(&format!("{repository}:{tag}"));
+    Ok(registry::delete(&reference, &p.access(), DeleteScope::Tag).await?)
 }
 
 /// Copies `source` from one registry into `target` on another, one event per blob.
