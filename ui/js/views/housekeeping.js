@@ -14,6 +14,30 @@ export function init(context) {
   $('delete-confirm').addEventListener('click', confirm);
   $('gc-dry').addEventListener('click', () => gc(true));
   $('gc-run').addEventListener('click', () => gc(false));
+  $('tags-usage').addEventListener('click', usage);
+}
+
+/** The repository's ledger: per tag, the bytes only it holds (what deleting it frees) and shared. */
+async function usage() {
+  if (!ctx.repo()) return;
+  const box = $('usage');
+  reveal(box, true);
+  box.textContent = 'Counting…';
+  try {
+    const u = await api.usage(ctx.profile(), ctx.repo());
+    box.replaceChildren(
+      h('h3', {}, `Space used by ${u.scope}`),
+      h('table', { class: 'grid' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Tag'), h('th', {}, 'Size'), h('th', {}, 'Deleting it frees'), h('th', {}, 'Shared'))),
+        h('tbody', {}, ...u.entries.map((e) =>
+          h('tr', { 'data-testid': 'usage-row', 'data-tag': e.name, 'data-frees': String(e.frees) },
+            h('td', {}, e.name), h('td', {}, formatBytes(e.bytes)), h('td', {}, formatBytes(e.frees)), h('td', {}, formatBytes(e.shared)))))),
+      h('p', { 'data-testid': 'usage-total', 'data-frees': String(u.frees) },
+        `The repository: ${formatBytes(u.bytes)}; deleting it frees ${formatBytes(u.frees)}, ${formatBytes(u.shared)} shared with other repositories.`
+        + (u.complete ? '' : ' The registry hides its catalog, so sharing with other repositories is unknown.')));
+  } catch (e) {
+    box.textContent = e.message;
+  }
 }
 
 /** Asks core for the plan of a delete and shows it; nothing is deleted until Delete. */
