@@ -97,6 +97,8 @@ async function openRepo(r) {
   renderRepos();
   $('browser-repo-title').textContent = `Tags of ${r}`;
   reveal($('tag-detail'), false);
+  // A ledger counted before a delete or a GC would be stale now.
+  reveal($('usage'), false);
   await loadTags(true);
 }
 
