@@ -296,6 +296,9 @@ async fn a_detached_registry_is_found_and_stopped_by_a_later_run() {
     let later = LocalRegistry::new(addr.clone(), Some(dir.clone()));
     let st = later.status().await;
     assert!(st.running && st.answering && st.managed, "{st:?}");
+    // Closing a window leaves the registry the command line started.
+    let st = later.stop_on_exit().await;
+    assert!(st.running && st.answering, "{st:?}");
     let stopped = later.stop().await;
     assert!(!stopped.running && !stopped.answering, "{stopped:?}");
 }

@@ -65,7 +65,7 @@ pub fn run() {
             // would outlive the app; stop it explicitly.
             if let tauri::RunEvent::Exit = event {
                 let registry = app.state::<slipway_core::local_registry::LocalRegistry>();
-                tauri::async_runtime::block_on(registry.stop());
+                tauri::async_runtime::block_on(registry.stop_on_exit());
             }
         });
 }

@@ -508,10 +508,23 @@ impl LocalRegistry {
     /// Stops the registry Slipway started; the data stays for the next start. The container is
     /// removed as well: everything worth keeping is in the data directory.
     pub async fn stop(&self) -> LocalRegistryStatus {
+        self.stop_own().await;
+        self.stop_detached().await;
+        self.status().await
+    }
+
+    /// What the app does when it exits: stops its own child (and the container), but leaves a
+    /// registry that `slipway local-registry start` left running, since the user started that
+    /// one to outlive any window.
+    pub async fn stop_on_exit(&self) -> LocalRegistryStatus {
+        self.stop_own().await;
+        self.status().await
+    }
+
+    async fn stop_own(&self) {
         if let Some(mut child) = self.child.lock().await.take() {
             let _ = child.kill().await;
         }
-        self.stop_detached().await;
         if let Ok(engine) = self.engine_if_relevant().await {
             if self.own_container(&engine).await.is_some() {
                 let name = &self.options.container_name;
@@ -519,7 +532,6 @@ impl LocalRegistry {
                 let _ = engine.remove_container(name, true).await;
             }
         }
-        self.status().await
     }
 
     /// The engine, when our container could exist: only when the binary is missing, so that
