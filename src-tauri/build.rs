@@ -32,6 +32,12 @@ const COMMANDS: &[&str] = &[
     "registry_delete_tag",
     "registry_copy",
     "image_push",
+    "registry_delete_plan",
+    "registry_delete_execute",
+    "registry_usage",
+    "local_registry_gc",
+    "registry_gc_instructions",
+    "registry_elsewhere",
 ];
 
 fn main() {

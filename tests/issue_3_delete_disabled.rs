@@ -2,7 +2,7 @@
 //! setting that enables them. Its own test binary, because the registry reads the setting from
 //! the environment it inherits.
 
-use slipway_core::registry::{self, RegistryAccess};
+use slipway_core::registry::{self, DeleteScope, RegistryAccess};
 use slipway_tests::{anonymous_client, push_tiny_image, Registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,9 +21,13 @@ async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() 
     };
     let caps = registry::probe(&reg.addr(), &access).await.unwrap();
     assert_eq!(caps.delete, Some(false), "{caps:?}");
-    let err = registry::delete(&format!("{}/nodelete/app:1", reg.addr()), &access)
-        .await
-        .unwrap_err();
+    let err = registry::delete(
+        &format!("{}/nodelete/app:1", reg.addr()),
+        &access,
+        DeleteScope::Tag,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "delete_disabled", "{err}");
     assert!(
         err.to_string().contains("storage: delete: enabled: true"),

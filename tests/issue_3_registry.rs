@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest, Route};
-use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
+use slipway_core::registry::{self, DeleteScope, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
 use slipway_oci::manifests::DOCKER_MANIFEST;
 use slipway_oci::Digest;
@@ -187,9 +187,15 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
     assert_eq!(inspected.platform.as_deref(), Some("linux/amd64"));
     assert!(inspected.total_size > 0);
 
-    // Delete tag 1: tag 2 shares the digest and is reported; the manifest is gone.
-    let deleted = registry::delete(&target, &anonymous()).await.unwrap();
-    assert_eq!(deleted.digest, first.digest);
+    // Delete the manifest of tag 1 with all its tags: tag 2 shares the digest and is named in
+    // the plan; the manifest is gone.
+    let deleted = registry::delete(&target, &anonymous(), DeleteScope::Manifest)
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.deleted_manifests().collect::<Vec<_>>(),
+        [first.digest.as_str()]
+    );
     let mut tags = deleted.tags.clone();
     tags.sort();
     assert_eq!(tags, vec!["1".to_string(), "2".to_string()]);

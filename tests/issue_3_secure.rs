@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use slipway_core::push::{PushOutcome, PushRequest};
-use slipway_core::registry::{self, PlatformChoice, RegistryAccess};
+use slipway_core::registry::{self, DeleteScope, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
 use slipway_oci::{Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest};
 use slipway_tests::{
@@ -128,7 +128,9 @@ async fn scenario(
     let repos = registry::catalog(&secure.addr(), &access).await.unwrap();
     assert!(repos.contains(&"secure/base".to_string()), "{repos:?}");
 
-    let deleted = registry::delete(&target, &access).await.unwrap();
+    let deleted = registry::delete(&target, &access, DeleteScope::Manifest)
+        .await
+        .unwrap();
     let mut tags = deleted.tags.clone();
     tags.sort();
     assert_eq!(tags, vec!["1".to_string(), "also".to_string()]);

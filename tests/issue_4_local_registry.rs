@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use slipway_core::local_registry::{answers, LocalRegistry, LocalRegistryOptions};
-use slipway_core::registry::{self, RegistryAccess};
+use slipway_core::registry::{self, DeleteScope, RegistryAccess};
 use slipway_tests::{base_image, free_port, registry_image, run, unique};
 
 /// Removes the container even when an assertion fails halfway, so a failed run leaves nothing
@@ -119,7 +119,9 @@ async fn issue_4_local_registry_falls_back_to_the_image_through_the_engine() {
     let again = LocalRegistry::with_options(opts.clone()).status().await;
     assert!(again.running && again.managed, "{again:?}");
 
-    registry::delete(&pushed, &access).await.unwrap();
+    registry::delete(&pushed, &access, DeleteScope::Tag)
+        .await
+        .unwrap();
 
     let stopped = reg.stop().await;
     assert!(!stopped.running && !stopped.answering, "{stopped:?}");

@@ -8,7 +8,7 @@ pub mod state;
 
 use tauri::Manager;
 
-use commands::{engine, images, local_registry, ops, profiles, registry, workshop};
+use commands::{engine, housekeeping, images, local_registry, ops, profiles, registry, workshop};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
 /// Keep the command list in step with `COMMANDS` in build.rs and capabilities/default.json.
@@ -47,6 +47,12 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             registry::registry_delete_tag,
             registry::registry_copy,
             registry::image_push,
+            housekeeping::registry_delete_plan,
+            housekeeping::registry_delete_execute,
+            housekeeping::registry_usage,
+            housekeeping::local_registry_gc,
+            housekeeping::registry_gc_instructions,
+            housekeeping::registry_elsewhere,
         ])
 }
 
@@ -60,7 +66,7 @@ pub fn run() {
             // would outlive the app; stop it explicitly.
             if let tauri::RunEvent::Exit = event {
                 let registry = app.state::<slipway_core::local_registry::LocalRegistry>();
-                tauri::async_runtime::block_on(registry.stop());
+                tauri::async_runtime::block_on(registry.stop_on_exit());
             }
         });
 }

@@ -181,14 +181,17 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
     el(driver, '[data-testid="tag-row"][data-tag="also"]', 30)
 
-    # Delete the tag after the confirmation, which names the other tag on its digest; both go.
+    # Delete the tag after the plan, which names the other tag on its digest as staying: only
+    # the tag goes, and `also` still resolves to the pushed digest.
     click(driver, f'[data-testid="tag-row"][data-tag="{tag}"] [data-testid="tag-delete"]')
+    wait_for(driver, lambda d: "stays, tagged also" in (text_of(d, tid("delete-plan")) or ""), 30, "the plan")
     dialog = el(driver, tid("delete-dialog")).text
     assert "garbage collection" in dialog and "also" in dialog, dialog
     screenshot(driver, out_dir, "08-delete-confirm")
     click(driver, tid("delete-confirm"))
     wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f'[data-testid="tag-row"][data-tag="{tag}"]'), 30, "tag gone")
-    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="tag-row"][data-tag="also"]')
+    el(driver, '[data-testid="tag-row"][data-tag="also"]', 30)
+    assert skopeo_digest(f"{registry.addr}/{repo}:also") == pushed
     gone = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.addr}/{repo}:{tag}"], capture_output=True)
     assert gone.returncode != 0
 

@@ -70,8 +70,16 @@ export const localRegistryStop = () => call('local_registry_stop');
 
 // Registry browser.
 export const catalog = (profile, last, n, opId) => call('registry_catalog', { profile, last, n, opId });
-export const listTags = (profile, repository, opId) => call('registry_tags', { profile, repository, opId });
 export const tagDetails = (profile, repository, tag, opId) => call('registry_tag_details', { profile, repository, tag, opId });
 export const deleteTag = (profile, repository, tag, opId) => call('registry_delete_tag', { profile, repository, tag, opId });
+export const listTagPage = (profile, repository, sort, offset, limit, opId) =>
+  call('registry_tags', { profile, repository, sort, offset, limit, opId });
+export const deletePlan = (profile, repository, { tag = null, allTags = false, selection = null } = {}) =>
+  call('registry_delete_plan', { profile, repository, tag, allTags, selection });
+export const executeDelete = (profile, plan) => call('registry_delete_execute', { profile, plan });
+export const usage = (profile, repository) => call('registry_usage', { profile, repository });
+export const localRegistryGc = (dryRun) => call('local_registry_gc', { dryRun });
+export const gcInstructions = (profile) => call('registry_gc_instructions', { profile });
+export const elsewhere = (profile) => call('registry_elsewhere', { profile });
 export const copyImage = (fromProfile, source, toProfile, target, opId, onProgress) =>
   call('registry_copy', { fromProfile, source, toProfile, target, opId, onProgress: channel(onProgress) });

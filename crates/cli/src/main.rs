@@ -6,6 +6,7 @@
 
 mod engine;
 mod format;
+mod housekeeping;
 // Registry subcommands live in registry.rs (issue 3) and are flattened into `Command` below.
 mod registry;
 
@@ -38,6 +39,18 @@ enum Command {
     /// tags, inspect, login, probe); `registry pull` and `registry rm` act on the registry.
     #[command(name = "registry", subcommand)]
     RegistryGroup(registry::RegistryGroup),
+    /// The registry Slipway runs on loopback (127.0.0.1:5000 unless SLIPWAY_LOCAL_REGISTRY_ADDR).
+    #[command(name = "local-registry", subcommand)]
+    LocalRegistry(housekeeping::LocalRegistryCommand),
+    /// Garbage-collect the managed registry to get the space of deleted images back; for
+    /// another registry, print what its operator has to run.
+    Gc {
+        /// HOST[:PORT] of another registry (default: the managed one).
+        host: Option<String>,
+        /// List the blobs that would go and the bytes, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// What every subcommand may need: the global flags and a way to reach the engine.
@@ -96,6 +109,12 @@ async fn main() -> ExitCode {
         Command::Engine(command) => engine::run(command, &context).await,
         Command::Registry(command) => registry::run(command, &context).await,
         Command::RegistryGroup(group) => registry::run(group.into(), &context).await,
+        Command::LocalRegistry(command) => housekeeping::local_registry(command, &context)
+            .await
+            .map(|()| 0),
+        Command::Gc { host, dry_run } => {
+            housekeeping::gc(host, dry_run, &context).await.map(|()| 0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),

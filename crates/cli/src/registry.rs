@@ -34,7 +34,7 @@ pub struct AccessArgs {
 }
 
 impl AccessArgs {
-    fn access(&self) -> RegistryAccess {
+    pub(crate) fn access(&self) -> RegistryAccess {
         RegistryAccess {
             insecure: self.insecure,
             ca_file: self.ca.clone(),
@@ -56,16 +56,29 @@ pub struct FetchArgs {
     access: AccessArgs,
 }
 
-/// `delete` (`registry rm`): a remote image and every tag on its digest.
+/// `delete` (`registry rm`): one tag, or with `--all-tags` its manifest and every tag on it, or
+/// with a selection the tags of a repository it picks.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// HOST[:PORT]/NAME[:TAG|@DIGEST]
-    reference: String,
-    /// Only list what would be deleted.
+    /// HOST[:PORT]/NAME[:TAG|@DIGEST], or HOST[:PORT]/NAME with --filter, --older-than, --keep.
+    pub(crate) reference: String,
+    /// Delete the manifest the tag points at and every tag on it, not just this tag.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) all_tags: bool,
+    /// Only print the plan: what would be deleted and the bytes it frees.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Bulk: the repository's tags matching this glob (`feature-*`) or substring.
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+    /// Bulk: only tags created before this age (30d, 12h, 2w) or RFC 3339 time.
+    #[arg(long, value_name = "AGE")]
+    pub(crate) older_than: Option<String>,
+    /// Bulk: spare the newest N of the chosen tags.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep: Option<usize>,
     #[command(flatten)]
-    access: AccessArgs,
+    pub(crate) access: AccessArgs,
 }
 
 /// `slipway registry ...`: every registry command, plus `pull` and `rm` under the names the
@@ -74,7 +87,7 @@ pub struct DeleteArgs {
 pub enum RegistryGroup {
     /// Pull an image straight from a registry into the engine (same as `slipway fetch`).
     Pull(FetchArgs),
-    /// Delete a remote image and every tag on its digest (same as `slipway delete`).
+    /// Delete a tag, or with --all-tags its manifest and every tag on it (same as `slipway delete`).
     Rm(DeleteArgs),
     #[command(flatten)]
     Other(RegistryCommand),
@@ -144,10 +157,13 @@ pub enum RegistryCommand {
         #[command(flatten)]
         access: AccessArgs,
     },
-    /// List every tag of a repository.
+    /// List every tag of a repository, newest first (`--json` adds digest, size, created).
     Tags {
         /// HOST[:PORT]/NAME
         repository: String,
+        /// date (newest first, from the config's created), version (1.9 before 1.10) or name.
+        #[arg(long, default_value = "date")]
+        sort: registry::TagSort,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -160,8 +176,17 @@ pub enum RegistryCommand {
         #[command(flatten)]
         access: AccessArgs,
     },
-    /// Delete a remote image (by tag or digest); every tag on the same digest goes with it.
+    /// Delete a tag (other tags on its digest stay), or with --all-tags its manifest and every
+    /// tag on it; --dry-run prints the plan and the bytes garbage collection frees.
     Delete(DeleteArgs),
+    /// The space ledger of a registry (per repository) or a repository (per tag): the bytes
+    /// each holds alone, which deleting it frees after garbage collection, and the bytes shared.
+    Usage {
+        /// HOST[:PORT] or HOST[:PORT]/NAME
+        scope: String,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
     /// Log in to a registry; the credentials go to docker's credential store.
     Login {
         /// HOST[:PORT]
@@ -306,12 +331,30 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 repos.iter().for_each(|r| println!("{}", format::escape(r)));
             }
         }
-        RegistryCommand::Tags { repository, access } => {
-            let tags = registry::tags(&repository, &access.access()).await?;
+        RegistryCommand::Tags {
+            repository,
+            sort,
+            access,
+        } => {
+            let page =
+                registry::tag_page(&repository, &access.access(), sort, 0, usize::MAX).await?;
             if context.json {
-                crate::format::print_json(&tags);
+                crate::format::print_json(&page.rows);
             } else {
-                tags.iter().for_each(|t| println!("{}", format::escape(t)));
+                page.rows
+                    .iter()
+                    .for_each(|t| println!("{}", format::escape(&t.tag)));
+                if let Some(why) = page.empty {
+                    eprintln!("{}", format::escape(&why));
+                }
+            }
+        }
+        RegistryCommand::Usage { scope, access } => {
+            let usage = registry::usage(&scope, &access.access()).await?;
+            if context.json {
+                crate::format::print_json(&usage);
+            } else {
+                crate::housekeeping::print_usage(&usage);
             }
         }
         RegistryCommand::Inspect {
@@ -366,27 +409,8 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 }
             }
         }
-        RegistryCommand::Delete(DeleteArgs {
-            reference,
-            dry_run,
-            access,
-        }) => {
-            let a = access.access();
-            let outcome = if dry_run {
-                registry::delete_plan(&reference, &a).await?
-            } else {
-                registry::delete(&reference, &a).await?
-            };
-            if context.json {
-                crate::format::print_json(&outcome);
-            } else {
-                let verb = if dry_run { "would delete" } else { "deleted" };
-                println!(
-                    "{verb} {} (tags: {})",
-                    outcome.digest,
-                    format::escape(&outcome.tags.join(", "))
-                );
-            }
+        RegistryCommand::Delete(args) => {
+            crate::housekeeping::delete(args, context).await?;
         }
         RegistryCommand::Login {
             host,

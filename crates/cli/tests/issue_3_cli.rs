@@ -130,10 +130,18 @@ fn issue_3_cli_login_push_catalog_tags_inspect_delete() {
 
     // The same commands under `slipway registry`, with the names registry tools use: `rm` only
     // plans here, and `pull` goes straight from the registry into the engine.
-    let out = env.run(&["registry", "rm", "--dry-run", &target, "--ca", &ca]);
+    let out = env.run(&[
+        "registry",
+        "rm",
+        "--dry-run",
+        "--all-tags",
+        &target,
+        "--ca",
+        &ca,
+    ]);
     let said = text(&out.stdout);
     assert!(
-        said.starts_with("would delete sha256:") && said.contains("1, 2"),
+        said.starts_with("would delete manifest sha256:") && said.contains("1, 2"),
         "{said}{}",
         text(&out.stderr)
     );
@@ -147,14 +155,23 @@ fn issue_3_cli_login_push_catalog_tags_inspect_delete() {
     let _ = Command::new("docker").args(["rmi", "-f", &second]).output();
     assert_eq!(text(&ran.stdout).trim(), "pulled", "{}", text(&ran.stderr));
 
+    // `delete` takes the tag alone; tag 2 on the same digest stays until `--all-tags`.
     let out = env.run(&["delete", &target, "--ca", &ca]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(
-        said.contains("deleted sha256:") && said.contains('1') && said.contains('2'),
+        said.contains(&format!("deleted tag {host}/cli/base:1 (sha256:")),
         "{said}"
     );
-    let out = env.run(&["--json", "inspect", &target, "--ca", &ca]);
+    assert!(said.contains("stays, tagged 2"), "{said}");
+    let out = env.run(&["delete", "--all-tags", &second, "--ca", &ca]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("deleted manifest sha256:") && said.contains("(tags: 2)"),
+        "{said}"
+    );
+    let out = env.run(&["--json", "inspect", &second, "--ca", &ca]);
     assert!(!out.status.success());
     let err: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
     assert_eq!(err["code"], "not_found");

@@ -20,6 +20,7 @@ pub mod names;
 pub mod profiles;
 pub mod push;
 pub mod registry;
+pub mod registry_gc;
 mod relay;
 mod task;
 pub mod workshop_log;

@@ -313,7 +313,7 @@ impl LocalRegistry {
     /// Whether the registry Slipway manages runs, as a child or as a container; the container
     /// counts even when an earlier run of the app started it.
     async fn managed_running(&self, backend: Option<&Backend>) -> bool {
-        if self.child_running().await {
+        if self.child_running().await || self.detached_pid().is_some() {
             return true;
         }
         match backend {
@@ -401,6 +401,12 @@ impl LocalRegistry {
             .map_err(|e| LocalRegistryError::StartFailed(format!("{}: {e}", program.display())))?;
         for _ in 0..100 {
             if answers(address).await {
+                if let Some(pid) = child.id() {
+                    // A CLI run leaves the registry running after it exits (see
+                    // `start_detached`); the pid file is how a later run finds it to stop it.
+                    let pid_path = dir.join(PID_FILE);
+                    std::fs::write(&pid_path, pid.to_string()).map_err(io(&pid_path))?;
+                }
                 *self.child.lock().await = Some(child);
                 return Ok(());
             }
@@ -506,6 +512,20 @@ impl LocalRegistry {
     /// Stops the registry Slipway started; the data stays for the next start. The container is
     /// removed as well: everything worth keeping is in the data directory.
     pub async fn stop(&self) -> LocalRegistryStatus {
+        self.stop_own().await;
+        self.stop_detached().await;
+        self.status().await
+    }
+
+    /// What the app does when it exits: stops its own child (and the container), but leaves a
+    /// registry that `slipway local-registry start` left running, since the user started that
+    /// one to outlive any window.
+    pub async fn stop_on_exit(&self) -> LocalRegistryStatus {
+        self.stop_own().await;
+        self.status().await
+    }
+
+    async fn stop_own(&self) {
         if let Some(mut child) = self.child.lock().await.take() {
             let _ = child.kill().await;
         }
@@ -516,7 +536,6 @@ impl LocalRegistry {
                 let _ = engine.remove_container(name, true).await;
             }
         }
-        self.status().await
     }
 
     /// The engine, when our container could exist: only when the binary is missing, so that
@@ -526,6 +545,71 @@ impl LocalRegistry {
             return Err("the binary backend is in use".to_string());
         }
         self.engine().await
+    }
+}
+
+/// The file in the data directory that holds the pid of a registry started by `start_detached`.
+const PID_FILE: &str = "registry.pid";
+
+impl LocalRegistry {
+    /// How this registry is run.
+    pub fn options(&self) -> &LocalRegistryOptions {
+        &self.options
+    }
+
+    /// Whether the registry runs as this process's child (the app's), not detached (the CLI's).
+    pub async fn owns_child(&self) -> bool {
+        self.child_running().await
+    }
+
+    /// Starts the registry so that it outlives this process: what `slipway local-registry start`
+    /// needs, since the CLI exits right after. The app keeps its child instead, so that closing
+    /// the window stops the registry.
+    pub async fn start_detached(&self) -> Result<LocalRegistryStatus, LocalRegistryError> {
+        let status = self.start().await?;
+        if let Some(child) = self.child.lock().await.take() {
+            // Dropping the handle would kill the registry (it is spawned with kill_on_drop);
+            // forgetting it leaves the process running, found again through the pid file.
+            std::mem::forget(child);
+        }
+        Ok(status)
+    }
+
+    /// The pid of a registry another run started with `start_detached`, when that process
+    /// is still our registry: its command line names our program and our config file, so a
+    /// recycled pid is never taken for it.
+    fn detached_pid(&self) -> Option<u32> {
+        let dir = self.options.data_dir.as_ref()?;
+        let pid: u32 = std::fs::read_to_string(dir.join(PID_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let config = dir.join("config.yml");
+        let ours = cmdline.contains(&*self.options.program.to_string_lossy())
+            && cmdline.contains(&*config.to_string_lossy());
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // A zombie (state Z) has exited; only its parent can reap it.
+        let alive = !state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
+        (ours && alive).then_some(pid)
+    }
+
+    /// Stops a registry a detached start left running, and waits until it is gone.
+    async fn stop_detached(&self) {
+        if let Some(pid) = self.detached_pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).status().await;
+            for _ in 0..100 {
+                if self.detached_pid().is_none() && !answers(&self.options.address).await {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        if let Some(dir) = &self.options.data_dir {
+            let _ = std::fs::remove_file(dir.join(PID_FILE));
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod image;
 pub mod manifests;
 pub mod probe;
 pub mod reference;
+pub mod tag_delete;
 pub mod uploads;
 
 pub use client::{
@@ -24,6 +25,7 @@ pub use credentials::{CredentialStore, Credentials};
 pub use error::{Error, Result};
 pub use manifests::{Manifest, ManifestKind, PlatformSpec};
 pub use reference::{validate_repository, validate_tag, Digest, Reference, ReferenceError};
+pub use tag_delete::TagDelete;
 pub use uploads::{BlobSource, Growth};
 
 /// Re-exported so callers build and read manifests with the same types we do.

@@ -2,6 +2,7 @@
 //! functions declared `pub` at the crate root clash with the macro's generated items (E0255).
 
 pub mod engine;
+pub mod housekeeping;
 pub mod images;
 pub mod local_registry;
 pub mod ops;

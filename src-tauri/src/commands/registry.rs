@@ -8,8 +8,8 @@ use std::sync::Arc;
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
 use slipway_core::registry::{
-    self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeleteOutcome, PlatformChoice,
-    RemoteImageDto, TagRow,
+    self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeletePlan, DeleteScope,
+    PlatformChoice, RemoteImageDto, TagPage, TagSort,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -18,7 +18,7 @@ use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 use crate::state::EngineConn;
 
-fn profile(name: &str) -> CmdResult<RegistryProfile> {
+pub(crate) fn profile(name: &str) -> CmdResult<RegistryProfile> {
     Ok(ProfileStore::at_default_path()?.get(name)?)
 }
 
@@ -53,18 +53,26 @@ pub async fn registry_catalog(
     ops.run(&op_id, async { Ok(page.await?) }).await
 }
 
-/// The tags of a repository with digest, size, created and platforms.
+/// One page of a repository's tags in `sort` order, with digest, size, created and platforms.
 #[tauri::command]
 pub async fn registry_tags(
     ops: State<'_, Ops>,
     profile: String,
     repository: String,
+    sort: Option<TagSort>,
+    offset: Option<usize>,
+    limit: Option<usize>,
     op_id: String,
-) -> CmdResult<Vec<TagRow>> {
+) -> CmdResult<TagPage> {
     let p = self::profile(&profile)?;
+    let (sort, offset, limit) = (
+        sort.unwrap_or_default(),
+        offset.unwrap_or(0),
+        limit.unwrap_or(100),
+    );
     let (reference, access) = (p.reference(&repository), p.access());
     ops.run(&op_id, async {
-        Ok(registry::tag_rows(&reference, &access).await?)
+        Ok(registry::tag_page(&reference, &access, sort, offset, limit).await?)
     })
     .await
 }
@@ -85,7 +93,7 @@ pub async fn registry_tag_details(
     .await
 }
 
-/// Deletes the manifest the tag points at; every tag on that digest goes with it.
+/// Deletes the tag alone; other tags on its digest stay.
 #[tauri::command]
 pub async fn registry_delete_tag(
     ops: State<'_, Ops>,
@@ -93,11 +101,11 @@ pub async fn registry_delete_tag(
     repository: String,
     tag: String,
     op_id: String,
-) -> CmdResult<DeleteOutcome> {
+) -> CmdResult<DeletePlan> {
     let p = self::profile(&profile)?;
     let (reference, access) = (p.reference(&format!("{repository}:{tag}")), p.access());
     ops.run(&op_id, async {
-        Ok(registry::delete(&reference, &access).await?)
+        Ok(registry::delete(&reference, &access, DeleteScope::Tag).await?)
     })
     .await
 }

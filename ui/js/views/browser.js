@@ -1,16 +1,21 @@
-// Registry browser: catalog (paged, filtered), tags with digest/size/created/platforms, tag
-// details, delete with a confirmation naming the other tags on the same digest, and copying an
-// image in from another registry with progress.
+// Registry browser: catalog (paged, filtered), tags (sorted by core, paged) with
+// digest/size/created/platforms, tag details, checkboxes for a bulk delete, and copying an image
+// in from another registry with progress. Delete plans and garbage collection live in
+// housekeeping.js.
 import * as api from '../api.js';
 import { LayerBars } from '../progress.js';
 import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import * as housekeeping from './housekeeping.js';
 
 const PAGE = 100;
+const TAG_PAGE = 50;
 let repos = [];
 let nextLast = null;
 let repo = null;
 let tags = [];
-let pendingDelete = null;
+let nextTags = null;
+let profiles = [];
+const selected = new Set();
 let copyOp = null;
 /** The registry call the Stop button stops (catalog, tags, details or delete). */
 let browseOp = null;
@@ -35,8 +40,20 @@ export function init() {
   $('browser-more').addEventListener('click', () => load(false));
   $('browser-filter').addEventListener('input', renderRepos);
   $('browser-profile').addEventListener('change', () => load(true));
-  $('delete-cancel').addEventListener('click', () => reveal($('delete-dialog'), false));
-  $('delete-confirm').addEventListener('click', doDelete);
+  $('tag-sort').addEventListener('change', () => repo && openRepo(repo));
+  $('tags-more').addEventListener('click', () => loadTags(false));
+  $('tags-delete-selected').addEventListener('click', () =>
+    housekeeping.plan({ selection: { tags: [...selected] } }));
+  $('bulk-plan').addEventListener('click', () => {
+    const keep = parseInt($('bulk-keep').value, 10);
+    housekeeping.plan({ selection: {
+      tags: [],
+      filter: $('bulk-filter').value.trim() || null,
+      older_than: $('bulk-older').value.trim() || null,
+      keep_newest: Number.isNaN(keep) ? null : keep,
+    } });
+  });
+  housekeeping.init({ profile: () => profile(), managed: () => isManaged(), repo: () => repo, reload: () => repo && openRepo(repo) });
   $('copy-open').addEventListener('click', openCopy);
   $('copy-close').addEventListener('click', () => reveal($('copy-dialog'), false));
   $('copy-start').addEventListener('click', copy);
@@ -48,7 +65,7 @@ export async function show() {
   const sel = $('browser-profile');
   const keep = sel.value;
   try {
-    const profiles = await api.listProfiles();
+    profiles = await api.listProfiles();
     const opts = profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`));
     sel.replaceChildren(...opts);
     $('copy-from-profile').replaceChildren(...profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`)));
@@ -60,6 +77,7 @@ export async function show() {
 }
 
 const profile = () => $('browser-profile').value;
+const isManaged = () => profiles.some((p) => p.name === profile() && p.managed);
 
 async function load(reset) {
   if (!profile()) return;
@@ -97,18 +115,47 @@ async function openRepo(r) {
   renderRepos();
   $('browser-repo-title').textContent = `Tags of ${r}`;
   reveal($('tag-detail'), false);
+  // A ledger counted before a delete or a GC would be stale now.
+  reveal($('usage'), false);
+  await loadTags(true);
+}
+
+/** A page of tags in the chosen order; core reads details for that page only. */
+async function loadTags(reset) {
+  if (reset) {
+    tags = [];
+    nextTags = 0;
+    selected.clear();
+  }
+  if (nextTags === null) return;
   try {
-    tags = await stoppable('tags', (op) => api.listTags(profile(), r, op));
+    const page = await stoppable('tags', (op) =>
+      api.listTagPage(profile(), repo, $('tag-sort').value, nextTags, TAG_PAGE, op));
+    tags = tags.concat(page.rows);
+    nextTags = page.next_offset ?? null;
+    reveal($('tags-more'), nextTags !== null);
+    $('repo-empty').textContent = page.empty || '';
+    reveal($('repo-empty'), !!page.empty);
+    showError($('browser-error'), null);
     renderTags();
   } catch (e) {
     showError($('browser-error'), e);
   }
 }
 
+function toggle(tag, on) {
+  if (on) selected.add(tag);
+  else selected.delete(tag);
+  $('tags-delete-selected').disabled = selected.size === 0;
+  $('tags-delete-selected').textContent = selected.size ? `Delete ${selected.size} selected…` : 'Delete selected…';
+}
+
 function renderTags() {
+  toggle('', false);
   $('browser-tags-body').replaceChildren(
     ...tags.map((t) =>
       h('tr', { 'data-testid': 'tag-row', 'data-tag': t.tag, 'data-digest': t.digest || '' },
+        h('td', {}, h('input', { type: 'checkbox', 'data-testid': 'tag-select', checked: selected.has(t.tag), onchange: (e) => toggle(t.tag, e.target.checked) })),
         h('td', {}, t.tag),
         h('td', { class: 'mono', title: t.digest || '' }, shortDigest(t.digest)),
         h('td', {}, formatBytes(t.size)),
@@ -116,9 +163,10 @@ function renderTags() {
         h('td', {}, t.error ? h('span', { class: 'error' }, t.error) : (t.platforms || []).join(', ')),
         h('td', {},
           h('button', { 'data-testid': 'tag-details', onclick: () => details(t.tag) }, 'Details'),
-          h('button', { class: 'danger', 'data-testid': 'tag-delete', onclick: () => askDelete(t) }, 'Delete')))),
+          h('button', { class: 'danger', 'data-testid': 'tag-delete', title: 'Delete this tag only', onclick: () => housekeeping.plan({ tag: t.tag }) }, 'Delete'),
+          h('button', { class: 'danger', 'data-testid': 'tag-delete-manifest', title: 'Delete the manifest and every tag on it', onclick: () => housekeeping.plan({ tag: t.tag, allTags: true }) }, 'Delete all tags')))),
   );
-  if (!tags.length) $('browser-tags-body').replaceChildren(h('tr', {}, h('td', { colSpan: 6, class: 'muted' }, 'No tags.')));
+  if (!tags.length) $('browser-tags-body').replaceChildren(h('tr', {}, h('td', { colSpan: 7, class: 'muted' }, 'No tags.')));
 }
 
 async function details(tag) {
@@ -144,29 +192,6 @@ async function details(tag) {
       h('pre', { class: 'code' }, JSON.stringify((d.config_json && d.config_json.config) || d.config_json || {}, null, 2)));
   } catch (e) {
     box.replaceChildren(h('p', { class: 'error' }, e.message));
-  }
-}
-
-function askDelete(t) {
-  pendingDelete = t;
-  const others = tags.filter((x) => x.tag !== t.tag && x.digest && x.digest === t.digest).map((x) => x.tag);
-  $('delete-text').textContent = others.length
-    ? `Delete ${repo}:${t.tag}? The registry deletes by digest, so these tags on the same digest go too: ${others.join(', ')}.`
-    : `Delete ${repo}:${t.tag} (${shortDigest(t.digest)})? No other tag points at this digest.`;
-  reveal($('delete-dialog'), true);
-  $('delete-dialog').scrollIntoView();
-}
-
-async function doDelete() {
-  const t = pendingDelete;
-  if (!t) return;
-  try {
-    await stoppable('delete', (op) => api.deleteTag(profile(), repo, t.tag, op));
-    reveal($('delete-dialog'), false);
-    pendingDelete = null;
-    await openRepo(repo);
-  } catch (e) {
-    $('delete-text').textContent = e.message;
   }
 }
 

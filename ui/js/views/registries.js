@@ -51,12 +51,33 @@ async function refresh() {
           h('td', {}, p.allow_http ? 'allowed' : 'TLS only'),
           h('td', {}, p.use_docker_credentials ? 'Docker credentials' : p.username ? `user ${p.username}` : 'anonymous'),
           h('td', {},
+            h('button', { 'data-testid': 'profile-elsewhere', onclick: () => elsewhere(p.name) }, 'Use elsewhere'),
             p.managed ? '' : h('button', { onclick: () => fill(p) }, 'Edit'),
             p.managed ? '' : h('button', { class: 'danger', 'data-testid': 'profile-remove', onclick: () => remove(p.name) }, 'Remove')))),
     );
   } catch (e) {
     setMessage($('profile-msg'), e.message, 'error');
   }
+}
+
+/** The files another machine needs to use this registry, as core derives them from the profile. */
+async function elsewhere(name) {
+  const box = $('elsewhere');
+  reveal(box, true);
+  try {
+    const e = await api.elsewhere(name);
+    $('elsewhere-title').textContent = `Use ${e.address} from another machine (${e.transport})`;
+    $('elsewhere-note').textContent = e.warning
+      || (e.snippets.length ? '' : 'A certificate from a public CA: other machines need nothing.');
+    $('elsewhere-snippets').replaceChildren(...e.snippets.map((s) =>
+      h('div', { 'data-testid': 'elsewhere-snippet', 'data-tool': s.tool },
+        h('h4', {}, `${s.tool}: `, h('span', { class: 'mono' }, s.path)),
+        h('pre', { class: 'code' }, s.content),
+        h('p', { class: 'muted' }, s.then))));
+  } catch (err) {
+    $('elsewhere-note').textContent = err.message;
+  }
+  box.scrollIntoView();
 }
 
 function fill(p) {

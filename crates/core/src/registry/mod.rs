@@ -1,7 +1,19 @@
-//! Registry use cases that need no engine: probe, catalog, tags, inspect, delete, copy, login.
+//! Registry use cases that need no engine: probe, catalog, inspect, copy, login here; the tag
+//! table and its sort orders in [`tags`], deletes and their plans in [`delete`], the space ledger
+//! in [`ledger`], and what another machine needs to use a registry in [`elsewhere`].
 //!
 //! Every function takes a [`RegistryAccess`] saying how to reach the registry (insecure, CA file,
 //! credentials) and returns plain serde DTOs.
+
+pub mod delete;
+pub mod elsewhere;
+pub mod ledger;
+pub mod tags;
+
+pub use delete::{bulk_plan, delete, delete_plan, execute, DeletePlan, DeleteScope, Selection};
+pub use elsewhere::{elsewhere, Elsewhere};
+pub use ledger::{usage, Inventory, Usage, UsageEntry};
+pub use tags::{tag_page, tag_rows, TagPage, TagRow, TagSort};
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -12,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use slipway_oci::blobs::Mount;
 use slipway_oci::manifests::{digest_of, platforms_of, ManifestKind};
 use slipway_oci::{
-    Client, ClientOptions, CredentialSource, CredentialStore, Digest, PlatformSpec, Reference,
+    Client, ClientOptions, CredentialSource, CredentialStore, PlatformSpec, Reference,
 };
 
 use crate::{Error, Result};
@@ -51,7 +63,7 @@ impl RegistryAccess {
     }
 }
 
-fn parse(reference: &str) -> Result<Reference> {
+pub(crate) fn parse(reference: &str) -> Result<Reference> {
     Reference::parse(reference).map_err(|e| Error::invalid_reference(reference, e))
 }
 
@@ -98,64 +110,6 @@ pub async fn catalog_page(
         repositories: page.items,
         next,
     })
-}
-
-/// A tag with what its manifest says, for the registry browser's tag table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TagRow {
-    pub tag: String,
-    pub digest: Option<String>,
-    pub size: Option<u64>,
-    pub created: Option<String>,
-    pub platforms: Vec<String>,
-    /// Why the details are missing, when this tag's manifest could not be read. One unreadable
-    /// tag must not hide the others, so its error stays in its row.
-    pub error: Option<String>,
-}
-
-/// Manifests read at once for [`tag_rows`]: enough to hide latency, few enough not to look like a
-/// flood to a rate-limiting registry.
-const TAG_DETAILS_IN_FLIGHT: usize = 4;
-
-/// Every tag of a repository (`host/repo`), sorted, each with digest, size, created and platforms.
-pub async fn tag_rows(repository: &str, access: &RegistryAccess) -> Result<Vec<TagRow>> {
-    use futures_util::stream::{self, StreamExt};
-    let repo = parse(repository)?;
-    let base = format!("{}/{}", repo.registry(), repo.repository());
-    let mut names = tags(repository, access).await?;
-    names.sort();
-    let rows = stream::iter(names)
-        .map(|tag| {
-            let reference = format!("{base}:{tag}");
-            async move {
-                match inspect(&reference, access, None).await {
-                    Ok(d) => TagRow {
-                        tag,
-                        digest: Some(d.digest),
-                        size: Some(d.total_size),
-                        created: d.created,
-                        platforms: if d.platforms.is_empty() {
-                            d.platform.into_iter().collect()
-                        } else {
-                            d.platforms
-                        },
-                        error: None,
-                    },
-                    Err(e) => TagRow {
-                        tag,
-                        digest: None,
-                        size: None,
-                        created: None,
-                        platforms: vec![],
-                        error: Some(e.to_string()),
-                    },
-                }
-            }
-        })
-        .buffered(TAG_DETAILS_IN_FLIGHT)
-        .collect()
-        .await;
-    Ok(rows)
 }
 
 /// Every tag of a repository (`host/repo`, a tag or digest is ignored), all pages.
@@ -318,56 +272,6 @@ pub async fn inspect(
         manifest: serde_json::from_slice(&manifest.bytes).unwrap_or(serde_json::Value::Null),
         config_json,
     })
-}
-
-/// What a delete removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeleteOutcome {
-    pub digest: String,
-    /// Every tag that pointed at the digest (they are all gone now), the one asked for included.
-    pub tags: Vec<String>,
-}
-
-/// What would go if `reference` were deleted: its digest and every tag that shares it.
-pub async fn delete_plan(reference: &str, access: &RegistryAccess) -> Result<DeleteOutcome> {
-    let r = parse(reference)?;
-    let client = access.client(r.registry())?;
-    let repo = r.repository();
-    let head = client
-        .head_manifest(repo, &r.manifest_reference())
-        .await?
-        .ok_or_else(|| {
-            Error::Registry(slipway_oci::Error::NotFound {
-                registry: r.registry().to_string(),
-                what: format!("manifest {}", r),
-            })
-        })?;
-    let mut tags = Vec::new();
-    for tag in client.tags(repo).await? {
-        if let Some(h) = client.head_manifest(repo, &tag).await? {
-            if h.digest == head.digest {
-                tags.push(tag);
-            }
-        }
-    }
-    // docker-registry 2.8 lists tags in its storage's directory order; people read this list
-    // before confirming a delete, so it is sorted.
-    tags.sort();
-    Ok(DeleteOutcome {
-        digest: head.digest.to_string(),
-        tags,
-    })
-}
-
-/// Deletes the manifest `reference` names (by tag or digest). The spec only deletes by digest,
-/// so every tag on that digest goes too; they are listed in the outcome.
-pub async fn delete(reference: &str, access: &RegistryAccess) -> Result<DeleteOutcome> {
-    let r = parse(reference)?;
-    let plan = delete_plan(reference, access).await?;
-    let client = access.client(r.registry())?;
-    let digest = Digest::parse(&plan.digest).map_err(slipway_oci::Error::from)?;
-    client.delete_manifest(r.repository(), &digest).await?;
-    Ok(plan)
 }
 
 /// Which platforms of an index to copy.
