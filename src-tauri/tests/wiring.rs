@@ -46,7 +46,7 @@ fn issue_4_commands_are_wired_and_errors_are_code_and_message() {
 
     let saved = invoke(
         "profile_save",
-        json!({"profile": {"name": "team", "address": "127.0.0.1:5999", "allow_http": true}, "password": null}),
+        json!({"profile": {"name": "team", "address": "127.0.0.1:5999", "allow_http": true}, "password": null, "opId": "wiring"}),
     )
     .expect("a valid profile saves");
     assert_eq!(saved["address"], "127.0.0.1:5999");
@@ -55,7 +55,7 @@ fn issue_4_commands_are_wired_and_errors_are_code_and_message() {
 
     let err = invoke(
         "profile_save",
-        json!({"profile": {"name": "bad", "address": "http://x:5000"}, "password": null}),
+        json!({"profile": {"name": "bad", "address": "http://x:5000"}, "password": null, "opId": "wiring"}),
     )
     .expect_err("an address with a scheme is refused");
     assert_eq!(err["code"], "invalid_profile", "{err}");
