@@ -76,11 +76,15 @@ fn layer_tar() -> Bytes {
 }
 
 async fn fetch_from(addr: &str) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
+    fetch(&format!("{addr}/fake/app:1")).await
+}
+
+async fn fetch(reference: &str) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
     slipway
         .fetch(
-            &format!("{addr}/fake/app:1"),
+            reference,
             &RegistryAccess {
                 anonymous: true,
                 ..Default::default()
@@ -131,7 +135,7 @@ async fn a_fetched_image_is_the_pushed_one_and_runs() {
     run("docker", &["tag", &image.0, &target]);
     run("docker", &["push", &target]);
     run("docker", &["rmi", &target]);
-    let outcome = fetch_from_ref(&target).await;
+    let outcome = fetch(&target).await.unwrap();
     assert_eq!(
         run(
             "docker",
@@ -146,21 +150,4 @@ async fn a_fetched_image_is_the_pushed_one_and_runs() {
     );
     assert!(outcome.reference.ends_with("/fetch/app:1"));
     assert_runs_and_says(&target, "fetched");
-}
-
-async fn fetch_from_ref(reference: &str) -> slipway_core::fetch::FetchOutcome {
-    let data = tempfile::tempdir().unwrap();
-    let slipway = connect(data.path()).await;
-    slipway
-        .fetch(
-            reference,
-            &RegistryAccess {
-                anonymous: true,
-                ..Default::default()
-            },
-            None,
-            Arc::new(|_| {}),
-        )
-        .await
-        .unwrap()
 }

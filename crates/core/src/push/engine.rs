@@ -53,18 +53,7 @@ impl Slipway {
         let relay = Relay::start(ctx.clone(), port).await.map_err(|e| {
             Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
         })?;
-        let nonce = format!(
-            "slipway-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
-        let relay_ref = format!(
-            "127.0.0.1:{}/{}:{nonce}",
-            relay.addr.port(),
-            ctx.target.repository()
-        );
+        let relay_ref = crate::relay::temporary_name(relay.addr, ctx.target.repository());
         self.engine().tag_image(image, &relay_ref).await?;
         let pushed = if kind == slipway_engine::system::EngineKind::Podman {
             self.engine().podman_push(&relay_ref).await
@@ -164,19 +153,7 @@ impl Slipway {
                 .put_manifest(&repo, &digest, child_type, child.clone())
                 .await?;
         }
-        let tag = ctx.target.manifest_reference();
-        let digest = ctx
-            .client
-            .put_manifest(&repo, &tag, &media_type, top)
-            .await?;
-        let back = ctx.client.get_manifest(&repo, &digest.to_string()).await?;
-        if back.digest != digest {
-            return Err(Error::Registry(slipway_oci::Error::DigestMismatch {
-                registry: ctx.target.registry().to_string(),
-                expected: digest,
-                actual: back.digest,
-            }));
-        }
+        let digest = ctx.put_tagged_manifest(&media_type, top).await?;
         ctx.cache
             .remember_engine_layers(self.engine().endpoint(), &details.diff_ids)?;
         // Layer bytes, as the export route counts them (the config is not a layer).

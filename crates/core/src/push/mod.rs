@@ -176,6 +176,27 @@ impl Ctx {
     pub(crate) fn count_uploaded(&self, bytes: u64) {
         self.uploaded.fetch_add(bytes, Ordering::Relaxed);
     }
+
+    /// Puts `manifest` under the target's tag, then reads it back by digest, so that success is
+    /// never reported for a manifest the registry did not keep (a proxy that swallowed the PUT,
+    /// a registry that failed to commit).
+    async fn put_tagged_manifest(&self, media_type: &str, manifest: Bytes) -> Result<Digest> {
+        let repo = self.target.repository();
+        let tag = self.target.manifest_reference();
+        let digest = self
+            .client
+            .put_manifest(repo, &tag, media_type, manifest)
+            .await?;
+        let back = self.client.get_manifest(repo, &digest.to_string()).await?;
+        if back.digest != digest {
+            return Err(Error::Registry(slipway_oci::Error::DigestMismatch {
+                registry: self.target.registry().to_string(),
+                expected: digest,
+                actual: back.digest,
+            }));
+        }
+        Ok(digest)
+    }
 }
 
 impl Slipway {
@@ -307,21 +328,7 @@ impl Slipway {
         });
         let (media_type, manifest) =
             manifest_for(&ctx, &config_digest, config_size, &layers, &exported)?;
-        let tag = ctx.target.manifest_reference();
-        let digest = ctx
-            .client
-            .put_manifest(&repo, &tag, &media_type, manifest)
-            .await?;
-        // Read it back by digest so that success is never reported for a manifest the registry
-        // did not keep (a proxy that swallowed the PUT, a registry that failed to commit).
-        let back = ctx.client.get_manifest(&repo, &digest.to_string()).await?;
-        if back.digest != digest {
-            return Err(Error::Registry(slipway_oci::Error::DigestMismatch {
-                registry: ctx.target.registry().to_string(),
-                expected: digest,
-                actual: back.digest,
-            }));
-        }
+        let digest = ctx.put_tagged_manifest(&media_type, manifest).await?;
         // The cache must not grow without bound on a desktop; a failure to prune is not a
         // failure to push.
         if let Err(e) = ctx.cache.prune_default() {

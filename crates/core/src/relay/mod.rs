@@ -72,6 +72,16 @@ fn reply(status: StatusCode, headers: &[(&'static str, String)], body: Body) -> 
     response
 }
 
+/// A name for the image at a relay listening on `addr`, unique to this process and moment: the
+/// engine is given it for one push or pull, and it is removed after.
+pub(crate) fn temporary_name(addr: std::net::SocketAddr, repository: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tag = format!("slipway-{}-{nanos}", std::process::id());
+    format!("127.0.0.1:{}/{repository}:{tag}", addr.port())
+}
+
 /// What the engine is told when the real registry refused or failed: the status and code a
 /// registry would give, so that the engine gives up at once on refused credentials (it retries
 /// only what may pass on a second try).

@@ -274,14 +274,7 @@ impl crate::Slipway {
         let relay = PullRelay::start(served).await.map_err(|e| {
             crate::Error::Engine(format!("could not serve the pull relay on 127.0.0.1: {e}"))
         })?;
-        let nonce = format!(
-            "slipway-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
-        let relay_ref = format!("127.0.0.1:{}/{repository}:{nonce}", relay.addr.port());
+        let relay_ref = super::temporary_name(relay.addr, &repository);
         let mut pull = Box::pin(self.engine().pull_image(&relay_ref));
         let mut failed = None;
         while let Some(event) = pull.next().await {
