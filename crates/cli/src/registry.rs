@@ -549,6 +549,11 @@ impl Bars {
                 inner.overall.set_length(total);
                 inner.overall.set_position(done);
             }
+            PushEvent::Phase { phase } => {
+                inner
+                    .overall
+                    .set_message(format!("{phase:?}").to_lowercase());
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::commit::CommitSpec;
+use ts_rs::TS;
 
 use crate::change::parse_changes;
 use crate::error::{Hint, CONTAINER_HINT};
@@ -30,7 +31,7 @@ pub struct CommitRequest {
 }
 
 /// The committed image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CommitOutcome {
     /// The new image's id.
     pub image_id: String,

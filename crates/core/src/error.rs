@@ -4,6 +4,7 @@
 //! button without parsing text. Codes never change once published.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::change::ChangeError;
 
@@ -123,7 +124,7 @@ impl<T> Hint<T> for std::result::Result<T, slipway_engine::Error> {
 }
 
 /// What the UI receives for any failed call: `{code, message}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ErrorDto {
     /// The stable code, see [`Error::code`].
     pub code: String,

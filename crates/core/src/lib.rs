@@ -22,6 +22,8 @@ pub mod push;
 pub mod registry;
 mod relay;
 mod task;
+#[cfg(test)]
+mod ui_types;
 pub mod workshop_log;
 
 pub use change::ChangeError;
@@ -31,6 +33,6 @@ pub use containers::{ContainerDto, OutputChunk, RunOutcome, RunRequest};
 pub use diff::{ChangeDto, ChangeKindDto};
 pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use error::{Error, ErrorDto, Result};
-pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullProgressDto};
+pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};

@@ -14,6 +14,7 @@ use slipway_oci::manifests::{digest_of, platforms_of, ManifestKind};
 use slipway_oci::{
     Client, ClientOptions, CredentialSource, CredentialStore, Digest, PlatformSpec, Reference,
 };
+use ts_rs::TS;
 
 use crate::{Error, Result};
 
@@ -69,7 +70,7 @@ pub async fn catalog(registry: &str, access: &RegistryAccess) -> Result<Vec<Stri
 }
 
 /// One screen of a registry's catalog, paged by the registry itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CatalogPage {
     pub repositories: Vec<String>,
     /// The last name of this page when the registry says more follow; pass it back as `last`.
@@ -101,7 +102,7 @@ pub async fn catalog_page(
 }
 
 /// A tag with what its manifest says, for the registry browser's tag table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TagRow {
     pub tag: String,
     pub digest: Option<String>,
@@ -188,7 +189,7 @@ pub async fn login(
 }
 
 /// One layer or the config, as listed by [`inspect`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct BlobDto {
     pub digest: String,
     pub size: u64,
@@ -196,7 +197,7 @@ pub struct BlobDto {
 }
 
 /// One step of the image's history, from its config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RemoteHistoryDto {
     pub created: Option<String>,
     pub created_by: Option<String>,
@@ -204,7 +205,7 @@ pub struct RemoteHistoryDto {
 }
 
 /// What `inspect` shows about a remote image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RemoteImageDto {
     pub reference: String,
     pub digest: String,
@@ -220,7 +221,9 @@ pub struct RemoteImageDto {
     pub created: Option<String>,
     pub history: Vec<RemoteHistoryDto>,
     /// The manifest exactly as the registry sent it.
+    #[ts(type = "unknown")]
     pub manifest: serde_json::Value,
+    #[ts(type = "unknown")]
     pub config_json: Option<serde_json::Value>,
 }
 
@@ -315,7 +318,7 @@ pub async fn inspect(
 }
 
 /// What a delete removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DeleteOutcome {
     pub digest: String,
     /// Every tag that pointed at the digest (they are all gone now), the one asked for included.
@@ -373,7 +376,7 @@ pub enum PlatformChoice {
 }
 
 /// Progress of a copy: one event per blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CopyEvent {
     Exists { digest: String },
@@ -384,7 +387,7 @@ pub enum CopyEvent {
 
 pub type CopyProgress = Arc<dyn Fn(CopyEvent) + Send + Sync>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CopyOutcome {
     pub reference: String,
     pub digest: String,

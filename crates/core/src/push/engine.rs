@@ -8,7 +8,7 @@ use serde::Deserialize;
 use slipway_engine::images::ImageDetails;
 use slipway_oci::Digest;
 
-use super::{Ctx, How, PushEvent, PushOutcome, PushedLayer, Route};
+use super::{Ctx, How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::blob_cache::CachedLayer;
 use crate::relay::push::{Relay, Seen};
 use crate::{Error, Result, Slipway};
@@ -65,6 +65,9 @@ impl Slipway {
             ctx.target.repository()
         );
         self.engine().tag_image(image, &relay_ref).await?;
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::EnginePushing,
+        });
         let pushed = self.engine().push_image(&relay_ref).await;
         // The temporary tag goes whatever happened; the image keeps its own tags.
         let _ = self.engine().remove_image(&relay_ref, false).await;
@@ -151,6 +154,9 @@ impl Slipway {
             size: config.size,
         });
 
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::Manifest,
+        });
         // Manifests an index lists go first, by digest; the top one goes under the user's tag.
         let repo = ctx.target.repository().to_string();
         for (child_type, child) in &children {

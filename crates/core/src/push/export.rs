@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::compress::{compress_layer, finish};
-use super::{Ctx, How, PushEvent, PushedLayer};
+use super::{Ctx, How, PushEvent, PushPhase, PushedLayer};
 use crate::{Error, Result};
 
 /// Layers uploading at once.
@@ -91,7 +91,13 @@ pub(super) async fn read_export(
     let mut out = Exported::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut layer_index = 0usize;
+    let mut first_entry = true;
     while let Some(entry) = entries.next().await {
+        if std::mem::take(&mut first_entry) {
+            ctx.emit(PushEvent::Phase {
+                phase: PushPhase::Uploading,
+            });
+        }
         match entry? {
             ArchiveEntry::Document { path, bytes } => {
                 out.documents.insert(path, bytes);
