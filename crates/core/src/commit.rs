@@ -12,7 +12,7 @@ use crate::workshop_log::LOG_LABEL;
 use crate::{Error, Result, Slipway};
 
 /// What to commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CommitRequest {
     /// The container, id or name.
     pub container: String,

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::local_registry;
 use crate::registry::{self, RegistryAccess};
@@ -17,7 +18,7 @@ use crate::registry::{self, RegistryAccess};
 pub const LOCAL_PROFILE: &str = "local";
 
 /// One registry the user publishes to or browses.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RegistryProfile {
     /// What the user calls it; unique among profiles.
     pub name: String,

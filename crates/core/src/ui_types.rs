@@ -9,19 +9,23 @@ use std::path::{Path, PathBuf};
 
 use ts_rs::TS;
 
-use crate::commit::CommitOutcome;
-use crate::console::ConsoleEvent;
+use crate::commit::{CommitOutcome, CommitRequest};
+use crate::console::{ConsoleEvent, ExecOutcome};
 use crate::containers::{ContainerDto, OutputChunk};
 use crate::diff::{ChangeDto, ChangeKindDto};
 use crate::engine::EngineStatus;
 use crate::error::ErrorDto;
 use crate::fetch::{FetchEvent, FetchOutcome};
 use crate::images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
+use crate::local_registry::LocalRegistryStatus;
+use crate::names::NameCheck;
+use crate::profiles::RegistryProfile;
 use crate::push::{How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::registry::{
     BlobDto, CatalogPage, CopyEvent, CopyOutcome, DeleteOutcome, RemoteHistoryDto, RemoteImageDto,
     TagRow,
 };
+use crate::workshop_log::{LogEntry, WorkshopLog};
 
 /// One declaration file: its name and its text.
 fn declaration<T: TS + 'static>() -> (String, String) {
@@ -38,7 +42,14 @@ fn declaration<T: TS + 'static>() -> (String, String) {
 fn declarations() -> Vec<(String, String)> {
     vec![
         declaration::<CommitOutcome>(),
+        declaration::<CommitRequest>(),
         declaration::<ConsoleEvent>(),
+        declaration::<ExecOutcome>(),
+        declaration::<LocalRegistryStatus>(),
+        declaration::<NameCheck>(),
+        declaration::<RegistryProfile>(),
+        declaration::<LogEntry>(),
+        declaration::<WorkshopLog>(),
         declaration::<OutputChunk>(),
         declaration::<ContainerDto>(),
         declaration::<ChangeDto>(),

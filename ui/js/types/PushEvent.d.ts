@@ -3,8 +3,10 @@ import type { PushPhase } from "./PushPhase";
 
 /**
  * One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
- * `config` for the image config; while a layer is being compressed its diff_id is not known yet
- * (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order
- * and `Identified` then says which diff_id that was, so a display can merge the two rows.
+ * `config` for the image config, so one layer is one row from `Waiting` to `Done`. While a
+ * layer is compressed its hash is not known yet: the export route names the row by the layer
+ * expected at that position, the engine route (the relay sees compressed blobs) `upload-N`; an
+ * `Identified` then says which diff_id the row really was, so a display moves its bytes there.
+ * `Done` carries the digest the registry holds the blob under, the one its browser shows.
  */
 export type PushEvent = { "event": "waiting", blob: string, size: number, } | { "event": "compressing", blob: string, done: number, total: number, } | { "event": "identified", label: string, diff_id: string, } | { "event": "uploading", blob: string, done: number, total: number, } | { "event": "exists", blob: string, } | { "event": "mounted", blob: string, from: string, } | { "event": "done", blob: string, digest: string, size: number, } | { "event": "overall", done: number, total: number, } | { "event": "phase", phase: PushPhase, };

@@ -2,8 +2,8 @@
 // details, delete with a confirmation naming the other tags on the same digest, and copying an
 // image in from another registry with progress.
 import * as api from '../api.js';
-import { LayerBars } from '../progress.js';
-import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import { LayerBars, followCopy } from '../progress.js';
+import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 
 const PAGE = 100;
 let repos = [];
@@ -54,9 +54,9 @@ async function load(reset) {
   }
   try {
     const page = await api.catalog(profile(), nextLast, PAGE);
-    const names = Array.isArray(page) ? page : pick(page, 'repositories') || [];
+    const names = page.repositories;
     repos = repos.concat(names);
-    nextLast = Array.isArray(page) ? null : pick(page, 'next', 'last') || null;
+    nextLast = page.next;
     reveal($('browser-more'), !!nextLast);
     showError($('browser-error'), null);
   } catch (e) {
@@ -123,7 +123,7 @@ async function details(tag) {
       h('h4', {}, 'History'),
       h('pre', { class: 'code' }, (d.history || []).map((x) => `${x.created || ''}  ${x.created_by || ''}`).join('\n')),
       h('h4', {}, 'Config'),
-      h('pre', { class: 'code' }, JSON.stringify((d.config_json && d.config_json.config) || d.config_json || {}, null, 2)));
+      h('pre', { class: 'code' }, JSON.stringify(d.config_json ?? {}, null, 2)));
   } catch (e) {
     box.replaceChildren(h('p', { class: 'error' }, e.message));
   }
@@ -163,8 +163,7 @@ async function copy() {
   setMessage($('copy-result'), 'Copying…');
   copyOp = api.newOpId('copy');
   try {
-    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, (ev) => bars.update({ layer: ev.digest, status: ev.event, current: ev.size, total: ev.size }));
-    bars.finishAll();
+    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, followCopy(bars));
     setMessage($('copy-result'), `Copied ${res.reference}: ${res.blobs_copied} blobs, ${formatBytes(res.bytes_copied)}; digest ${res.digest}`, 'ok');
     load(true);
   } catch (e) {

@@ -136,7 +136,7 @@ pub(super) async fn read_export(
                         }
                         continue;
                     }
-                    let label = format!("layer-{layer_index}");
+                    let label = row_label(&name, plan, &seen, layer_index);
                     let ready = compress_layer(ctx, first, &mut entries, &label, size).await?;
                     if let BlobName::Digest(named) = &name {
                         if *named != ready.diff_id {
@@ -147,10 +147,12 @@ pub(super) async fn read_export(
                         }
                     }
                     let diff_id = ready.diff_id.clone();
-                    ctx.emit(PushEvent::Identified {
-                        label,
-                        diff_id: diff_id.clone(),
-                    });
+                    if label != diff_id {
+                        ctx.emit(PushEvent::Identified {
+                            label,
+                            diff_id: diff_id.clone(),
+                        });
+                    }
                     if !plan.settled.contains(&diff_id) && seen.insert(diff_id.clone()) {
                         out.compressed.push(PushedLayer {
                             diff_id,
@@ -185,6 +187,21 @@ pub(super) async fn read_export(
         done.map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
     }
     Ok(out)
+}
+
+/// The row a layer's progress goes to while it is compressed, before its hash is known. A layer
+/// the export names by digest is that diff_id. An unnamed `layer.tar` (Docker 24 and older) is
+/// the image's layer at the same position, since those exports write layers base first; the
+/// guess is checked by the hash, and [`PushEvent::Identified`] moves the row when it was wrong.
+/// Only a position that is settled or taken already gets a `layer-N` row of its own.
+fn row_label(name: &BlobName, plan: &Plan, seen: &HashSet<String>, layer_index: usize) -> String {
+    if let BlobName::Digest(digest) = name {
+        return digest.clone();
+    }
+    match plan.diff_ids.get(layer_index - 1) {
+        Some(d) if !plan.settled.contains(d) && !seen.contains(d) => d.clone(),
+        _ => format!("layer-{layer_index}"),
+    }
 }
 
 fn parse_digest(digest: &str) -> Result<Digest> {

@@ -43,9 +43,11 @@ use export::{read_export, Entries, Exported, Plan};
 pub use route::Route;
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
-/// `config` for the image config; while a layer is being compressed its diff_id is not known yet
-/// (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order
-/// and `Identified` then says which diff_id that was, so a display can merge the two rows.
+/// `config` for the image config, so one layer is one row from `Waiting` to `Done`. While a
+/// layer is compressed its hash is not known yet: the export route names the row by the layer
+/// expected at that position, the engine route (the relay sees compressed blobs) `upload-N`; an
+/// `Identified` then says which diff_id the row really was, so a display moves its bytes there.
+/// `Done` carries the digest the registry holds the blob under, the one its browser shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PushEvent {
