@@ -31,6 +31,9 @@ const COMMANDS: &[&str] = &[
     "registry_delete_tag",
     "registry_copy",
     "image_push",
+    "registry_fetch",
+    "pull_profile",
+    "registry_pull_commands",
 ];
 
 fn main() {

@@ -46,6 +46,9 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             registry::registry_delete_tag,
             registry::registry_copy,
             registry::image_push,
+            registry::registry_fetch,
+            registry::pull_profile,
+            registry::registry_pull_commands,
         ])
 }
 

@@ -23,6 +23,7 @@
 /** @typedef {import('./types/LocalRegistryStatus').LocalRegistryStatus} LocalRegistryStatus */
 /** @typedef {import('./types/NameCheck').NameCheck} NameCheck */
 /** @typedef {import('./types/PullEvent').PullEvent} PullEvent */
+/** @typedef {import('./types/PullCommands').PullCommands} PullCommands */
 /** @typedef {import('./types/PushEvent').PushEvent} PushEvent */
 /** @typedef {import('./types/PushOutcome').PushOutcome} PushOutcome */
 /** @typedef {import('./types/RegistryProfile').RegistryProfile} RegistryProfile */
@@ -145,3 +146,13 @@ export const deleteTag = (profile, repository, tag) => call('registry_delete_tag
 /** @type {(fromProfile: string, source: string, toProfile: string, target: string, opId: string, onProgress: (ev: CopyEvent) => void) => Promise<CopyOutcome>} */
 export const copyImage = (fromProfile, source, toProfile, target, opId, onProgress) =>
   call('registry_copy', { fromProfile, source, toProfile, target, opId, onProgress: channel(onProgress) });
+
+// The way back: a registry's image into the engine through core's fetch.
+/** @type {(profile: string, path: string, opId: string, onProgress: (ev: FetchEvent) => void) => Promise<FetchOutcome>} */
+export const registryFetch = (profile, path, opId, onProgress) =>
+  call('registry_fetch', { profile, path, opId, onProgress: channel(onProgress) });
+/** @type {(reference: string) => Promise<string | null>} */
+export const pullProfile = (reference) => call('pull_profile', { reference });
+/** @type {(profile: string, repository: string, tag: string, digest: string) => Promise<PullCommands>} */
+export const pullCommands = (profile, repository, tag, digest) =>
+  call('registry_pull_commands', { profile, repository, tag, digest });

@@ -1,4 +1,5 @@
 // Small DOM and formatting helpers shared by the views.
+import { describe } from './hints.js';
 
 /**
  * The element with `id` in index.html. Typed `any` on purpose: tsc cannot see the HTML, so which
@@ -42,8 +43,8 @@ export function showError(el, err) {
     reveal(el, false);
     return;
   }
-  el.textContent = err.message || String(err);
-  el.dataset.code = err.code || '';
+  el.textContent = describe(err);
+  el.dataset.code = err.code;
   reveal(el, true);
 }
 

@@ -6,7 +6,7 @@ use ts_rs::TS;
 
 use crate::error::{Hint, IMAGE_HINT, PULL_HINT};
 use crate::names::{check_reference, check_tag_target};
-use crate::{Result, Slipway};
+use crate::{Error, Result, Slipway};
 
 /// One local image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -153,6 +153,23 @@ impl PullEvent {
     }
 }
 
+/// The engine's refusal of a plain-HTTP registry, which it reports only in words (Docker:
+/// "server gave HTTP response to HTTPS client"), becomes an error with its own code, so each
+/// front end can say what to do instead.
+fn refused_http(error: Error, registry: &str) -> Error {
+    match error {
+        Error::Engine(message)
+            if message.contains("server gave HTTP response to HTTPS client")
+                || message.contains("http: server gave HTTP response") =>
+        {
+            Error::EngineRefusedHttp {
+                registry: registry.to_string(),
+            }
+        }
+        other => other,
+    }
+}
+
 fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
@@ -223,8 +240,13 @@ impl Slipway {
         reference: &str,
     ) -> Result<impl Stream<Item = Result<PullEvent>> + Send + 'static> {
         check_reference(reference)?;
-        Ok(self.engine().pull_image(reference).map(|event| {
-            let event = event.hint(PULL_HINT)?;
+        let registry = slipway_oci::Reference::parse(reference)
+            .map(|r| r.registry().to_string())
+            .unwrap_or_default();
+        Ok(self.engine().pull_image(reference).map(move |event| {
+            let event = event
+                .hint(PULL_HINT)
+                .map_err(|e| refused_http(e, &registry))?;
             Ok(PullEvent::from_engine(event))
         }))
     }

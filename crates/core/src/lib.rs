@@ -18,6 +18,7 @@ pub mod images;
 pub mod local_registry;
 pub mod names;
 pub mod profiles;
+pub mod pull_back;
 pub mod push;
 pub mod registry;
 mod relay;

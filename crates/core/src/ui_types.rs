@@ -20,6 +20,7 @@ use crate::images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
 use crate::local_registry::LocalRegistryStatus;
 use crate::names::NameCheck;
 use crate::profiles::RegistryProfile;
+use crate::pull_back::PullCommands;
 use crate::push::{How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::registry::{
     BlobDto, CatalogPage, CopyEvent, CopyOutcome, DeleteOutcome, RemoteHistoryDto, RemoteImageDto,
@@ -62,6 +63,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<ImageDetailsDto>(),
         declaration::<ImageDto>(),
         declaration::<PullEvent>(),
+        declaration::<PullCommands>(),
         declaration::<How>(),
         declaration::<PushEvent>(),
         declaration::<PushOutcome>(),

@@ -3,6 +3,8 @@
 // image in from another registry with progress.
 import * as api from '../api.js';
 import { LayerBars, followCopy } from '../progress.js';
+import { pullBackPanel } from './pull_back.js';
+import { openingProfile, rememberProfile, showLoadFailure } from './browser_state.js';
 import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 
 const PAGE = 100;
@@ -34,7 +36,7 @@ export async function show() {
     const opts = profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`));
     sel.replaceChildren(...opts);
     $('copy-from-profile').replaceChildren(...profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`)));
-    if (keep && profiles.some((p) => p.name === keep)) sel.value = keep;
+    sel.value = openingProfile(profiles, keep);
     if (sel.value) load(true);
   } catch (e) {
     showError($('browser-error'), e);
@@ -45,6 +47,7 @@ const profile = () => $('browser-profile').value;
 
 async function load(reset) {
   if (!profile()) return;
+  rememberProfile(profile());
   if (reset) {
     repos = [];
     nextLast = null;
@@ -52,15 +55,17 @@ async function load(reset) {
     $('browser-tags-body').replaceChildren();
     reveal($('tag-detail'), false);
   }
+  // A retry clears the old failure first, so what shows is always about this attempt.
+  showLoadFailure($('browser-error'), null, null);
   try {
     const page = await api.catalog(profile(), nextLast, PAGE);
     const names = page.repositories;
     repos = repos.concat(names);
     nextLast = page.next;
     reveal($('browser-more'), !!nextLast);
-    showError($('browser-error'), null);
+    showLoadFailure($('browser-error'), null, null);
   } catch (e) {
-    showError($('browser-error'), e);
+    showLoadFailure($('browser-error'), e, () => load(reset));
   }
   renderRepos();
 }
@@ -117,6 +122,7 @@ async function details(tag) {
         h('dt', {}, 'Platforms'), h('dd', {}, (d.platforms.length ? d.platforms : [d.platform]).filter(Boolean).join(', ')),
         h('dt', {}, 'Size'), h('dd', {}, formatBytes(d.total_size)),
         h('dt', {}, 'Created'), h('dd', {}, formatDate(d.created))),
+      pullBackPanel(profile(), repo, tag, d.digest),
       h('h4', {}, 'Layers'),
       h('table', { class: 'grid' }, h('tbody', {},
         ...d.layers.map((l) => h('tr', {}, h('td', { class: 'mono', title: l.digest }, shortDigest(l.digest)), h('td', {}, formatBytes(l.size)), h('td', { class: 'mono' }, l.media_type))))),

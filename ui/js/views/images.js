@@ -1,7 +1,9 @@
 // Images: list with filter, pull with per-layer bars, inspect, tag, remove, and push to a chosen
 // registry with per-layer bars, overall bytes and the final digest.
 import * as api from '../api.js';
+import { describe } from '../hints.js';
 import { LayerBars, PhaseLine, followPull, followPush } from '../progress.js';
+import { cancelFetch, fetchInto } from './pull_back.js';
 import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 
 let images = [];
@@ -15,7 +17,7 @@ export function init({ navigate }) {
   $('images-filter').addEventListener('input', render);
   $('images-refresh').addEventListener('click', refresh);
   $('pull-start').addEventListener('click', pull);
-  $('pull-cancel').addEventListener('click', () => pullOp && api.cancel(pullOp).catch(() => {}));
+  $('pull-cancel').addEventListener('click', () => (pullOp ? api.cancel(pullOp).catch(() => {}) : cancelFetch()));
   $('image-detail-close').addEventListener('click', () => reveal($('image-detail'), false));
   $('tag-apply').addEventListener('click', tag);
   $('image-remove').addEventListener('click', remove);
@@ -88,7 +90,7 @@ async function open(ref) {
     $('image-config').textContent = JSON.stringify(config, null, 2);
   } catch (e) {
     $('image-config').textContent = '';
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -100,7 +102,7 @@ async function tag() {
     $('tag-target').value = '';
     refresh();
   } catch (e) {
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -125,7 +127,7 @@ async function remove() {
     reveal($('image-detail'), false);
     refresh();
   } catch (e) {
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -134,9 +136,25 @@ async function pull() {
   if (!ref) return;
   reveal($('pull-panel'), true);
   $('pull-title').textContent = ref;
+  setMessage($('pull-result'), '');
+  // An image on a registry the user has a profile for comes back through Slipway's fetch, with
+  // the profile's HTTP, CA and credentials; anything else goes through the engine's own pull.
+  let viaProfile = null;
+  try {
+    viaProfile = await api.pullProfile(ref);
+  } catch (e) {
+    setMessage($('pull-result'), describe(e), 'error');
+    return;
+  }
+  $('pull-panel').dataset.route = viaProfile ? 'fetch' : 'engine';
+  if (viaProfile) {
+    // The profile matched the reference's host, so the path is everything after the first '/'.
+    const ok = await fetchInto(viaProfile, ref.slice(ref.indexOf('/') + 1), $('pull-layers'), $('pull-phase'), $('pull-result'));
+    if (ok) refresh();
+    return;
+  }
   const bars = new LayerBars($('pull-layers'));
   const phase = new PhaseLine($('pull-phase'));
-  setMessage($('pull-result'), '');
   pullOp = api.newOpId('pull');
   try {
     await api.pullImage(ref, pullOp, followPull(bars, phase));
@@ -146,7 +164,7 @@ async function pull() {
     refresh();
   } catch (e) {
     phase.stop();
-    setMessage($('pull-result'), e.message, 'error');
+    setMessage($('pull-result'), describe(e), 'error');
   } finally {
     pullOp = null;
   }
@@ -174,7 +192,7 @@ export async function openPush(ref) {
       if (match) sel.value = match.name;
     }
   } catch (e) {
-    setMessage($('push-result'), e.message, 'error');
+    setMessage($('push-result'), describe(e), 'error');
   }
   $('push-panel').scrollIntoView();
 }
@@ -201,7 +219,7 @@ async function push() {
     $('push-result').dataset.state = 'done';
   } catch (e) {
     phase.stop();
-    setMessage($('push-result'), e.message, 'error');
+    setMessage($('push-result'), describe(e), 'error');
     $('push-result').dataset.state = 'error';
     offerLocalRegistry(profile);
   } finally {
@@ -225,7 +243,7 @@ async function offerLocalRegistry(profile) {
           await api.localRegistryStart();
           push();
         } catch (err) {
-          setMessage($('push-result'), err.message, 'error');
+          setMessage($('push-result'), describe(err), 'error');
         }
       },
     }, `Start the local registry at ${st.address} and push again`);
