@@ -59,7 +59,10 @@ export class LayerBars {
    */
   set(id, word, done, total) {
     const row = this.row(id);
-    Object.assign(row, { word, done, total, finished: false });
+    // A finished row stays finished: a layer the registry already has may still be read again
+    // from the export (to learn which one it was), which changes nothing the user waits for.
+    if (row.finished) return;
+    Object.assign(row, { word, done, total });
     this.draw(row);
   }
 
@@ -89,6 +92,8 @@ export class LayerBars {
   move(from, to, keep) {
     const src = this.rows.get(from);
     if (!src) return;
+    // A finished layer's row took none of the bytes: there is nothing to move.
+    if (src.finished && keep) return;
     const dst = this.row(to);
     Object.assign(dst, { word: src.word, done: src.done, total: src.total, finished: src.finished });
     this.draw(dst);
@@ -200,10 +205,10 @@ export function followPush(bars, phase) {
         bars.move(ev.label, ev.diff_id, layers.has(ev.label));
         break;
       case 'exists':
-        bars.finish(ev.blob, 'exists');
+        bars.finish(ev.blob, 'exists', ev.digest);
         break;
       case 'mounted':
-        bars.finish(ev.blob, `mounted from ${ev.from}`);
+        bars.finish(ev.blob, `mounted from ${ev.from}`, ev.digest);
         break;
       case 'done':
         if (ev.blob !== 'config') bars.finish(ev.blob, 'done', ev.digest, ev.size);

@@ -535,7 +535,7 @@ impl Bars {
                     bar.set_prefix(short(&diff_id));
                 }
             }
-            PushEvent::Exists { blob } => Self::bar(inner, &blob).finish_with_message("exists"),
+            PushEvent::Exists { blob, .. } => Self::bar(inner, &blob).finish_with_message("exists"),
             PushEvent::Mounted { blob, .. } => {
                 Self::bar(inner, &blob).finish_with_message("mounted")
             }

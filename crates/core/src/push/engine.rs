@@ -119,6 +119,7 @@ impl Slipway {
                 _ => {
                     ctx.emit(PushEvent::Exists {
                         blob: diff_id.clone(),
+                        digest: desc.digest.clone(),
                     });
                     How::Exists
                 }

@@ -193,13 +193,14 @@ pub(super) async fn read_export(
 /// the export names by digest is that diff_id. An unnamed `layer.tar` (Docker 24 and older) is
 /// the image's layer at the same position, since those exports write layers base first; the
 /// guess is checked by the hash, and [`PushEvent::Identified`] moves the row when it was wrong.
-/// Only a position that is settled or taken already gets a `layer-N` row of its own.
+/// A settled layer read again (its size did not give it away) keeps its finished row, which a
+/// display leaves as it is; only a position already taken gets a `layer-N` row of its own.
 fn row_label(name: &BlobName, plan: &Plan, seen: &HashSet<String>, layer_index: usize) -> String {
     if let BlobName::Digest(digest) = name {
         return digest.clone();
     }
     match plan.diff_ids.get(layer_index - 1) {
-        Some(d) if !plan.settled.contains(d) && !seen.contains(d) => d.clone(),
+        Some(d) if !seen.contains(d) => d.clone(),
         _ => format!("layer-{layer_index}"),
     }
 }
@@ -246,7 +247,10 @@ async fn pass_through(
     if ctx.client.blob_exists(&repo, &digest).await?.is_some() {
         // The bytes are not needed; reading past them is all the export asks.
         while next_chunk(entries).await?.is_some() {}
-        ctx.emit(PushEvent::Exists { blob });
+        ctx.emit(PushEvent::Exists {
+            digest: blob.clone(),
+            blob,
+        });
         ctx.advance(size);
         return Ok(passed);
     }

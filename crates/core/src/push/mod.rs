@@ -70,11 +70,15 @@ pub enum PushEvent {
         done: u64,
         total: u64,
     },
+    /// The registry already has the blob, under `digest`.
     Exists {
         blob: String,
+        digest: String,
     },
+    /// Mounted from the repository `from` of the same registry, under `digest`.
     Mounted {
         blob: String,
+        digest: String,
         from: String,
     },
     Done {
