@@ -14,6 +14,11 @@ from selenium.webdriver.support.ui import Select
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+def value_of(driver, selector):
+    """An input's current value (a property: the page sets it, not the HTML attribute)."""
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.value : null;", selector)
+
+
 def ready(driver):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
 
@@ -57,9 +62,9 @@ def test_push_browse_pull_into_engine_and_run_on_a_registry_the_engine_refuses(
     click(driver, tid("browser-load"))
     click(driver, f'[data-testid="repo-item"][data-repo="{repo}"]')
     click(driver, f'[data-testid="tag-row"][data-tag="1"] [data-testid="tag-details"]')
-    wait_for(driver, lambda d: attr(d, tid("pull-command-digest"), "value") is not None, 30, "pull commands")
-    assert attr(driver, tid("pull-command-tag"), "value") == f"docker pull {ref}"
-    assert attr(driver, tid("pull-command-digest"), "value") == f"docker pull {secure_registry.addr}/{repo}@{digest}"
+    wait_for(driver, lambda d: value_of(d, tid("pull-command-digest")), 30, "pull commands")
+    assert value_of(driver, tid("pull-command-tag")) == f"docker pull {ref}"
+    assert value_of(driver, tid("pull-command-digest")) == f"docker pull {secure_registry.addr}/{repo}@{digest}"
     click(driver, tid("fetch-start"))
     wait_for(driver, lambda d: attr(d, tid("fetch-result"), "data-state") in ("done", "error"), 120, "fetch finished")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
