@@ -284,3 +284,70 @@ impl Slipway {
             .hint(IMAGE_HINT)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_engine::images::PullProgress;
+
+    fn engine(layer: Option<&str>, status: &str, current: Option<u64>) -> PullEvent {
+        PullEvent::from_engine(PullProgress {
+            layer: layer.map(str::to_string),
+            status: status.to_string(),
+            current,
+            total: current.map(|c| c * 2),
+        })
+    }
+
+    #[test]
+    fn the_engines_pull_words_become_variants() {
+        let layer = || "abc".to_string();
+        assert_eq!(
+            engine(Some("abc"), "Downloading", Some(5)),
+            PullEvent::Downloading {
+                layer: layer(),
+                done: 5,
+                total: 10
+            }
+        );
+        assert_eq!(
+            engine(Some("abc"), "Already exists", None),
+            PullEvent::Done {
+                layer: layer(),
+                exists: true
+            }
+        );
+        assert_eq!(
+            engine(Some("abc"), "Pull complete", None),
+            PullEvent::Done {
+                layer: layer(),
+                exists: false
+            }
+        );
+        assert_eq!(
+            engine(None, "Digest: sha256:00", None),
+            PullEvent::Message {
+                text: "Digest: sha256:00".into()
+            }
+        );
+        let json = serde_json::to_value(engine(Some("abc"), "Extracting", Some(1))).unwrap();
+        assert_eq!(json["event"], "extracting");
+    }
+
+    #[test]
+    fn the_engines_refusal_of_plain_http_gets_its_own_code() {
+        let refused = refused_http(
+            Error::Engine(
+                "Get \"https://10.0.0.5:5000/v2/\": http: server gave HTTP response to HTTPS client"
+                    .into(),
+            ),
+            "10.0.0.5:5000",
+        );
+        assert_eq!(refused.code(), "engine_refused_http");
+        assert!(refused.to_string().contains("10.0.0.5:5000"), "{refused}");
+        assert_eq!(
+            refused_http(Error::Engine("no space left".into()), "x").code(),
+            "engine_error"
+        );
+    }
+}
