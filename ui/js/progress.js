@@ -95,8 +95,11 @@ export class LayerBars {
     // A finished layer's row took none of the bytes: there is nothing to move.
     if (src.finished && keep) return;
     const dst = this.row(to);
-    Object.assign(dst, { word: src.word, done: src.done, total: src.total, finished: src.finished });
-    this.draw(dst);
+    // A finished row stays finished (a settled layer read again to learn which one it was).
+    if (!dst.finished) {
+      Object.assign(dst, { word: src.word, done: src.done, total: src.total, finished: src.finished });
+      this.draw(dst);
+    }
     if (keep) {
       Object.assign(src, { word: 'waiting', done: 0, finished: false });
       this.draw(src);

@@ -53,6 +53,9 @@ pub(super) struct Plan {
     /// Uncompressed sizes of the settled layers: an unnamed `layer.tar` of such a size is only
     /// hashed at first, because it is probably one of them.
     pub settled_sizes: HashSet<u64>,
+    /// Each diff_id's size as the image's history gives it (the content, without the tar's
+    /// headers), to tell which layer an unnamed `layer.tar` probably is before it is hashed.
+    pub sizes: Vec<u64>,
 }
 
 /// A blob the engine held compressed, uploaded (or found) as it is.
@@ -136,7 +139,7 @@ pub(super) async fn read_export(
                         }
                         continue;
                     }
-                    let label = row_label(&name, plan, &seen, layer_index);
+                    let label = row_label(&name, plan, &seen, layer_index, size);
                     let ready = compress_layer(ctx, first, &mut entries, &label, size).await?;
                     if let BlobName::Digest(named) = &name {
                         if *named != ready.diff_id {
@@ -190,19 +193,29 @@ pub(super) async fn read_export(
 }
 
 /// The row a layer's progress goes to while it is compressed, before its hash is known. A layer
-/// the export names by digest is that diff_id. An unnamed `layer.tar` (Docker 24 and older) is
-/// the image's layer at the same position, since those exports write layers base first; the
-/// guess is checked by the hash, and [`PushEvent::Identified`] moves the row when it was wrong.
-/// A settled layer read again (its size did not give it away) keeps its finished row, which a
-/// display leaves as it is; only a position already taken gets a `layer-N` row of its own.
-fn row_label(name: &BlobName, plan: &Plan, seen: &HashSet<String>, layer_index: usize) -> String {
+/// the export names by digest is that diff_id. An unnamed `layer.tar` (Docker 24 and older, which
+/// writes layers in the order of their directory names, not base first) is the layer not yet
+/// seen whose size in the history is nearest the tar's; the hash then checks the guess, and
+/// [`PushEvent::Identified`] moves the row when it was wrong. A settled layer read again keeps
+/// its finished row, which a display leaves as it is. Only when every layer was seen does a
+/// blob get a `layer-N` row of its own.
+fn row_label(
+    name: &BlobName,
+    plan: &Plan,
+    seen: &HashSet<String>,
+    layer_index: usize,
+    size: u64,
+) -> String {
     if let BlobName::Digest(digest) = name {
         return digest.clone();
     }
-    match plan.diff_ids.get(layer_index - 1) {
-        Some(d) if !seen.contains(d) => d.clone(),
-        _ => format!("layer-{layer_index}"),
-    }
+    plan.diff_ids
+        .iter()
+        .zip(plan.sizes.iter().chain(std::iter::repeat(&0)))
+        .filter(|(d, _)| !seen.contains(*d))
+        .min_by_key(|(_, expected)| expected.abs_diff(size))
+        .map(|(d, _)| d.clone())
+        .unwrap_or_else(|| format!("layer-{layer_index}"))
 }
 
 fn parse_digest(digest: &str) -> Result<Digest> {

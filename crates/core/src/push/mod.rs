@@ -299,7 +299,14 @@ impl Slipway {
                     Box::pin(self.engine().export_archive(&request.image, CHUNK))
                 });
                 let exported = self
-                    .export_missing(&ctx, entries, &request.image, &diff_ids, &settled)
+                    .export_missing(
+                        &ctx,
+                        entries,
+                        &request.image,
+                        &diff_ids,
+                        &layer_sizes,
+                        &settled,
+                    )
                     .await?;
                 let resolved = resolve::resolve(&exported.documents)?;
                 if !resolve::is_image(&exported.documents, &resolved.config_digest, &details.id) {
@@ -387,10 +394,12 @@ impl Slipway {
         entries: Entries,
         image: &str,
         diff_ids: &[String],
+        layer_sizes: &[u64],
         settled: &HashMap<String, PushedLayer>,
     ) -> Result<Exported> {
         let plan = Plan {
             diff_ids: diff_ids.to_vec(),
+            sizes: layer_sizes.to_vec(),
             settled: settled.keys().cloned().collect(),
             settled_sizes: settled
                 .keys()
