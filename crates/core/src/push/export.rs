@@ -334,3 +334,46 @@ async fn pass_through(
     });
     Ok(passed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            diff_ids: vec!["sha256:base".into(), "sha256:big".into()],
+            settled: HashSet::from(["sha256:base".to_string()]),
+            settled_sizes: HashSet::new(),
+            sizes: vec![2_000_000, 150_000_000],
+        }
+    }
+
+    #[test]
+    fn an_unnamed_layer_gets_the_row_of_the_unseen_layer_nearest_its_size() {
+        let plan = plan();
+        let none = HashSet::new();
+        // Docker 20.10 may write the big layer first: its tar is a little larger than its content.
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &none, 1, 150_010_240),
+            "sha256:big"
+        );
+        // A settled layer read again keeps its own (finished) row.
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &none, 2, 2_005_760),
+            "sha256:base"
+        );
+        // Once a layer is seen, the other takes the remaining row whatever its size.
+        let seen = HashSet::from(["sha256:big".to_string()]);
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &seen, 2, 150_010_240),
+            "sha256:base"
+        );
+        let all: HashSet<String> = plan.diff_ids.iter().cloned().collect();
+        assert_eq!(row_label(&BlobName::Unnamed, &plan, &all, 3, 1), "layer-3");
+        // A layer the export names by digest is that diff_id.
+        assert_eq!(
+            row_label(&BlobName::Digest("sha256:x".into()), &plan, &none, 1, 1),
+            "sha256:x"
+        );
+    }
+}
