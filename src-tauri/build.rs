@@ -38,6 +38,9 @@ const COMMANDS: &[&str] = &[
     "local_registry_gc",
     "registry_gc_instructions",
     "registry_elsewhere",
+    "registry_fetch",
+    "pull_profile",
+    "registry_pull_commands",
 ];
 
 fn main() {

@@ -132,7 +132,9 @@ async fn issue_2_missing_image_and_container_are_not_found() {
 
     let error = slipway.inspect_image(&missing_image).await.unwrap_err();
     assert_eq!(error.code(), "not_found", "{error}");
-    assert!(error.to_string().contains("slipway images"), "{error}");
+    // Core's message names no front end's commands; the CLI and the window add their own hint
+    // for the code.
+    assert!(!error.to_string().contains("slipway "), "{error}");
     let error = slipway
         .remove_image(&missing_image, false)
         .await
@@ -151,7 +153,7 @@ async fn issue_2_missing_image_and_container_are_not_found() {
         .expect("no such container");
     assert_eq!(error.code(), "not_found", "{error}");
     assert!(error.to_string().contains(&missing_container), "{error}");
-    assert!(error.to_string().contains("slipway ps"), "{error}");
+    assert!(!error.to_string().contains("slipway "), "{error}");
     let error = slipway.changes(&missing_container).await.unwrap_err();
     assert_eq!(error.code(), "not_found", "{error}");
     let error = slipway

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use issue_2_common::Cleanup;
 use slipway_core::{
-    CancellationToken, ChangeKindDto, CommitRequest, ConsoleEvent, OutputChunk, RunRequest,
-    WorkshopLog,
+    CancellationToken, ChangeKindDto, CommitRequest, ConsoleEvent, OutputChunk, PullEvent,
+    RunRequest, WorkshopLog,
 };
 use slipway_tests::{base_image, connect, run, unique, Registry};
 
@@ -272,41 +272,48 @@ async fn issue_2_pull_with_progress_from_a_local_registry() {
     assert!(image.tags.contains(&reference));
     assert_eq!(image.diff_ids.len(), 2);
 
-    let pulling_from = events
-        .iter()
-        .find(|e| e.status.starts_with("Pulling from"))
-        .expect("the engine announces the repository");
-    assert_eq!(
-        pulling_from.layer, None,
-        "an image-wide line is not a layer"
-    );
-    let layer_events: Vec<_> = events.iter().filter(|e| e.layer.is_some()).collect();
+    let message = |e: &PullEvent| match e {
+        PullEvent::Message { text } => Some(text.clone()),
+        _ => None,
+    };
     assert!(
-        layer_events.iter().any(|e| e.status == "Pull complete"),
+        events
+            .iter()
+            .filter_map(message)
+            .any(|text| text.starts_with("Pulling from")),
+        "the engine announces the repository as an image-wide message: {events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PullEvent::Done { exists: false, .. })),
         "{events:#?}"
     );
     assert!(
-        layer_events.iter().any(|e| e.status == "Already exists"),
+        events
+            .iter()
+            .any(|e| matches!(e, PullEvent::Done { exists: true, .. })),
         "the base layer is local: {events:#?}"
     );
+    let downloaded: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            PullEvent::Downloading { done, total, .. } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
     assert!(
-        layer_events
-            .iter()
-            .any(|e| e.current.is_some() && e.total.is_some()),
+        !downloaded.is_empty(),
         "byte progress for the new layer: {events:#?}"
     );
-    let downloaded: Vec<_> = layer_events
-        .iter()
-        .filter(|e| e.status == "Downloading")
-        .collect();
-    assert!(!downloaded.is_empty(), "{events:#?}");
-    for event in &downloaded {
-        assert!(event.current <= event.total, "{event:?}");
+    for (done, total) in &downloaded {
+        assert!(done <= total, "{events:#?}");
     }
     assert!(
         events
             .iter()
-            .any(|e| e.status.contains("Downloaded newer image")),
+            .filter_map(message)
+            .any(|text| text.contains("Downloaded newer image")),
         "{events:#?}"
     );
 

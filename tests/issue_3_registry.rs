@@ -520,12 +520,23 @@ async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
     assert_eq!(second.compressed_layers, 1, "{second:?}");
     assert_eq!(second.layers[0].how, How::Mounted, "{second:?}");
     assert_eq!(second.layers[0].digest, first.layers[0].digest);
-    assert_eq!(
-        events
+    // The one compressed layer shows on its own row from its first byte: the row is guessed
+    // before the hash is known (by name, or by size for an unnamed layer.tar) and here the
+    // guess is right, so no placeholder row and no Identified move are needed.
+    let compressing: std::collections::HashSet<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            PushEvent::Compressing { blob, .. } => Some(blob),
+            _ => None,
+        })
+        .collect();
+    let new_layer = &second.layers.last().unwrap().diff_id;
+    assert_eq!(compressing, [new_layer].into_iter().collect(), "{events:?}");
+    assert!(
+        !events
             .iter()
-            .filter(|e| matches!(e, PushEvent::Identified { .. }))
-            .count(),
-        1
+            .any(|e| matches!(e, PushEvent::Identified { .. })),
+        "{events:?}"
     );
     let raw = run(
         "skopeo",

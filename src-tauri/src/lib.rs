@@ -53,6 +53,9 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             housekeeping::local_registry_gc,
             housekeeping::registry_gc_instructions,
             housekeeping::registry_elsewhere,
+            registry::registry_fetch,
+            registry::pull_profile,
+            registry::registry_pull_commands,
         ])
 }
 

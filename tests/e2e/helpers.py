@@ -85,3 +85,18 @@ def screenshot(driver, out_dir: Path, name: str) -> Path:
 def nav(driver, view: str):
     click(driver, tid(f"nav-{view}"))
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.view") == view, 10, f"view {view}")
+
+
+def add_profile(driver, name, address, http=False, ca="", user="", password=""):
+    nav(driver, "registries")
+    click(driver, "#profile-clear")
+    type_into(driver, tid("profile-name"), name)
+    type_into(driver, tid("profile-address"), address)
+    if el(driver, tid("profile-http")).is_selected() != http:
+        click(driver, tid("profile-http"))
+    type_into(driver, tid("profile-ca"), ca)
+    type_into(driver, tid("profile-username"), user)
+    type_into(driver, tid("profile-password"), password)
+    click(driver, tid("profile-save"))
+    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") in ("ok", "error"), 30, "save answered")
+    return attr(driver, tid("profile-msg"), "data-kind"), text_of(driver, tid("profile-msg"))

@@ -6,6 +6,8 @@ from helpers import attr, el, nav, screenshot, tid, wait_for
 def test_issue_4_window_opens_and_shows_engine_status(driver, out_dir):
     # The first paint can take 10+ s on a loaded machine: wait for the page to say it is ready.
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
+    # The window is shared by the session's tests: show the Engine view whatever ran before.
+    nav(driver, "engine")
     state = wait_for(
         driver,
         lambda d: (s := attr(d, tid("engine-status"), "data-state")) in ("ok", "error") and s,

@@ -5,27 +5,12 @@ import json
 import subprocess
 
 from conftest import Registry
-from helpers import attr, click, el, nav, screenshot, text_of, tid, type_into, wait_for
+from helpers import add_profile, attr, click, el, nav, screenshot, text_of, tid, type_into, wait_for
 from selenium.webdriver.support.ui import Select
 
 
 def ready(driver):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
-
-
-def add_profile(driver, name, address, http=False, ca="", user="", password=""):
-    nav(driver, "registries")
-    click(driver, "#profile-clear")
-    type_into(driver, tid("profile-name"), name)
-    type_into(driver, tid("profile-address"), address)
-    if el(driver, tid("profile-http")).is_selected() != http:
-        click(driver, tid("profile-http"))
-    type_into(driver, tid("profile-ca"), ca)
-    type_into(driver, tid("profile-username"), user)
-    type_into(driver, tid("profile-password"), password)
-    click(driver, tid("profile-save"))
-    wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") in ("ok", "error"), 30, "save answered")
-    return attr(driver, tid("profile-msg"), "data-kind"), text_of(driver, tid("profile-msg"))
 
 
 def test_issue_4_tls_and_password_profile_then_add_image_across_registries(

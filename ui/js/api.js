@@ -1,9 +1,50 @@
 // Every IPC call of the UI goes through this module, so the command names and argument shapes live
-// in one place and every failure reaches the page as the core's {code, message}.
+// in one place and every failure reaches the page as the core's {code, message}. What each command
+// returns and each channel carries is typed by the declarations core generates (./types, see
+// crates/core/src/ui_types.rs); `tsc -p ui` (./dev test) rejects a view reading a field that
+// core does not send.
+
+/** @typedef {import('./types/BlobDto').BlobDto} BlobDto */
+/** @typedef {import('./types/CatalogPage').CatalogPage} CatalogPage */
+/** @typedef {import('./types/ChangeDto').ChangeDto} ChangeDto */
+/** @typedef {import('./types/CommitOutcome').CommitOutcome} CommitOutcome */
+/** @typedef {import('./types/ConsoleEvent').ConsoleEvent} ConsoleEvent */
+/** @typedef {import('./types/ContainerDto').ContainerDto} ContainerDto */
+/** @typedef {import('./types/CopyEvent').CopyEvent} CopyEvent */
+/** @typedef {import('./types/CopyOutcome').CopyOutcome} CopyOutcome */
+/** @typedef {import('./types/DeletePlan').DeletePlan} DeletePlan */
+/** @typedef {import('./types/Elsewhere').Elsewhere} Elsewhere */
+/** @typedef {import('./types/GcReport').GcReport} GcReport */
+/** @typedef {import('./types/Selection').Selection} Selection */
+/** @typedef {import('./types/TagPage').TagPage} TagPage */
+/** @typedef {import('./types/TagSort').TagSort} TagSort */
+/** @typedef {import('./types/Usage').Usage} Usage */
+/** @typedef {import('./types/EngineStatus').EngineStatus} EngineStatus */
+/** @typedef {import('./types/ErrorDto').ErrorDto} ErrorDto */
+/** @typedef {import('./types/ExecOutcome').ExecOutcome} ExecOutcome */
+/** @typedef {import('./types/FetchEvent').FetchEvent} FetchEvent */
+/** @typedef {import('./types/FetchOutcome').FetchOutcome} FetchOutcome */
+/** @typedef {import('./types/ImageDetailsDto').ImageDetailsDto} ImageDetailsDto */
+/** @typedef {import('./types/ImageDto').ImageDto} ImageDto */
+/** @typedef {import('./types/LocalRegistryStatus').LocalRegistryStatus} LocalRegistryStatus */
+/** @typedef {import('./types/NameCheck').NameCheck} NameCheck */
+/** @typedef {import('./types/PullEvent').PullEvent} PullEvent */
+/** @typedef {import('./types/PullCommands').PullCommands} PullCommands */
+/** @typedef {import('./types/PushEvent').PushEvent} PushEvent */
+/** @typedef {import('./types/PushOutcome').PushOutcome} PushOutcome */
+/** @typedef {import('./types/RegistryProfile').RegistryProfile} RegistryProfile */
+/** @typedef {import('./types/RemoteImageDto').RemoteImageDto} RemoteImageDto */
+/** @typedef {import('./types/TagRow').TagRow} TagRow */
+/** @typedef {import('./types/WorkshopLog').WorkshopLog} WorkshopLog */
+/** What a registry's probe found (slipway-oci's Capabilities); the page lists it as it comes. */
+/** @typedef {Record<string, unknown>} Capabilities */
 
 const tauri = window.__TAURI__;
 
-/** Normalises anything a command can reject with into {code, message}. */
+/**
+ * Normalises anything a command can reject with into {code, message}.
+ * @returns {ErrorDto}
+ */
 function toError(e) {
   if (e && typeof e === 'object' && 'message' in e) {
     return { code: e.code || 'error', message: String(e.message) };
@@ -11,6 +52,12 @@ function toError(e) {
   return { code: 'ipc', message: String(e) };
 }
 
+/**
+ * @template T
+ * @param {string} cmd
+ * @param {Record<string, unknown>} [args]
+ * @returns {Promise<T>}
+ */
 async function call(cmd, args = {}) {
   try {
     return await tauri.core.invoke(cmd, args);
@@ -19,8 +66,13 @@ async function call(cmd, args = {}) {
   }
 }
 
-/** A channel that hands each message from Rust to `onMessage`. */
+/**
+ * A channel that hands each message from Rust to `onMessage`.
+ * @template T
+ * @param {(message: T) => void} onMessage
+ */
 function channel(onMessage) {
+  /** @type {TauriChannel<T>} */
   const ch = new tauri.core.Channel();
   ch.onmessage = onMessage;
   return ch;
@@ -34,52 +86,97 @@ export function newOpId(kind) {
 }
 
 // Engine, images, containers.
+/** @type {() => Promise<EngineStatus>} */
 export const engineStatus = () => call('engine_status');
+/** @type {() => Promise<ImageDto[]>} */
 export const listImages = () => call('images_list');
+/** @type {() => Promise<ContainerDto[]>} */
 export const listContainers = () => call('containers_list');
+/** @type {(reference: string) => Promise<ImageDetailsDto>} */
 export const inspectImage = (reference) => call('image_inspect', { reference });
+/** @type {(source: string, target: string) => Promise<void>} */
 export const tagImage = (source, target) => call('image_tag', { source, target });
+/** @type {(reference: string) => Promise<string[]>} */
 export const removeImage = (reference) => call('image_remove', { reference });
+/** @type {(reference: string, opId: string, onProgress: (ev: PullEvent) => void) => Promise<ImageDetailsDto>} */
 export const pullImage = (reference, opId, onProgress) =>
   call('image_pull', { reference, opId, onProgress: channel(onProgress) });
+/** @type {(source: string, profile: string, target: string, opId: string, onProgress: (ev: PushEvent) => void) => Promise<PushOutcome>} */
 export const pushImage = (source, profile, target, opId, onProgress) =>
   call('image_push', { source, profile, target, opId, onProgress: channel(onProgress) });
+/** @type {(opId: string) => Promise<boolean>} */
 export const cancel = (opId) => call('op_cancel', { opId });
 
 // Workshop.
+/** @type {(image: string) => Promise<ContainerDto>} */
 export const startWorkshop = (image) => call('workshop_start', { image });
+/** @type {(container: string) => Promise<void>} */
 export const removeWorkshop = (container) => call('workshop_remove', { container });
+/** @type {(container: string, command: string, opId: string, onOutput: (ev: ConsoleEvent) => void) => Promise<ExecOutcome>} */
 export const execInConsole = (container, command, opId, onOutput) =>
   call('console_exec', { container, command, opId, onOutput: channel(onOutput) });
+/** @type {(container: string) => Promise<WorkshopLog>} */
 export const workshopLog = (container) => call('workshop_log', { container });
 /** The workshop-log label a commit would store, exactly (redacted, newest 64 KiB). */
+/** @type {(container: string) => Promise<string | null>} */
 export const workshopLogLabel = (container) => call('workshop_log_label', { container });
+/** @type {(container: string) => Promise<ChangeDto[]>} */
 export const containerChanges = (container) => call('container_changes', { container });
+/** @type {(repository: string, tag: string) => Promise<NameCheck>} */
 export const validateReference = (repository, tag) => call('validate_reference', { repository, tag });
+/** @type {(request: import('./types/CommitRequest').CommitRequest) => Promise<CommitOutcome>} */
 export const commitContainer = (request) => call('container_commit', { request });
 
 // Registry profiles and the managed local registry. Every call that talks to a registry takes an
 // op id, so that `cancel(opId)` can stop it.
+/** @type {() => Promise<RegistryProfile[]>} */
 export const listProfiles = () => call('profiles_list');
+/** @type {(profile: RegistryProfile, password: string | null, opId: string) => Promise<RegistryProfile>} */
 export const saveProfile = (profile, password, opId) => call('profile_save', { profile, password, opId });
+/** @type {(name: string) => Promise<void>} */
 export const removeProfile = (name) => call('profile_remove', { name });
+/** @type {(profile: RegistryProfile, password: string | null, opId: string) => Promise<Capabilities>} */
 export const testProfile = (profile, password, opId) => call('profile_test', { profile, password, opId });
+/** @type {() => Promise<LocalRegistryStatus>} */
 export const localRegistryStatus = () => call('local_registry_status');
+/** @type {() => Promise<LocalRegistryStatus>} */
 export const localRegistryStart = () => call('local_registry_start');
+/** @type {() => Promise<LocalRegistryStatus>} */
 export const localRegistryStop = () => call('local_registry_stop');
 
 // Registry browser.
+/** @type {(profile: string, last: string | null, n: number, opId: string) => Promise<CatalogPage>} */
 export const catalog = (profile, last, n, opId) => call('registry_catalog', { profile, last, n, opId });
+/** @type {(profile: string, repository: string, tag: string, opId: string) => Promise<RemoteImageDto>} */
 export const tagDetails = (profile, repository, tag, opId) => call('registry_tag_details', { profile, repository, tag, opId });
+/** @type {(profile: string, repository: string, tag: string, opId: string) => Promise<DeletePlan>} */
 export const deleteTag = (profile, repository, tag, opId) => call('registry_delete_tag', { profile, repository, tag, opId });
+/** @type {(profile: string, repository: string, sort: TagSort, offset: number, limit: number, opId: string) => Promise<TagPage>} */
 export const listTagPage = (profile, repository, sort, offset, limit, opId) =>
   call('registry_tags', { profile, repository, sort, offset, limit, opId });
+/** @type {(profile: string, repository: string, options?: {tag?: string | null, allTags?: boolean, selection?: Selection | null}) => Promise<DeletePlan>} */
 export const deletePlan = (profile, repository, { tag = null, allTags = false, selection = null } = {}) =>
   call('registry_delete_plan', { profile, repository, tag, allTags, selection });
+/** @type {(profile: string, plan: DeletePlan) => Promise<DeletePlan>} */
 export const executeDelete = (profile, plan) => call('registry_delete_execute', { profile, plan });
+/** @type {(profile: string, repository: string | null) => Promise<Usage>} */
 export const usage = (profile, repository) => call('registry_usage', { profile, repository });
+/** @type {(dryRun: boolean) => Promise<GcReport>} */
 export const localRegistryGc = (dryRun) => call('local_registry_gc', { dryRun });
+/** @type {(profile: string) => Promise<string>} */
 export const gcInstructions = (profile) => call('registry_gc_instructions', { profile });
+/** @type {(profile: string) => Promise<Elsewhere>} */
 export const elsewhere = (profile) => call('registry_elsewhere', { profile });
+/** @type {(fromProfile: string, source: string, toProfile: string, target: string, opId: string, onProgress: (ev: CopyEvent) => void) => Promise<CopyOutcome>} */
 export const copyImage = (fromProfile, source, toProfile, target, opId, onProgress) =>
   call('registry_copy', { fromProfile, source, toProfile, target, opId, onProgress: channel(onProgress) });
+
+// The way back: a registry's image into the engine through core's fetch.
+/** @type {(profile: string, path: string, opId: string, onProgress: (ev: FetchEvent) => void) => Promise<FetchOutcome>} */
+export const registryFetch = (profile, path, opId, onProgress) =>
+  call('registry_fetch', { profile, path, opId, onProgress: channel(onProgress) });
+/** @type {(reference: string) => Promise<string | null>} */
+export const pullProfile = (reference) => call('pull_profile', { reference });
+/** @type {(profile: string, repository: string, tag: string, digest: string) => Promise<PullCommands>} */
+export const pullCommands = (profile, repository, tag, digest) =>
+  call('registry_pull_commands', { profile, repository, tag, digest });

@@ -8,9 +8,12 @@ import * as browser from './views/browser.js';
 
 const views = { engine, images, workshop, registries, browser };
 
+/** The navigation buttons; each names its view in data-view. */
+const navItems = () => /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.nav-item'));
+
 /** Shows one view and tells it which object to open, if any. */
 export function navigate(name, params = {}) {
-  for (const btn of document.querySelectorAll('.nav-item')) {
+  for (const btn of navItems()) {
     btn.classList.toggle('active', btn.dataset.view === name);
   }
   for (const sec of document.querySelectorAll('.view')) {
@@ -21,7 +24,7 @@ export function navigate(name, params = {}) {
 }
 
 function start() {
-  for (const btn of document.querySelectorAll('.nav-item')) {
+  for (const btn of navItems()) {
     btn.addEventListener('click', () => navigate(btn.dataset.view));
   }
   for (const v of Object.values(views)) v.init({ navigate });

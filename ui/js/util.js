@@ -1,8 +1,21 @@
 // Small DOM and formatting helpers shared by the views.
+import { describe } from './hints.js';
 
+/**
+ * The element with `id` in index.html. Typed `any` on purpose: tsc cannot see the HTML, so which
+ * element (input, select, progress) an id names is the view's knowledge, not the type checker's.
+ * @param {string} id
+ * @returns {any}
+ */
 export const $ = (id) => document.getElementById(id);
 
-/** Creates an element with properties, attributes (data-*, aria-*) and children. */
+/**
+ * Creates an element with properties, attributes (data-*, aria-*) and children.
+ * @param {string} tag
+ * @param {Record<string, any>} [props]
+ * @param {...any} children
+ * @returns {any}
+ */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -30,8 +43,8 @@ export function showError(el, err) {
     reveal(el, false);
     return;
   }
-  el.textContent = err.message || String(err);
-  el.dataset.code = err.code || '';
+  el.textContent = describe(err);
+  el.dataset.code = err.code;
   reveal(el, true);
 }
 
@@ -71,11 +84,4 @@ export function shortDigest(d) {
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
 export function stripAnsi(s) {
   return String(s).replace(ANSI, '');
-}
-
-/** Reads the first defined field among `names`, for event shapes that name things differently. */
-export function pick(obj, ...names) {
-  if (!obj || typeof obj !== 'object') return undefined;
-  for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
-  return undefined;
 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use slipway_core::{
-    CancellationToken, CommitRequest, ConsoleEvent, Error, OutputChunk, RunRequest,
+    CancellationToken, CommitRequest, ConsoleEvent, Error, OutputChunk, PullEvent, RunRequest,
 };
 
 use crate::format::{age, size, table};
@@ -368,18 +368,20 @@ async fn pull(slipway: &slipway_core::Slipway, reference: &str, json: bool) -> R
             crate::format::print_json(&event);
             continue;
         }
+        let layer = event.layer().map(str::to_string);
+        let status = event.describe().to_string();
         if plain {
-            if last_status.get(&event.layer) != Some(&event.status) {
-                match &event.layer {
-                    Some(layer) => eprintln!("{layer}: {}", event.status),
-                    None => eprintln!("{}", event.status),
+            if last_status.get(&layer) != Some(&status) {
+                match &layer {
+                    Some(layer) => eprintln!("{layer}: {status}"),
+                    None => eprintln!("{status}"),
                 }
-                last_status.insert(event.layer.clone(), event.status.clone());
+                last_status.insert(layer, status);
             }
             continue;
         }
-        let Some(layer) = event.layer.clone() else {
-            let _ = bars.println(&event.status);
+        let Some(layer) = layer else {
+            let _ = bars.println(&status);
             continue;
         };
         let bar = layers.entry(layer.clone()).or_insert_with(|| {
@@ -388,14 +390,14 @@ async fn pull(slipway: &slipway_core::Slipway, reference: &str, json: bool) -> R
             bar.set_prefix(layer.clone());
             bar
         });
-        if let Some(total) = event.total {
-            bar.set_length(total);
+        if let PullEvent::Downloading { done, total, .. }
+        | PullEvent::Extracting { done, total, .. } = &event
+        {
+            bar.set_length(*total);
+            bar.set_position(*done);
         }
-        if let Some(current) = event.current {
-            bar.set_position(current);
-        }
-        bar.set_message(event.status.clone());
-        if matches!(event.status.as_str(), "Pull complete" | "Already exists") {
+        bar.set_message(status);
+        if matches!(event, PullEvent::Done { .. }) {
             bar.finish();
         }
     }

@@ -98,6 +98,19 @@ impl From<ErrorDto> for Failure {
     }
 }
 
+/// What to do about an error, in this CLI's words, by the core's stable code. Core's messages
+/// name no front end's commands or controls; the window has its own table (ui/js/hints.js).
+fn cli_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "not_found" => "`slipway images` lists local images, `slipway ps` containers",
+        "engine_refused_http" => {
+            "pull it with Slipway instead: `slipway fetch --insecure REFERENCE` (or allow the registry in the engine's insecure-registries)"
+        }
+        "engine_unreachable" => "start the engine, or point --host at it",
+        _ => return None,
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -127,8 +140,25 @@ async fn main() -> ExitCode {
             } else {
                 // A message may quote a registry's error text: escaped for the terminal.
                 eprintln!("error: {}", format::escape(&failure.message));
+                if let Some(hint) = cli_hint(&failure.code) {
+                    eprintln!("hint: {hint}");
+                }
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cli_adds_its_own_hint_per_error_code() {
+        assert!(super::cli_hint("engine_refused_http")
+            .unwrap()
+            .contains("slipway fetch --insecure"));
+        assert!(super::cli_hint("not_found")
+            .unwrap()
+            .contains("slipway images"));
+        assert_eq!(super::cli_hint("cancelled"), None);
     }
 }

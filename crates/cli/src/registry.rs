@@ -588,7 +588,7 @@ impl Bars {
                     bar.set_prefix(short(&diff_id));
                 }
             }
-            PushEvent::Exists { blob } => Self::bar(inner, &blob).finish_with_message("exists"),
+            PushEvent::Exists { blob, .. } => Self::bar(inner, &blob).finish_with_message("exists"),
             PushEvent::Mounted { blob, .. } => {
                 Self::bar(inner, &blob).finish_with_message("mounted")
             }
@@ -601,6 +601,11 @@ impl Bars {
             PushEvent::Overall { done, total } => {
                 inner.overall.set_length(total);
                 inner.overall.set_position(done);
+            }
+            PushEvent::Phase { phase } => {
+                inner
+                    .overall
+                    .set_message(format!("{phase:?}").to_lowercase());
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::commit::CommitSpec;
+use ts_rs::TS;
 
 use crate::change::parse_changes;
 use crate::error::{Hint, CONTAINER_HINT};
@@ -12,7 +13,7 @@ use crate::workshop_log::{label_log, label_text, LOG_LABEL};
 use crate::{Error, Result, Slipway};
 
 /// What to commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CommitRequest {
     /// The container, id or name.
     pub container: String,
@@ -35,7 +36,7 @@ pub struct CommitRequest {
 }
 
 /// The committed image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CommitOutcome {
     /// The new image's id.
     pub image_id: String,

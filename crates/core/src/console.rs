@@ -5,6 +5,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use slipway_engine::exec::{ExecEvent, ExecSpec};
 use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
 
 use crate::containers::OutputChunk;
 use crate::error::{Hint, CONTAINER_HINT};
@@ -12,8 +13,8 @@ use crate::workshop_log::{now_rfc3339, LogEntry, LogStore};
 use crate::{Error, Result, Slipway};
 
 /// One event of a console command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum ConsoleEvent {
     /// Output, as soon as the engine sent it.
     Output {
@@ -25,6 +26,12 @@ pub enum ConsoleEvent {
         /// Its exit code.
         code: i64,
     },
+}
+
+/// How a console command ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
 }
 
 impl Slipway {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use slipway_engine::containers::{ContainerSpec, Output};
+use ts_rs::TS;
 
 use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::names::check_reference;
@@ -12,7 +13,7 @@ use crate::workshop_log::WORKSHOP_LABEL;
 use crate::{Error, Result, Slipway};
 
 /// One container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ContainerDto {
     /// Full id.
     pub id: String,
@@ -54,7 +55,7 @@ pub struct RunRequest {
 }
 
 /// A chunk of output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "stream", content = "text", rename_all = "snake_case")]
 pub enum OutputChunk {
     /// Stdout (or the terminal).

@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::changes::ChangeKind;
+use ts_rs::TS;
 
 use crate::error::{Hint, CONTAINER_HINT};
 use crate::{Result, Slipway};
 
 /// What happened to a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKindDto {
     /// Created.
@@ -30,7 +31,7 @@ impl ChangeKindDto {
 }
 
 /// One changed path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ChangeDto {
     /// Absolute path in the container.
     pub path: String,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::Engine;
+use ts_rs::TS;
 
 use crate::workshop_log::{default_data_dir, LogStore};
 use crate::Result;
@@ -19,7 +20,7 @@ pub struct ConnectOptions {
 }
 
 /// What the status bar shows about the engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct EngineStatus {
     /// `Docker` or `Podman`.
     pub name: String,

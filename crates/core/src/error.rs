@@ -4,6 +4,7 @@
 //! button without parsing text. Codes never change once published.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::change::ChangeError;
 
@@ -37,6 +38,14 @@ pub enum Error {
     /// The engine refused or failed the operation.
     #[error("the container engine reported an error: {0}")]
     Engine(String),
+    /// The engine will not pull from a registry that speaks plain HTTP (it allows only HTTPS
+    /// unless its own configuration lists the registry as insecure). Slipway's fetch can, through
+    /// a profile that allows HTTP; each front end says how in its own words.
+    #[error("the engine refuses to pull from {registry}: the registry speaks plain HTTP and the engine allows only HTTPS for it")]
+    EngineRefusedHttp {
+        /// `host:port` of the registry.
+        registry: String,
+    },
     /// Compressing a layer failed (a codec's own error, or a level it does not have).
     #[error("compressing a layer failed: {0}")]
     Compression(String),
@@ -71,6 +80,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Engine(_) => "engine_error",
+            Error::EngineRefusedHttp { .. } => "engine_refused_http",
             Error::Compression(_) => "compression_failed",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
@@ -104,8 +114,9 @@ impl From<slipway_engine::Error> for Error {
 }
 
 /// Where to look when something is not found; appended to the engine's "No such ..." message.
-pub(crate) const IMAGE_HINT: &str = "list local images with `slipway images`";
-pub(crate) const CONTAINER_HINT: &str = "list containers with `slipway ps`";
+/// They name no front end's commands: the CLI and the window add their own hint per code.
+pub(crate) const IMAGE_HINT: &str = "no local image has that name or id";
+pub(crate) const CONTAINER_HINT: &str = "no container has that name or id";
 pub(crate) const PULL_HINT: &str = "check the name and tag, and that the registry holds that image";
 
 /// Adds a hint to a not-found error, so the user learns where to look.
@@ -123,7 +134,7 @@ impl<T> Hint<T> for std::result::Result<T, slipway_engine::Error> {
 }
 
 /// What the UI receives for any failed call: `{code, message}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ErrorDto {
     /// The stable code, see [`Error::code`].
     pub code: String,

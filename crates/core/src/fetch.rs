@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use slipway_oci::manifests::{digest_of, select_platform, ManifestKind};
 use slipway_oci::Reference;
 use tokio::sync::mpsc;
+use ts_rs::TS;
 
 use crate::registry::RegistryAccess;
 use crate::{Error, Result, Slipway};
 
 /// Progress of a fetch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum FetchEvent {
     Downloading {
@@ -43,7 +44,7 @@ pub enum FetchEvent {
 pub type FetchProgress = Arc<dyn Fn(FetchEvent) + Send + Sync>;
 
 /// What was pulled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct FetchOutcome {
     /// The tag the image has in the engine now.
     pub reference: String,

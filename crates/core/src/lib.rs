@@ -18,20 +18,23 @@ pub mod images;
 pub mod local_registry;
 pub mod names;
 pub mod profiles;
+pub mod pull_back;
 pub mod push;
 pub mod registry;
 pub mod registry_gc;
 mod relay;
 mod task;
+#[cfg(test)]
+mod ui_types;
 pub mod workshop_log;
 
 pub use change::ChangeError;
 pub use commit::{CommitOutcome, CommitRequest};
-pub use console::ConsoleEvent;
+pub use console::{ConsoleEvent, ExecOutcome};
 pub use containers::{ContainerDto, OutputChunk, RunOutcome, RunRequest};
 pub use diff::{ChangeDto, ChangeKindDto};
 pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use error::{Error, ErrorDto, Result};
-pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullProgressDto};
+pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};

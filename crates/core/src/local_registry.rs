@@ -22,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
+use ts_rs::TS;
 
 /// Where the managed registry listens unless `SLIPWAY_LOCAL_REGISTRY_ADDR` says otherwise (tests set
 /// it so they never touch a real registry at port 5000).
@@ -88,7 +89,7 @@ impl Default for LocalRegistryOptions {
 }
 
 /// What the Engine view shows about the local registry.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, TS)]
 pub struct LocalRegistryStatus {
     pub address: String,
     /// Something answers `GET /v2/` at the address (ours or someone else's).

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use slipway_oci::Reference;
+use ts_rs::TS;
 
 use crate::{Error, ErrorDto, Result};
 
@@ -32,7 +33,7 @@ pub fn check_tag_target(input: &str) -> Result<Reference> {
 }
 
 /// What is wrong with a repository and a tag typed in two fields, each judged on its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct NameCheck {
     pub repository: Option<ErrorDto>,
     pub tag: Option<ErrorDto>,

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::local_registry;
 use crate::registry::{self, RegistryAccess};
@@ -16,7 +17,7 @@ use crate::registry::{self, RegistryAccess};
 pub const LOCAL_PROFILE: &str = "local";
 
 /// One registry the user publishes to or browses.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RegistryProfile {
     /// What the user calls it; unique among profiles.
     pub name: String,

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use ts_rs::TS;
 
 use serde::Serialize;
 use tokio::process::Command;
@@ -16,7 +17,7 @@ use tokio::process::Command;
 use crate::local_registry::{LocalRegistry, LocalRegistryError};
 
 /// One blob garbage collection deletes (or would).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct GcBlob {
     pub digest: String,
     /// Its size on disk; 0 when its file is already gone.
@@ -24,7 +25,7 @@ pub struct GcBlob {
 }
 
 /// What a garbage collection removed, or would remove on a dry run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct GcReport {
     pub dry_run: bool,
     pub blobs: Vec<GcBlob>,

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use ts_rs::TS;
 
 use crate::{Error, Result};
 
@@ -29,7 +30,7 @@ pub const LOG_LABEL: &str = "dev.slipway.workshop-log";
 pub const WORKSHOP_LABEL: &str = "dev.slipway.workshop";
 
 /// One command run in the workshop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct LogEntry {
     /// The shell command line as typed.
     pub command: String,
@@ -45,7 +46,7 @@ pub struct LogEntry {
 }
 
 /// The log of one workshop container.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct WorkshopLog {
     /// The full container id.
     pub container_id: String,

@@ -1,7 +1,7 @@
 //! Local images: list, inspect, tag, remove, and pull with per-layer progress.
 
 use futures_util::StreamExt;
-use slipway_core::{ImageDetailsDto, ImageDto, PullProgressDto};
+use slipway_core::{ImageDetailsDto, ImageDto, PullEvent};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -46,7 +46,7 @@ pub async fn image_pull(
     ops: State<'_, Ops>,
     reference: String,
     op_id: String,
-    on_progress: Channel<PullProgressDto>,
+    on_progress: Channel<PullEvent>,
 ) -> CmdResult<ImageDetailsDto> {
     let slipway = engine.get().await?;
     ops.run(&op_id, async {

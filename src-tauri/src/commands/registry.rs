@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
+use slipway_core::fetch::{FetchEvent, FetchOutcome};
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
+use slipway_core::pull_back::{self, PullCommands};
 use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
 use slipway_core::registry::{
     self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeletePlan, DeleteScope,
@@ -163,4 +165,48 @@ pub async fn image_push(
     });
     ops.run(&op_id, async { Ok(slipway.push(request, progress).await?) })
         .await
+}
+
+/// Pulls `path` (`repo:tag` or `repo@digest`) from the profile's registry into the engine
+/// through core's fetch, so the profile's HTTP, CA and credentials apply; per-layer progress.
+#[tauri::command]
+pub async fn registry_fetch(
+    engine: State<'_, EngineConn>,
+    ops: State<'_, Ops>,
+    profile: String,
+    path: String,
+    op_id: String,
+    on_progress: Channel<FetchEvent>,
+) -> CmdResult<FetchOutcome> {
+    let p = self::profile(&profile)?;
+    let slipway = engine.get().await?;
+    let progress: slipway_core::fetch::FetchProgress = Arc::new(move |ev| {
+        let _ = on_progress.send(ev);
+    });
+    ops.run(&op_id, async {
+        Ok(slipway
+            .fetch(&p.reference(&path), &p.access(), None, progress)
+            .await?)
+    })
+    .await
+}
+
+/// The profile whose registry holds `reference`, if any: Images -> Pull then fetches through it
+/// instead of asking the engine.
+#[tauri::command]
+pub fn pull_profile(reference: String) -> CmdResult<Option<String>> {
+    let profiles = ProfileStore::at_default_path()?.list()?;
+    Ok(pull_back::profile_for(&profiles, &reference)?.map(|p| p.name.clone()))
+}
+
+/// `docker pull` commands for a tag, by tag and by digest, for the browser's copy buttons.
+#[tauri::command]
+pub fn registry_pull_commands(
+    profile: String,
+    repository: String,
+    tag: String,
+    digest: String,
+) -> CmdResult<PullCommands> {
+    let p = self::profile(&profile)?;
+    Ok(pull_back::pull_commands(&p, &repository, &tag, &digest))
 }

@@ -1,9 +1,8 @@
 //! The workshop: a container to work in, its console, its changes, and commit.
 
-use serde::Serialize;
 use slipway_core::names::NameCheck;
 use slipway_core::{
-    ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto, WorkshopLog,
+    ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto, ExecOutcome, WorkshopLog,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -11,11 +10,6 @@ use tauri::State;
 use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 use crate::state::EngineConn;
-
-#[derive(Serialize)]
-pub struct ExecOutcome {
-    pub exit_code: i64,
-}
 
 #[tauri::command]
 pub async fn workshop_start(

@@ -3,8 +3,10 @@
 // in from another registry with progress. Delete plans and garbage collection live in
 // housekeeping.js.
 import * as api from '../api.js';
-import { LayerBars } from '../progress.js';
-import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import { LayerBars, followCopy } from '../progress.js';
+import { pullBackPanel } from './pull_back.js';
+import { openingProfile, rememberProfile, showLoadFailure } from './browser_state.js';
+import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 import * as housekeeping from './housekeeping.js';
 
 const PAGE = 100;
@@ -69,7 +71,7 @@ export async function show() {
     const opts = profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`));
     sel.replaceChildren(...opts);
     $('copy-from-profile').replaceChildren(...profiles.map((p) => h('option', { value: p.name }, `${p.name} (${p.address})`)));
-    if (keep && profiles.some((p) => p.name === keep)) sel.value = keep;
+    sel.value = openingProfile(profiles, keep);
     if (sel.value) load(true);
   } catch (e) {
     showError($('browser-error'), e);
@@ -81,6 +83,7 @@ const isManaged = () => profiles.some((p) => p.name === profile() && p.managed);
 
 async function load(reset) {
   if (!profile()) return;
+  rememberProfile(profile());
   if (reset) {
     repos = [];
     nextLast = null;
@@ -88,15 +91,17 @@ async function load(reset) {
     $('browser-tags-body').replaceChildren();
     reveal($('tag-detail'), false);
   }
+  // A retry clears the old failure first, so what shows is always about this attempt.
+  showLoadFailure($('browser-error'), null, null);
   try {
     const page = await stoppable('catalog', (op) => api.catalog(profile(), nextLast, PAGE, op));
-    const names = Array.isArray(page) ? page : pick(page, 'repositories') || [];
+    const names = page.repositories;
     repos = repos.concat(names);
-    nextLast = Array.isArray(page) ? null : pick(page, 'next', 'last') || null;
+    nextLast = page.next;
     reveal($('browser-more'), !!nextLast);
-    showError($('browser-error'), null);
+    showLoadFailure($('browser-error'), null, null);
   } catch (e) {
-    showError($('browser-error'), e);
+    showLoadFailure($('browser-error'), e, () => load(reset));
   }
   renderRepos();
 }
@@ -183,13 +188,14 @@ async function details(tag) {
         h('dt', {}, 'Platforms'), h('dd', {}, (d.platforms.length ? d.platforms : [d.platform]).filter(Boolean).join(', ')),
         h('dt', {}, 'Size'), h('dd', {}, formatBytes(d.total_size)),
         h('dt', {}, 'Created'), h('dd', {}, formatDate(d.created))),
+      pullBackPanel(profile(), repo, tag, d.digest),
       h('h4', {}, 'Layers'),
       h('table', { class: 'grid' }, h('tbody', {},
         ...d.layers.map((l) => h('tr', {}, h('td', { class: 'mono', title: l.digest }, shortDigest(l.digest)), h('td', {}, formatBytes(l.size)), h('td', { class: 'mono' }, l.media_type))))),
       h('h4', {}, 'History'),
       h('pre', { class: 'code' }, (d.history || []).map((x) => `${x.created || ''}  ${x.created_by || ''}`).join('\n')),
       h('h4', {}, 'Config'),
-      h('pre', { class: 'code' }, JSON.stringify((d.config_json && d.config_json.config) || d.config_json || {}, null, 2)));
+      h('pre', { class: 'code' }, JSON.stringify(d.config_json ?? {}, null, 2)));
   } catch (e) {
     box.replaceChildren(h('p', { class: 'error' }, e.message));
   }
@@ -206,8 +212,7 @@ async function copy() {
   setMessage($('copy-result'), 'Copying…');
   copyOp = api.newOpId('copy');
   try {
-    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, (ev) => bars.update({ layer: ev.digest, status: ev.event, current: ev.size, total: ev.size }));
-    bars.finishAll();
+    const res = await api.copyImage($('copy-from-profile').value, $('copy-source').value.trim(), profile(), $('copy-target').value.trim(), copyOp, followCopy(bars));
     setMessage($('copy-result'), `Copied ${res.reference}: ${res.blobs_copied} blobs, ${formatBytes(res.bytes_copied)}; digest ${res.digest}`, 'ok');
     load(true);
   } catch (e) {

@@ -24,9 +24,9 @@ async function refresh() {
     box.dataset.state = 'ok';
     box.className = 'card ok-card';
     box.replaceChildren(
-      h('div', { class: 'big', 'data-testid': 'engine-name' }, `${s.engine || s.name || 'Engine'} ${s.version || ''}`.trim()),
+      h('div', { class: 'big', 'data-testid': 'engine-name' }, `${s.name} ${s.version}`),
       h('dl', { class: 'kv' },
-        h('dt', {}, 'Reachable at'), h('dd', { 'data-testid': 'engine-endpoint' }, s.endpoint || s.host || ''),
+        h('dt', {}, 'Reachable at'), h('dd', { 'data-testid': 'engine-endpoint' }, s.endpoint),
         h('dt', {}, 'API version'), h('dd', {}, s.api_version || ''),
         h('dt', {}, 'OS / arch'), h('dd', {}, [s.os, s.arch].filter(Boolean).join(' / '))),
     );
@@ -54,7 +54,7 @@ async function loadContainers() {
     body.replaceChildren(
       ...list.map((c) =>
         h('tr', { 'data-testid': 'container-row', 'data-id': c.id },
-          h('td', {}, (c.names && c.names[0]) || c.name || (c.id || '').slice(0, 12)),
+          h('td', {}, c.name || c.short_id),
           h('td', {}, c.image || ''),
           h('td', {}, c.state || ''),
           h('td', {}, c.status || formatDate(c.created)),

@@ -1,8 +1,10 @@
 // Images: list with filter, pull with per-layer bars, inspect, tag, remove, and push to a chosen
 // registry with per-layer bars, overall bytes and the final digest.
 import * as api from '../api.js';
-import { LayerBars } from '../progress.js';
-import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest, pick } from '../util.js';
+import { describe } from '../hints.js';
+import { LayerBars, PhaseLine, followPull, followPush } from '../progress.js';
+import { cancelFetch, fetchInto } from './pull_back.js';
+import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 
 let images = [];
 let selected = null;
@@ -15,7 +17,7 @@ export function init({ navigate }) {
   $('images-filter').addEventListener('input', render);
   $('images-refresh').addEventListener('click', refresh);
   $('pull-start').addEventListener('click', pull);
-  $('pull-cancel').addEventListener('click', () => pullOp && api.cancel(pullOp).catch(() => {}));
+  $('pull-cancel').addEventListener('click', () => (pullOp ? api.cancel(pullOp).catch(() => {}) : cancelFetch()));
   $('image-detail-close').addEventListener('click', () => reveal($('image-detail'), false));
   $('tag-apply').addEventListener('click', tag);
   $('image-remove').addEventListener('click', remove);
@@ -31,10 +33,12 @@ export async function show(params = {}) {
   if (params.push) openPush(params.push);
 }
 
-/** The names an image is known by: its tags, or its short id when it has none. */
+/**
+ * The names an image is known by: its tags, or its short id when it has none.
+ * @param {import('../types/ImageDto').ImageDto} img
+ */
 export function imageNames(img) {
-  const tags = pick(img, 'tags', 'repo_tags') || [];
-  return tags.length ? tags : [(img.id || '').replace('sha256:', '').slice(0, 12)];
+  return img.tags.length ? img.tags : [img.short_id];
 }
 
 async function refresh() {
@@ -86,7 +90,7 @@ async function open(ref) {
     $('image-config').textContent = JSON.stringify(config, null, 2);
   } catch (e) {
     $('image-config').textContent = '';
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -98,7 +102,7 @@ async function tag() {
     $('tag-target').value = '';
     refresh();
   } catch (e) {
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -123,7 +127,7 @@ async function remove() {
     reveal($('image-detail'), false);
     refresh();
   } catch (e) {
-    setMessage($('image-detail-msg'), e.message, 'error');
+    setMessage($('image-detail-msg'), describe(e), 'error');
   }
 }
 
@@ -132,16 +136,35 @@ async function pull() {
   if (!ref) return;
   reveal($('pull-panel'), true);
   $('pull-title').textContent = ref;
+  setMessage($('pull-result'), '');
+  // An image on a registry the user has a profile for comes back through Slipway's fetch, with
+  // the profile's HTTP, CA and credentials; anything else goes through the engine's own pull.
+  let viaProfile = null;
+  try {
+    viaProfile = await api.pullProfile(ref);
+  } catch (e) {
+    setMessage($('pull-result'), describe(e), 'error');
+    return;
+  }
+  $('pull-panel').dataset.route = viaProfile ? 'fetch' : 'engine';
+  if (viaProfile) {
+    // The profile matched the reference's host, so the path is everything after the first '/'.
+    const ok = await fetchInto(viaProfile, ref.slice(ref.indexOf('/') + 1), $('pull-layers'), $('pull-phase'), $('pull-result'));
+    if (ok) refresh();
+    return;
+  }
   const bars = new LayerBars($('pull-layers'));
-  setMessage($('pull-result'), 'Pulling…');
+  const phase = new PhaseLine($('pull-phase'));
   pullOp = api.newOpId('pull');
   try {
-    await api.pullImage(ref, pullOp, (ev) => bars.update(ev));
-    bars.finishAll();
+    await api.pullImage(ref, pullOp, followPull(bars, phase));
+    phase.stop();
+    bars.sumOverall(true);
     setMessage($('pull-result'), `Pulled ${ref}.`, 'ok');
     refresh();
   } catch (e) {
-    setMessage($('pull-result'), e.message, 'error');
+    phase.stop();
+    setMessage($('pull-result'), describe(e), 'error');
   } finally {
     pullOp = null;
   }
@@ -158,9 +181,8 @@ export async function openPush(ref) {
   const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   $('push-target').value = hasHost ? parts.slice(1).join('/') : ref;
   setMessage($('push-result'), '');
-  new LayerBars($('push-layers'));
-  $('push-overall-bar').value = 0;
-  $('push-overall-text').textContent = '';
+  new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  $('push-phase').textContent = '';
   const sel = $('push-profile');
   try {
     const profiles = await api.listProfiles();
@@ -170,7 +192,7 @@ export async function openPush(ref) {
       if (match) sel.value = match.name;
     }
   } catch (e) {
-    setMessage($('push-result'), e.message, 'error');
+    setMessage($('push-result'), describe(e), 'error');
   }
   $('push-panel').scrollIntoView();
 }
@@ -179,47 +201,25 @@ async function push() {
   const source = $('push-source').value;
   const profile = $('push-profile').value;
   const target = $('push-target').value.trim();
-  const bars = new LayerBars($('push-layers'));
-  const overall = $('push-overall-bar');
-  overall.value = 0;
-  $('push-overall-text').textContent = '';
-  setMessage($('push-result'), 'Pushing…');
+  const bars = new LayerBars($('push-layers'), $('push-overall-bar'), $('push-overall-text'));
+  const phase = new PhaseLine($('push-phase'));
+  setMessage($('push-result'), '');
   $('push-result').dataset.state = 'running';
   pushOp = api.newOpId('push');
   try {
-    const res = await api.pushImage(source, profile, target, pushOp, (ev) => {
-      // Overall counts uncompressed bytes across all layers; the rest is one event per blob step.
-      if (ev.event === 'overall') {
-        overall.max = ev.total || 1;
-        overall.value = Math.min(ev.done, ev.total || 1);
-        // Clamped: the last Overall event can count a little past the estimate (the config blob).
-        $('push-overall-text').textContent = `${formatBytes(Math.min(ev.done, ev.total))} of ${formatBytes(ev.total)}`;
-        return;
-      }
-      if (ev.event === 'identified') {
-        bars.rename(ev.label, ev.diff_id);
-        return;
-      }
-      const finished = ev.event === 'done' || ev.event === 'exists' || ev.event === 'mounted';
-      bars.update({
-        layer: ev.blob,
-        status: ev.event,
-        current: finished ? ev.size ?? ev.total : ev.done,
-        total: ev.total ?? ev.size,
-      });
-    });
-    // While compressing, a layer is named layer-N (its digest is not known yet); at the end only
-    // the rows with real digests remain, so each layer shows once.
-    bars.removeWhere('layer-');
-    bars.finishAll();
-    const digest = pick(res, 'digest', 'manifest_digest') || '';
+    const res = await api.pushImage(source, profile, target, pushOp, followPush(bars, phase));
+    const secs = Math.round((Date.now() - phase.started) / 1000);
+    phase.stop(`pushed in ${secs} s`);
+    bars.overall(1, 1, true);
+    $('push-overall-text').textContent = `${formatBytes(res.uploaded_bytes)} uploaded`;
     $('push-result').replaceChildren(
       h('span', {}, `Pushed ${res.reference} (${formatBytes(res.uploaded_bytes)} uploaded) `),
-      h('span', { class: 'mono', 'data-testid': 'push-digest' }, digest));
+      h('span', { class: 'mono', 'data-testid': 'push-digest' }, res.digest));
     $('push-result').className = 'ok';
     $('push-result').dataset.state = 'done';
   } catch (e) {
-    setMessage($('push-result'), e.message, 'error');
+    phase.stop();
+    setMessage($('push-result'), describe(e), 'error');
     $('push-result').dataset.state = 'error';
     offerLocalRegistry(profile);
   } finally {
@@ -243,7 +243,7 @@ async function offerLocalRegistry(profile) {
           await api.localRegistryStart();
           push();
         } catch (err) {
-          setMessage($('push-result'), err.message, 'error');
+          setMessage($('push-result'), describe(err), 'error');
         }
       },
     }, `Start the local registry at ${st.address} and push again`);

@@ -2,7 +2,7 @@
 // see what changed, and commit the result with validated names and config changes.
 import * as api from '../api.js';
 import { imageNames } from './images.js';
-import { $, h, reveal, showError, setMessage, formatBytes, stripAnsi, pick } from '../util.js';
+import { $, h, reveal, showError, setMessage, formatBytes, stripAnsi } from '../util.js';
 
 let nav;
 let container = null;
@@ -132,10 +132,10 @@ async function run() {
   execOp = api.newOpId('exec');
   try {
     const res = await api.execInConsole(container, command, execOp, (ev) => {
-      if (ev.kind !== 'output') return;
+      if (ev.event !== 'output') return;
       append(ev.chunk.text, ev.chunk.stream === 'stderr' ? 'stderr' : 'stdout');
     });
-    const code = pick(res, 'exit_code', 'code') ?? res;
+    const code = res.exit_code;
     $('console-exit').textContent = `exit code ${code}`;
     $('console-exit').dataset.state = 'done';
     $('console-exit').dataset.exitCode = code;
@@ -261,7 +261,7 @@ async function commit() {
     committedRef = res.reference || request.reference;
     $('commit-result').replaceChildren(
       h('span', {}, `Committed ${committedRef} `),
-      h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, pick(res, 'image_id', 'id') || ''));
+      h('span', { class: 'mono', 'data-testid': 'commit-image-id' }, res.image_id));
     $('commit-result').className = 'ok';
     $('commit-result').dataset.state = 'done';
     reveal($('commit-push'), true);

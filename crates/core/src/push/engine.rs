@@ -8,7 +8,7 @@ use serde::Deserialize;
 use slipway_engine::images::ImageDetails;
 use slipway_oci::Digest;
 
-use super::{Ctx, How, PushEvent, PushOutcome, PushedLayer, Route};
+use super::{Ctx, How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::blob_cache::CachedLayer;
 use crate::relay::push::{Relay, Seen};
 use crate::{Error, Result, Slipway};
@@ -55,6 +55,9 @@ impl Slipway {
         })?;
         let relay_ref = crate::relay::temporary_name(relay.addr, ctx.target.repository());
         self.engine().tag_image(image, &relay_ref).await?;
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::EnginePushing,
+        });
         let pushed = if kind == slipway_engine::system::EngineKind::Podman {
             self.engine().podman_push(&relay_ref).await
         } else {
@@ -110,6 +113,7 @@ impl Slipway {
                 _ => {
                     ctx.emit(PushEvent::Exists {
                         blob: diff_id.clone(),
+                        digest: desc.digest.clone(),
                     });
                     How::Exists
                 }
@@ -145,6 +149,9 @@ impl Slipway {
             size: config.size,
         });
 
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::Manifest,
+        });
         // Manifests an index lists go first, by digest; the top one goes under the user's tag.
         let repo = ctx.target.repository().to_string();
         for (child_type, child) in &children {

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::compress::{compress_layer, finish};
-use super::{Ctx, How, PushEvent, PushedLayer};
+use super::{Ctx, How, PushEvent, PushPhase, PushedLayer};
 use crate::{Error, Result};
 
 /// Layers uploading at once.
@@ -53,6 +53,9 @@ pub(super) struct Plan {
     /// Uncompressed sizes of the settled layers: an unnamed `layer.tar` of such a size is only
     /// hashed at first, because it is probably one of them.
     pub settled_sizes: HashSet<u64>,
+    /// Each diff_id's size as the image's history gives it (the content, without the tar's
+    /// headers), to tell which layer an unnamed `layer.tar` probably is before it is hashed.
+    pub sizes: Vec<u64>,
 }
 
 /// A blob the engine held compressed, uploaded (or found) as it is.
@@ -91,7 +94,13 @@ pub(super) async fn read_export(
     let mut out = Exported::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut layer_index = 0usize;
+    let mut first_entry = true;
     while let Some(entry) = entries.next().await {
+        if std::mem::take(&mut first_entry) {
+            ctx.emit(PushEvent::Phase {
+                phase: PushPhase::Uploading,
+            });
+        }
         match entry? {
             ArchiveEntry::Document { path, bytes } => {
                 out.documents.insert(path, bytes);
@@ -130,7 +139,7 @@ pub(super) async fn read_export(
                         }
                         continue;
                     }
-                    let label = format!("layer-{layer_index}");
+                    let label = row_label(&name, plan, &seen, layer_index, size);
                     let ready = compress_layer(ctx, first, &mut entries, &label, size).await?;
                     if let BlobName::Digest(named) = &name {
                         if *named != ready.diff_id {
@@ -141,10 +150,12 @@ pub(super) async fn read_export(
                         }
                     }
                     let diff_id = ready.diff_id.clone();
-                    ctx.emit(PushEvent::Identified {
-                        label,
-                        diff_id: diff_id.clone(),
-                    });
+                    if label != diff_id {
+                        ctx.emit(PushEvent::Identified {
+                            label,
+                            diff_id: diff_id.clone(),
+                        });
+                    }
                     if !plan.settled.contains(&diff_id) && seen.insert(diff_id.clone()) {
                         out.compressed.push(PushedLayer {
                             diff_id,
@@ -179,6 +190,32 @@ pub(super) async fn read_export(
         done.map_err(|e| Error::Engine(format!("an upload task stopped: {e}")))??;
     }
     Ok(out)
+}
+
+/// The row a layer's progress goes to while it is compressed, before its hash is known. A layer
+/// the export names by digest is that diff_id. An unnamed `layer.tar` (Docker 24 and older, which
+/// writes layers in the order of their directory names, not base first) is the layer not yet
+/// seen whose size in the history is nearest the tar's; the hash then checks the guess, and
+/// [`PushEvent::Identified`] moves the row when it was wrong. A settled layer read again keeps
+/// its finished row, which a display leaves as it is. Only when every layer was seen does a
+/// blob get a `layer-N` row of its own.
+fn row_label(
+    name: &BlobName,
+    plan: &Plan,
+    seen: &HashSet<String>,
+    layer_index: usize,
+    size: u64,
+) -> String {
+    if let BlobName::Digest(digest) = name {
+        return digest.clone();
+    }
+    plan.diff_ids
+        .iter()
+        .zip(plan.sizes.iter().chain(std::iter::repeat(&0)))
+        .filter(|(d, _)| !seen.contains(*d))
+        .min_by_key(|(_, expected)| expected.abs_diff(size))
+        .map(|(d, _)| d.clone())
+        .unwrap_or_else(|| format!("layer-{layer_index}"))
 }
 
 fn parse_digest(digest: &str) -> Result<Digest> {
@@ -223,7 +260,10 @@ async fn pass_through(
     if ctx.client.blob_exists(&repo, &digest).await?.is_some() {
         // The bytes are not needed; reading past them is all the export asks.
         while next_chunk(entries).await?.is_some() {}
-        ctx.emit(PushEvent::Exists { blob });
+        ctx.emit(PushEvent::Exists {
+            digest: blob.clone(),
+            blob,
+        });
         ctx.advance(size);
         return Ok(passed);
     }
@@ -293,4 +333,47 @@ async fn pass_through(
         Ok(())
     });
     Ok(passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            diff_ids: vec!["sha256:base".into(), "sha256:big".into()],
+            settled: HashSet::from(["sha256:base".to_string()]),
+            settled_sizes: HashSet::new(),
+            sizes: vec![2_000_000, 150_000_000],
+        }
+    }
+
+    #[test]
+    fn an_unnamed_layer_gets_the_row_of_the_unseen_layer_nearest_its_size() {
+        let plan = plan();
+        let none = HashSet::new();
+        // Docker 20.10 may write the big layer first: its tar is a little larger than its content.
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &none, 1, 150_010_240),
+            "sha256:big"
+        );
+        // A settled layer read again keeps its own (finished) row.
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &none, 2, 2_005_760),
+            "sha256:base"
+        );
+        // Once a layer is seen, the other takes the remaining row whatever its size.
+        let seen = HashSet::from(["sha256:big".to_string()]);
+        assert_eq!(
+            row_label(&BlobName::Unnamed, &plan, &seen, 2, 150_010_240),
+            "sha256:base"
+        );
+        let all: HashSet<String> = plan.diff_ids.iter().cloned().collect();
+        assert_eq!(row_label(&BlobName::Unnamed, &plan, &all, 3, 1), "layer-3");
+        // A layer the export names by digest is that diff_id.
+        assert_eq!(
+            row_label(&BlobName::Digest("sha256:x".into()), &plan, &none, 1, 1),
+            "sha256:x"
+        );
+    }
 }

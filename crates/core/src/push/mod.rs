@@ -31,6 +31,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use slipway_oci::image::{descriptor, image_manifest, Flavor};
 use slipway_oci::{BlobSource, Client, Digest, Reference};
+use ts_rs::TS;
 
 use crate::blob_cache::BlobCache;
 use crate::registry::RegistryAccess;
@@ -42,10 +43,12 @@ use export::{read_export, Entries, Exported, Plan};
 pub use route::Route;
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
-/// `config` for the image config; while a layer is being compressed its diff_id is not known yet
-/// (it is the hash of what is being read), so `Compressing` names it `layer-N` in export order
-/// and `Identified` then says which diff_id that was, so a display can merge the two rows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `config` for the image config, so one layer is one row from `Waiting` to `Done`. While a
+/// layer is compressed its hash is not known yet: the export route names the row by the layer
+/// expected at that position, the engine route (the relay sees compressed blobs) `upload-N`; an
+/// `Identified` then says which diff_id the row really was, so a display moves its bytes there.
+/// `Done` carries the digest the registry holds the blob under, the one its browser shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PushEvent {
     Waiting {
@@ -67,11 +70,15 @@ pub enum PushEvent {
         done: u64,
         total: u64,
     },
+    /// The registry already has the blob, under `digest`.
     Exists {
         blob: String,
+        digest: String,
     },
+    /// Mounted from the repository `from` of the same registry, under `digest`.
     Mounted {
         blob: String,
+        digest: String,
         from: String,
     },
     Done {
@@ -84,6 +91,28 @@ pub enum PushEvent {
         done: u64,
         total: u64,
     },
+    /// What the push as a whole is doing now; sent when that changes, first before any byte
+    /// moves, so a display can say why nothing moves yet.
+    Phase {
+        phase: PushPhase,
+    },
+}
+
+/// The steps of a push, in the order they come. Not every push goes through each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PushPhase {
+    /// Asking the registry which layers it already has.
+    Checking,
+    /// The engine prepares its export; a classic store writes the whole image before its first
+    /// byte, so nothing moves for a while.
+    Exporting,
+    /// Layers are being compressed and uploaded.
+    Uploading,
+    /// The engine pushes the image itself, through Slipway's relay.
+    EnginePushing,
+    /// The config and the manifest, then reading the manifest back.
+    Manifest,
 }
 
 /// Receives [`PushEvent`]s; the desktop app forwards them to a Tauri channel, the CLI draws bars.
@@ -110,7 +139,7 @@ pub struct PushRequest {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PushOutcome {
     /// The pushed reference, pinned: `host/repo:tag@sha256:...`.
     pub reference: String,
@@ -126,7 +155,7 @@ pub struct PushOutcome {
 }
 
 /// One layer of a pushed image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PushedLayer {
     pub diff_id: String,
     /// The registry digest of the (compressed) blob.
@@ -136,7 +165,7 @@ pub struct PushedLayer {
 }
 
 /// How a layer got into the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum How {
     /// Its bytes were sent in this push.
@@ -232,6 +261,9 @@ impl Slipway {
                 size: *size,
             });
         }
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::Checking,
+        });
         let known = ctx.cache.engine_knows(self.engine().endpoint());
         let kind = self.engine().info().await?.kind;
         let route = self
@@ -268,6 +300,11 @@ impl Slipway {
         let everything_cached = known_config.is_some() && cached.len() == unique.len();
         let mut entries: Option<Entries> = (!everything_cached)
             .then(|| Box::pin(self.engine().export_archive(&request.image, CHUNK)) as Entries);
+        if entries.is_some() {
+            ctx.emit(PushEvent::Phase {
+                phase: PushPhase::Exporting,
+            });
+        }
 
         let mut settled: HashMap<String, PushedLayer> = HashMap::new();
         for (diff_id, layer) in &cached {
@@ -284,7 +321,14 @@ impl Slipway {
                     Box::pin(self.engine().export_archive(&request.image, CHUNK))
                 });
                 let exported = self
-                    .export_missing(&ctx, entries, &request.image, &diff_ids, &settled)
+                    .export_missing(
+                        &ctx,
+                        entries,
+                        &request.image,
+                        &diff_ids,
+                        &layer_sizes,
+                        &settled,
+                    )
                     .await?;
                 let resolved = resolve::resolve(&exported.documents)?;
                 if !resolve::is_image(&exported.documents, &resolved.config_digest, &details.id) {
@@ -310,6 +354,9 @@ impl Slipway {
         let layers = self.layers_in_order(&ctx, &diff_ids, &settled, &exported)?;
 
         // The config, then the manifest that names it and the layers in diff_id order.
+        ctx.emit(PushEvent::Phase {
+            phase: PushPhase::Manifest,
+        });
         let repo = ctx.target.repository().to_string();
         let config_size = config.len() as u64;
         ctx.client
@@ -355,10 +402,12 @@ impl Slipway {
         entries: Entries,
         image: &str,
         diff_ids: &[String],
+        layer_sizes: &[u64],
         settled: &HashMap<String, PushedLayer>,
     ) -> Result<Exported> {
         let plan = Plan {
             diff_ids: diff_ids.to_vec(),
+            sizes: layer_sizes.to_vec(),
             settled: settled.keys().cloned().collect(),
             settled_sizes: settled
                 .keys()

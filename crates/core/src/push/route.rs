@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use slipway_engine::images::ImageDetails;
 use slipway_engine::system::{EngineKind, ImageStore};
+use ts_rs::TS;
 
 use crate::{Error, Result, Slipway};
 
@@ -22,7 +23,7 @@ use crate::{Error, Result, Slipway};
 const ENGINE_MAY_COMPRESS: u64 = 64 << 20;
 
 /// Which way to push.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// The engine's push when it costs only what changed, the export otherwise.

@@ -33,6 +33,7 @@ pub(super) async fn settle_from_cache(
     {
         ctx.emit(PushEvent::Exists {
             blob: diff_id.to_string(),
+            digest: cached.compressed.to_string(),
         });
         remember_here(ctx, diff_id, cached)?;
         return Ok(Some(pushed(How::Exists)));
@@ -52,6 +53,7 @@ pub(super) async fn settle_from_cache(
         {
             ctx.emit(PushEvent::Mounted {
                 blob: diff_id.to_string(),
+                digest: cached.compressed.to_string(),
                 from: from.to_string(),
             });
             remember_here(ctx, diff_id, cached)?;
@@ -106,6 +108,7 @@ async fn upload_cached(ctx: &Arc<Ctx>, diff_id: &str, layer: CachedLayer) -> Res
     } else {
         ctx.emit(PushEvent::Exists {
             blob: diff_id.to_string(),
+            digest: layer.compressed.to_string(),
         });
     }
     remember_here(ctx, diff_id, &layer)

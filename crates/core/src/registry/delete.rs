@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
+use ts_rs::TS;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ use super::{parse, RegistryAccess};
 use crate::{Error, Result};
 
 /// What a delete of one reference takes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DeleteScope {
     /// The tag named, and nothing else; other tags on the same digest stay.
@@ -35,7 +36,7 @@ pub enum DeleteScope {
 }
 
 /// Which tags of a repository a bulk delete takes. Each given criterion narrows the choice.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Selection {
     /// Exactly these tags (checkboxes); empty means every tag.
     #[serde(default)]
@@ -52,7 +53,7 @@ pub struct Selection {
 }
 
 /// One manifest a plan touches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PlannedManifest {
     pub digest: String,
     /// Its tags that go.
@@ -62,7 +63,7 @@ pub struct PlannedManifest {
 }
 
 /// Everything a delete will do, shown before anything is deleted; after [`execute`], what it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DeletePlan {
     /// `host/repo`.
     pub repository: String,

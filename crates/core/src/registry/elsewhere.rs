@@ -6,11 +6,12 @@
 //! run the images do, and each tool spells it differently.
 
 use std::path::Path;
+use ts_rs::TS;
 
 use serde::{Deserialize, Serialize};
 
 /// One file to write on the other machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Snippet {
     /// `Docker`, `containerd`, `Podman`, `k3s`.
     pub tool: String,
@@ -23,7 +24,7 @@ pub struct Snippet {
 }
 
 /// The "use this registry from another machine" panel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Elsewhere {
     pub address: String,
     /// How the other machine must reach it: `http`, `https with a private CA`, `https`.

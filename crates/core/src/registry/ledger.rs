@@ -8,6 +8,7 @@
 //! once. That is what [`Inventory::frees`] computes, and what the delete confirmation shows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use ts_rs::TS;
 
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -196,7 +197,7 @@ impl Inventory {
 }
 
 /// One line of the ledger: a repository, or a tag of one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct UsageEntry {
     /// `repo` for a registry's ledger, `tag` for a repository's.
     pub name: String,
@@ -211,7 +212,7 @@ pub struct UsageEntry {
 }
 
 /// The ledger of a registry (one entry per repository) or of a repository (one per tag).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Usage {
     /// `host` or `host/repo`.
     pub scope: String,

@@ -10,8 +10,10 @@ pub mod elsewhere;
 pub mod ledger;
 pub mod tags;
 
-pub use delete::{bulk_plan, delete, delete_plan, execute, DeletePlan, DeleteScope, Selection};
-pub use elsewhere::{elsewhere, Elsewhere};
+pub use delete::{
+    bulk_plan, delete, delete_plan, execute, DeletePlan, DeleteScope, PlannedManifest, Selection,
+};
+pub use elsewhere::{elsewhere, Elsewhere, Snippet};
 pub use ledger::{usage, Inventory, Usage, UsageEntry};
 pub use tags::{tag_page, tag_rows, TagPage, TagRow, TagSort};
 
@@ -26,6 +28,7 @@ use slipway_oci::manifests::{digest_of, platforms_of, ManifestKind};
 use slipway_oci::{
     Client, ClientOptions, CredentialSource, CredentialStore, PlatformSpec, Reference,
 };
+use ts_rs::TS;
 
 use crate::{Error, Result};
 
@@ -81,7 +84,7 @@ pub async fn catalog(registry: &str, access: &RegistryAccess) -> Result<Vec<Stri
 }
 
 /// One screen of a registry's catalog, paged by the registry itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CatalogPage {
     pub repositories: Vec<String>,
     /// The last name of this page when the registry says more follow; pass it back as `last`.
@@ -142,7 +145,7 @@ pub async fn login(
 }
 
 /// One layer or the config, as listed by [`inspect`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct BlobDto {
     pub digest: String,
     pub size: u64,
@@ -150,7 +153,7 @@ pub struct BlobDto {
 }
 
 /// One step of the image's history, from its config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RemoteHistoryDto {
     pub created: Option<String>,
     pub created_by: Option<String>,
@@ -158,7 +161,7 @@ pub struct RemoteHistoryDto {
 }
 
 /// What `inspect` shows about a remote image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RemoteImageDto {
     pub reference: String,
     pub digest: String,
@@ -174,7 +177,9 @@ pub struct RemoteImageDto {
     pub created: Option<String>,
     pub history: Vec<RemoteHistoryDto>,
     /// The manifest exactly as the registry sent it.
+    #[ts(type = "unknown")]
     pub manifest: serde_json::Value,
+    #[ts(type = "unknown")]
     pub config_json: Option<serde_json::Value>,
 }
 
@@ -283,7 +288,7 @@ pub enum PlatformChoice {
 }
 
 /// Progress of a copy: one event per blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CopyEvent {
     Exists { digest: String },
@@ -294,7 +299,7 @@ pub enum CopyEvent {
 
 pub type CopyProgress = Arc<dyn Fn(CopyEvent) + Send + Sync>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CopyOutcome {
     pub reference: String,
     pub digest: String,

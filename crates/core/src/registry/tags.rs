@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use ts_rs::TS;
 
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use super::{inspect, parse, tags, RegistryAccess};
 use crate::Result;
 
 /// A tag with what its manifest says, for the registry browser's tag table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TagRow {
     pub tag: String,
     pub digest: Option<String>,
@@ -29,7 +30,7 @@ pub struct TagRow {
 }
 
 /// How the tag table is ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TagSort {
     /// Newest first by the config's `created`; tags without a date last, then by version.
@@ -57,7 +58,7 @@ impl std::str::FromStr for TagSort {
 }
 
 /// One screen of the tag table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TagPage {
     pub rows: Vec<TagRow>,
     /// How many tags the repository has in all.
