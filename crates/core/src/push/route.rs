@@ -66,8 +66,11 @@ impl Slipway {
         if details.tags.is_empty() || own_compression {
             return Ok(Route::Export);
         }
-        // An image the engine pulled or pushed itself has registry digests for all its layers.
-        let knows = |diff_id: &String| !details.digests.is_empty() || known.contains(diff_id);
+        // A Docker image with registry digests was pulled or pushed by the engine, which then
+        // knows all its layers. Podman lists digests for images it loaded or built as well, so
+        // there only Slipway's own record counts.
+        let pushed_or_pulled = kind == EngineKind::Docker && !details.digests.is_empty();
+        let knows = |diff_id: &String| pushed_or_pulled || known.contains(diff_id);
         let new_to_engine: u64 = details
             .diff_ids
             .iter()
