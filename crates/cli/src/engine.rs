@@ -1,5 +1,5 @@
-//! The engine subcommands: status, images, ps, pull, run, exec, diff, commit, tag, rmi, rm, stop,
-//! log.
+//! The engine subcommands: status, images, ps, pull, run, exec, diff, commit, dockerfile, tag,
+//! rmi, rm, stop, log.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -87,6 +87,16 @@ pub enum EngineCommand {
         /// secrets redacted, newest 64 KiB). Anyone who can pull the image can read it.
         #[arg(long)]
         workshop_log: bool,
+    },
+    /// Print the workshop's recipe as a Dockerfile: FROM its base image (by registry digest
+    /// when it has one), every command that succeeded as RUN, then the given config changes.
+    Dockerfile {
+        /// The workshop container, id or name.
+        container: String,
+        /// A config change to end the recipe with, as for commit (repeatable),
+        /// e.g. --change 'CMD ["python3","app.py"]'.
+        #[arg(short, long = "change", value_name = "INSTRUCTION")]
+        change: Vec<String>,
     },
     /// Give an image another name.
     Tag {
@@ -294,6 +304,9 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
             } else {
                 println!("{}", outcome.image_id);
             }
+        }
+        EngineCommand::Dockerfile { container, change } => {
+            print!("{}", slipway.dockerfile(&container, &change).await?);
         }
         EngineCommand::Tag { source, target } => slipway.tag(&source, &target).await?,
         EngineCommand::Rmi { force, images } => {

@@ -20,6 +20,7 @@ pub mod names;
 pub mod profiles;
 pub mod pull_back;
 pub mod push;
+pub mod recipe;
 pub mod registry;
 pub mod registry_gc;
 mod relay;
