@@ -6,6 +6,7 @@
 //! change parsed (see [`change`]) before the engine is asked.
 
 pub mod blob_cache;
+pub mod build;
 pub mod change;
 pub mod commit;
 pub mod console;

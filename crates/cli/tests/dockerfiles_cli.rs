@@ -1,5 +1,6 @@
-//! `slipway dockerfile`: the recipe of a workshop, built with `docker build` on the real engine,
-//! makes an image that holds what the workshop made.
+//! Dockerfiles both ways on the real engine: `slipway dockerfile` writes a workshop's recipe, which
+//! `docker build` turns into an image holding what the workshop made; `slipway build` builds a
+//! folder with a Dockerfile, its output streamed.
 
 use std::process::{Command, Output};
 
@@ -115,5 +116,68 @@ fn the_exported_dockerfile_builds_an_image_with_the_workshops_files() {
     assert_eq!(
         text(&out.stdout),
         "made in a workshop\nline one\nline two\n"
+    );
+}
+
+#[test]
+fn build_makes_an_image_from_a_folder_and_streams_its_output() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let mut cleanup = Cleanup::default();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("greeting.txt"), "built by slipway\n").unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nCOPY greeting.txt /greeting.txt\nRUN echo step-output-marker\n\
+             CMD [\"cat\", \"/greeting.txt\"]\n"
+        ),
+    )
+    .unwrap();
+    let image = format!("slipway-test/{}:built", unique("build-cli"));
+    cleanup.images.push(image.clone());
+
+    let dir = context.path().to_str().unwrap();
+    let out = slipway(data.path(), &["build", dir, "-t", &image]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("step-output-marker"),
+        "the build's output is shown: {}",
+        text(&out.stderr)
+    );
+    let id = text(&out.stdout).trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+
+    let run = Command::new("docker")
+        .args(["run", "--rm", &image])
+        .output()
+        .unwrap();
+    assert_eq!(text(&run.stdout), "built by slipway\n");
+
+    // A failing step fails the command with the engine's message.
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {base}\nRUN exit 3\n"),
+    )
+    .unwrap();
+    let out = slipway(data.path(), &["build", dir, "-t", &image]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("returned a non-zero code: 3"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A folder without a Dockerfile is refused before the engine is asked.
+    let empty = tempfile::tempdir().unwrap();
+    let out = slipway(
+        data.path(),
+        &["build", empty.path().to_str().unwrap(), "-t", &image],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("has no Dockerfile"),
+        "{}",
+        text(&out.stderr)
     );
 }
