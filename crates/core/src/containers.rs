@@ -30,7 +30,7 @@ pub struct ContainerDto {
     pub status: String,
     /// Seconds since the Unix epoch.
     pub created: i64,
-    /// True for Slipway workshop containers: those with a workshop log in this data directory.
+    /// True for Slipway workshop containers.
     pub workshop: bool,
 }
 
