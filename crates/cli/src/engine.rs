@@ -1,5 +1,5 @@
-//! The engine subcommands: status, images, ps, pull, run, exec, diff, commit, tag, rmi, rm, stop,
-//! log.
+//! The engine subcommands: status, images, ps, pull, run, exec, diff, commit, dockerfile, build,
+//! tag, rmi, rm, stop, log.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -87,6 +87,25 @@ pub enum EngineCommand {
         /// secrets redacted, newest 64 KiB). Anyone who can pull the image can read it.
         #[arg(long)]
         workshop_log: bool,
+    },
+    /// Print the workshop's recipe as a Dockerfile: FROM its base image (by registry digest
+    /// when it has one), every command that succeeded as RUN, then the given config changes.
+    Dockerfile {
+        /// The workshop container, id or name.
+        container: String,
+        /// A config change to end the recipe with, as for commit (repeatable),
+        /// e.g. --change 'CMD ["python3","app.py"]'.
+        #[arg(short, long = "change", value_name = "INSTRUCTION")]
+        change: Vec<String>,
+    },
+    /// Build an image from a folder holding a Dockerfile; the build's output goes to stderr as
+    /// it arrives, the new image's id to stdout.
+    Build {
+        /// The folder: its Dockerfile and everything beside it (the build context).
+        dir: std::path::PathBuf,
+        /// The new image's name, e.g. 127.0.0.1:5000/team/hello:1.0.
+        #[arg(short, long)]
+        tag: String,
     },
     /// Give an image another name.
     Tag {
@@ -294,6 +313,22 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
             } else {
                 println!("{}", outcome.image_id);
             }
+        }
+        EngineCommand::Dockerfile { container, change } => {
+            print!("{}", slipway.dockerfile(&container, &change).await?);
+        }
+        EngineCommand::Build { dir, tag } => {
+            let id = slipway
+                .build_with(&dir, &tag, |text| {
+                    // The Dockerfile's commands print what they like; keep line breaks, show
+                    // every other control character as an escape.
+                    let shown: Vec<String> = text.split('\n').map(crate::format::escape).collect();
+                    let mut err = std::io::stderr().lock();
+                    let _ = err.write_all(shown.join("\n").as_bytes());
+                    let _ = err.flush();
+                })
+                .await?;
+            println!("{id}");
         }
         EngineCommand::Tag { source, target } => slipway.tag(&source, &target).await?,
         EngineCommand::Rmi { force, images } => {

@@ -7,7 +7,7 @@ use slipway_engine::commit::CommitSpec;
 use ts_rs::TS;
 
 use crate::change::parse_changes;
-use crate::error::{Hint, CONTAINER_HINT};
+use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::names::{check_tag_target, split_target};
 use crate::workshop_log::{label_log, label_text, LOG_LABEL};
 use crate::{Error, Result, Slipway};
@@ -73,6 +73,18 @@ impl Slipway {
             config
                 .labels
                 .insert(LOG_LABEL.to_string(), label_text(&label_log(&log)));
+        }
+        // The workshop runs a keep-alive shell, and the engine takes every field the request
+        // leaves empty from the container, so without this the image would start that shell
+        // instead of what its base image starts.
+        if config.cmd.is_none() && config.entrypoint.is_none() {
+            let base = self
+                .engine()
+                .inspect_image(&state.image_id)
+                .await
+                .hint(IMAGE_HINT)?;
+            config.cmd = base.config.cmd;
+            config.entrypoint = base.config.entrypoint;
         }
         let (repository, tag) = target.unzip();
         let spec = CommitSpec {

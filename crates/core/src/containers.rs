@@ -9,7 +9,6 @@ use ts_rs::TS;
 
 use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::names::check_reference;
-use crate::workshop_log::WORKSHOP_LABEL;
 use crate::{Error, Result, Slipway};
 
 /// One container.
@@ -103,6 +102,7 @@ fn check_container_name(name: &str) -> Result<()> {
 impl Slipway {
     /// Every container, stopped ones included, newest first.
     pub async fn containers(&self) -> Result<Vec<ContainerDto>> {
+        let logs = self.logs_store();
         let mut list: Vec<ContainerDto> = self
             .engine()
             .list_containers()
@@ -111,7 +111,7 @@ impl Slipway {
             .map(|c| ContainerDto {
                 short_id: c.id.chars().take(12).collect(),
                 name: c.names.first().cloned().unwrap_or_default(),
-                workshop: c.labels.contains_key(WORKSHOP_LABEL),
+                workshop: logs.exists(&c.id),
                 id: c.id,
                 image: c.image,
                 command: c.command,
@@ -213,8 +213,10 @@ impl Slipway {
             env: Vec::new(),
             tty: true,
         };
-        let labels = HashMap::from([(WORKSHOP_LABEL.to_string(), "1".to_string())]);
-        let id = self.create_and_start(&request, labels, true).await?;
+        // No marker label: the workshop is known by its log (see `LogStore::exists`).
+        let id = self
+            .create_and_start(&request, HashMap::new(), true)
+            .await?;
         self.logs_store().start(&id, image)?;
         self.container(&id).await
     }

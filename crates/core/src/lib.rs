@@ -6,6 +6,7 @@
 //! change parsed (see [`change`]) before the engine is asked.
 
 pub mod blob_cache;
+pub mod build;
 pub mod change;
 pub mod commit;
 pub mod console;
@@ -20,6 +21,7 @@ pub mod names;
 pub mod profiles;
 pub mod pull_back;
 pub mod push;
+pub mod recipe;
 pub mod registry;
 pub mod registry_gc;
 mod relay;

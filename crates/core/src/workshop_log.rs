@@ -26,9 +26,6 @@ use crate::{Error, Result};
 /// The image label that carries the log of the workshop an image was committed from.
 pub const LOG_LABEL: &str = "dev.slipway.workshop-log";
 
-/// The container label that marks a container as a Slipway workshop.
-pub const WORKSHOP_LABEL: &str = "dev.slipway.workshop";
-
 /// One command run in the workshop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct LogEntry {
@@ -266,6 +263,14 @@ impl LogStore {
             ..WorkshopLog::default()
         };
         self.save(&log)
+    }
+
+    /// Whether `container_id` is a workshop, i.e. has a log. This is how workshops are known: a
+    /// container label would not do, because the engine merges the container's labels into every
+    /// image committed from it, and no commit option removes one (an empty value is still a
+    /// label), so containers run from those images would look like workshops too.
+    pub fn exists(&self, container_id: &str) -> bool {
+        self.path(container_id).is_file()
     }
 
     /// Appends one entry.

@@ -7,6 +7,7 @@
 //! `Err` so that a failed pull can never look like a finished one.
 
 pub mod archive;
+pub mod build;
 pub mod changes;
 pub mod commit;
 pub mod containers;
