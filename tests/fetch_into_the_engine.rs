@@ -62,15 +62,17 @@ async fn lying_registry(layer: Bytes, served: Bytes) -> String {
     addr.to_string()
 }
 
-/// A one-file layer tar.
-fn layer_tar() -> Bytes {
+/// A one-file layer tar holding `content`. Each test plants its own content: the engine shares
+/// one download between pulls of the same digest, so two tests with one layer would see each
+/// other's registry.
+fn layer_tar(content: &[u8]) -> Bytes {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
-    header.set_size(6);
+    header.set_size(content.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
     builder
-        .append_data(&mut header, "planted.txt", &b"hello\n"[..])
+        .append_data(&mut header, "planted.txt", content)
         .unwrap();
     Bytes::from(builder.into_inner().unwrap())
 }
@@ -104,7 +106,7 @@ fn engine_has(image: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_longer_than_its_descriptor_never_reaches_the_engine() {
-    let layer = layer_tar();
+    let layer = layer_tar(b"longer\n");
     let mut longer = layer.to_vec();
     longer.extend_from_slice(&[0x42; 4096]);
     let addr = lying_registry(layer, Bytes::from(longer)).await;
@@ -118,7 +120,7 @@ async fn a_blob_longer_than_its_descriptor_never_reaches_the_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_that_does_not_match_its_digest_never_reaches_the_engine() {
-    let layer = layer_tar();
+    let layer = layer_tar(b"mismatched\n");
     let mut other = layer.to_vec();
     other[600] ^= 0xff;
     let addr = lying_registry(layer, Bytes::from(other)).await;
