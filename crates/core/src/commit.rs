@@ -108,12 +108,8 @@ impl Slipway {
     /// The workshop-log label a commit of `container` would store, exactly as it would be
     /// stored, for the commit dialog's preview.
     pub async fn workshop_log_label(&self, container: &str) -> Result<String> {
-        let state = self
-            .engine()
-            .inspect_container(container)
-            .await
-            .hint(CONTAINER_HINT)?;
-        let log = self.logs_store().load(&state.id)?;
+        let id = self.container_id(container).await?;
+        let log = self.logs_store().load(&id)?;
         Ok(label_text(&label_log(&log)))
     }
 }

@@ -28,10 +28,7 @@ pub enum Compression {
 impl Compression {
     /// The name the push cache files layers under.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
+        cache_name(self.layer())
     }
 
     pub(crate) fn layer(self) -> LayerCompression {
@@ -48,6 +45,15 @@ impl Compression {
             Compression::Gzip => Flavor::Docker,
             Compression::Zstd => Flavor::Oci,
         }
+    }
+}
+
+/// The name the push cache files a layer compressed this way under: a layer compressed with
+/// gzip and with zstd are two different blobs.
+pub(crate) fn cache_name(compression: LayerCompression) -> &'static str {
+    match compression {
+        LayerCompression::Gzip => "gzip",
+        LayerCompression::Zstd => "zstd",
     }
 }
 

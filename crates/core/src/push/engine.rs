@@ -119,13 +119,7 @@ impl Slipway {
                 }
             };
             ctx.advance(layer_sizes.get(i).copied().unwrap_or(0));
-            // Another push of this layer, from any engine and either route, then finds it by
-            // HEAD or mounts it instead of compressing it.
             if let Some(compression) = slipway_oci::image::compression_of(&desc.media_type) {
-                let name = match compression {
-                    slipway_oci::image::LayerCompression::Gzip => "gzip",
-                    slipway_oci::image::LayerCompression::Zstd => "zstd",
-                };
                 let cached = CachedLayer {
                     compressed: digest.clone(),
                     compressed_size: desc.size,
@@ -133,8 +127,7 @@ impl Slipway {
                     media_type: desc.media_type.clone(),
                     locations: Default::default(),
                 };
-                ctx.cache
-                    .put(name, diff_id, cached, Some(&ctx.target.name()))?;
+                ctx.remember_pushed(diff_id, compression, cached)?;
             }
             layers.push(PushedLayer {
                 diff_id: diff_id.clone(),

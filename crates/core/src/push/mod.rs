@@ -202,6 +202,23 @@ impl Ctx {
         });
     }
 
+    /// Files a layer the registry now holds as `layer.compressed` (compressed with
+    /// `compression`), so another push of it, from any engine and either route, finds it by
+    /// HEAD or mounts it instead of compressing it.
+    fn remember_pushed(
+        &self,
+        diff_id: &str,
+        compression: slipway_oci::image::LayerCompression,
+        layer: crate::blob_cache::CachedLayer,
+    ) -> Result<()> {
+        self.cache.put(
+            codec::cache_name(compression),
+            diff_id,
+            layer,
+            Some(&self.target.name()),
+        )
+    }
+
     pub(crate) fn count_uploaded(&self, bytes: u64) {
         self.uploaded.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -452,14 +469,7 @@ impl Slipway {
                         media_type: Flavor::Oci.layer_media_type(passed.compression).to_string(),
                         locations: Default::default(),
                     };
-                    // Filed under its compression, so another push of the same layer (from any
-                    // engine) finds it in the registry by HEAD instead of compressing it.
-                    let name = match passed.compression {
-                        slipway_oci::image::LayerCompression::Gzip => "gzip",
-                        slipway_oci::image::LayerCompression::Zstd => "zstd",
-                    };
-                    ctx.cache
-                        .put(name, diff_id, layer, Some(&ctx.target.name()))?;
+                    ctx.remember_pushed(diff_id, passed.compression, layer)?;
                     return Ok(PushedLayer {
                         diff_id: diff_id.clone(),
                         digest: passed.digest.to_string(),
