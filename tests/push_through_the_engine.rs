@@ -171,3 +171,29 @@ async fn incremental_after_an_engine_push(name: &str) {
         "on {name}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engines_push_refuses_a_compression_it_cannot_do() {
+    let reg = Registry::plain();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let err = slipway
+        .push(
+            PushRequest {
+                image: slipway_tests::base_image(),
+                target: format!("{}/relay/zstd:1", reg.addr()),
+                access: RegistryAccess {
+                    anonymous: true,
+                    ..Default::default()
+                },
+                compression: slipway_core::push::Compression::Zstd,
+                route: Route::Engine,
+                ..Default::default()
+            },
+            Arc::new(|_| {}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input", "{err}");
+    assert!(err.to_string().contains("drop --zstd"), "{err}");
+}
