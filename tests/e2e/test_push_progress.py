@@ -44,11 +44,12 @@ def profile_for(driver, registry, name="e2e-progress"):
 
 
 def image_with_a_big_layer(base_image, ref, cleanup):
-    """The base plus 150 MB that do not compress: enough work to watch, and too much new data for
+    """The base plus 300 MB that do not compress: enough work to watch (150 MB was sometimes over
+    between two samples on a busy machine), and too much new data for
     the engine's own single-core push, so the export route runs."""
     name = f"slipway-e2e-progress-{int(time.time())}"
     subprocess.run(
-        ["docker", "run", "--name", name, base_image, "sh", "-c", "head -c 150000000 /dev/urandom > /big.bin"],
+        ["docker", "run", "--name", name, base_image, "sh", "-c", "head -c 300000000 /dev/urandom > /big.bin"],
         check=True,
         capture_output=True,
     )
