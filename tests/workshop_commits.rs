@@ -1,9 +1,9 @@
 //! What a commit of a workshop carries over to its image, on the real engine: never the mark of a
 //! workshop, and the base image's CMD unless the commit sets one.
 
-mod issue_2_common;
+mod engine_cleanup;
 
-use issue_2_common::Cleanup;
+use engine_cleanup::Cleanup;
 use slipway_core::CommitRequest;
 use slipway_tests::{base_image, connect, run, unique};
 

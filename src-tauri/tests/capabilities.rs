@@ -18,7 +18,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 #[test]
-fn issue_4_handler_build_rs_and_capability_list_the_same_commands() {
+fn handler_build_rs_and_capability_list_the_same_commands() {
     let lib = read("src/lib.rs");
     let handler: BTreeSet<String> = between(&lib, "generate_handler![", "]")
         .split(',')

@@ -32,7 +32,7 @@ fn invoke(cmd: &str, args: Value) -> Result<Value, Value> {
 
 /// One test, so the config dir set for it is not raced by another test thread.
 #[test]
-fn issue_4_commands_are_wired_and_errors_are_code_and_message() {
+fn commands_are_wired_and_errors_are_code_and_message() {
     let home = tempfile::tempdir().unwrap();
     // The profile store lives under the config dir; point it at a temp dir for this process.
     std::env::set_var("XDG_CONFIG_HOME", home.path());

@@ -1,9 +1,9 @@
-"""Issue 4 end to end in the real window: Xvfb + tauri-driver + WebKitWebDriver."""
+"""End to end in the real window: Xvfb + tauri-driver + WebKitWebDriver."""
 
 from helpers import attr, el, nav, screenshot, tid, wait_for
 
 
-def test_issue_4_window_opens_and_shows_engine_status(driver, out_dir):
+def test_window_opens_and_shows_engine_status(driver, out_dir):
     # The first paint can take 10+ s on a loaded machine: wait for the page to say it is ready.
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
     # The window is shared by the session's tests: show the Engine view whatever ran before.
@@ -19,7 +19,7 @@ def test_issue_4_window_opens_and_shows_engine_status(driver, out_dir):
     assert "Docker" in el(driver, tid("engine-name")).text
 
 
-def test_issue_4_the_page_may_call_only_slipways_commands(driver):
+def test_the_page_may_call_only_slipways_commands(driver):
     """The capability grants Slipway's own commands only: Tauri's built-in window commands are refused."""
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
     result = driver.execute_async_script(

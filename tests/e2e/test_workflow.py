@@ -1,4 +1,4 @@
-"""Issue 4: the whole workflow by clicking in the real window — base image, console, changes,
+"""The whole workflow by clicking in the real window — base image, console, changes,
 commit with CMD, push to a loopback registry, find it in the browser with skopeo's digest, delete."""
 
 import subprocess
@@ -16,7 +16,7 @@ def ready(driver):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
 
 
-def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registry, cleanup):
+def test_whole_workflow_by_clicking(driver, out_dir, base_image, registry, cleanup):
     ready(driver)
     repo = f"e2e/hello{int(time.time())}"
     tag = "1.0"
@@ -202,7 +202,7 @@ def test_issue_4_whole_workflow_by_clicking(driver, out_dir, base_image, registr
     subprocess.run(["docker", "rmi", ref], capture_output=True)
 
 
-def test_issue_4_managed_local_registry_starts_and_stops(driver, out_dir):
+def test_managed_local_registry_starts_and_stops(driver, out_dir):
     ready(driver)
     nav(driver, "engine")
     # conftest points SLIPWAY_LOCAL_REGISTRY_ADDR at a free port, so nothing answers there.
@@ -218,7 +218,7 @@ def test_issue_4_managed_local_registry_starts_and_stops(driver, out_dir):
     wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")
 
 
-def test_issue_4_wrong_registry_address_shows_a_clear_error(driver, out_dir):
+def test_wrong_registry_address_shows_a_clear_error(driver, out_dir):
     ready(driver)
     nav(driver, "registries")
     click(driver, "#profile-clear")
@@ -237,7 +237,7 @@ def test_issue_4_wrong_registry_address_shows_a_clear_error(driver, out_dir):
     assert "127.0.0.1:1" in msg, msg
 
 
-def test_issue_4_push_can_be_cancelled(driver, out_dir, base_image, registry, cleanup):
+def test_push_can_be_cancelled(driver, out_dir, base_image, registry, cleanup):
     """A push of a big layer stops when the user presses Cancel, and says so."""
     ready(driver)
     nav(driver, "workshop")
@@ -272,7 +272,7 @@ def test_issue_4_push_can_be_cancelled(driver, out_dir, base_image, registry, cl
     click(driver, tid("ws-stop"))
 
 
-def test_issue_4_first_push_to_the_default_local_registry_offers_to_start_it(driver, out_dir, base_image):
+def test_first_push_to_the_default_local_registry_offers_to_start_it(driver, out_dir, base_image):
     """A newcomer pushes to the default `local` profile before any registry runs: the error comes
     with a button that starts Slipway's registry and pushes again."""
     ready(driver)
@@ -296,7 +296,7 @@ def test_issue_4_first_push_to_the_default_local_registry_offers_to_start_it(dri
     wait_for(driver, lambda d: attr(d, tid("local-registry-state"), "data-state") == "stopped", 30, "stopped")
 
 
-def test_issue_4_profiles_are_edited_and_removed(driver, app_home):
+def test_profiles_are_edited_and_removed(driver, app_home):
     ready(driver)
     nav(driver, "registries")
     click(driver, "#profile-clear")

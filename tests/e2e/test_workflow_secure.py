@@ -1,4 +1,4 @@
-"""Issue 4: a registry with TLS from a private CA and a password. The profile keeps the CA file
+"""A registry with TLS from a private CA and a password. The profile keeps the CA file
 and username; the password goes to the credential store, never into the profile file."""
 
 import json
@@ -13,7 +13,7 @@ def ready(driver):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
 
 
-def test_issue_4_tls_and_password_profile_then_add_image_across_registries(
+def test_tls_and_password_profile_then_add_image_across_registries(
     driver, out_dir, app_home, base_image, registry, secure_registry
 ):
     ready(driver)

@@ -1,4 +1,4 @@
-//! Registries with TLS and authentication, for issue 3: TLS with a CA made here plus htpasswd
+//! Registries with TLS and authentication: TLS with a CA made here plus htpasswd
 //! (bcrypt) Basic auth, and token auth with a small token server that signs JWTs with a test key.
 //!
 //! Certificates and keys are made with the `openssl` command and the password file with

@@ -98,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_sizes_read_like_docker() {
+    fn sizes_read_like_docker() {
         assert_eq!(super::size(830), "830B");
         assert_eq!(super::size(1_500_000), "1.5MB");
         assert_eq!(super::size(12_000), "12kB");

@@ -7,7 +7,7 @@
 mod engine;
 mod format;
 mod housekeeping;
-// Registry subcommands live in registry.rs (issue 3) and are flattened into `Command` below.
+// Registry subcommands live in registry.rs and are flattened into `Command` below.
 mod registry;
 
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! Registry subcommands: push, fetch, copy, catalog, tags, inspect, delete, login, probe.
 //!
-//! This module belongs to the registry work (issue 3); main.rs hooks it in twice. Flattened, its
+//! main.rs hooks it in twice. Flattened, its
 //! subcommands appear at the top level beside the engine ones; there the engine side already owns
 //! `pull` (through the engine) and `rm` (containers), so pulling straight from a registry is
 //! `fetch` and removing a remote image is `delete`. Under `slipway registry` the same commands

@@ -403,7 +403,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issue_2_cmd_exec_and_shell_forms() {
+    fn cmd_exec_and_shell_forms() {
         assert_eq!(
             parse_change(r#"CMD ["python3","app.py"]"#).unwrap(),
             Change::Cmd(vec!["python3".into(), "app.py".into()])
@@ -419,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_bad_exec_form_is_refused() {
+    fn bad_exec_form_is_refused() {
         let error = parse_change("CMD ['python3', 'app.py']").unwrap_err();
         assert!(matches!(error, ChangeError::BadExecForm { .. }), "{error}");
         assert!(error.to_string().contains("double quotes"));
@@ -434,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_env_forms() {
+    fn env_forms() {
         assert_eq!(
             parse_change(r#"ENV GREETING="hello world" PORT=8080"#).unwrap(),
             Change::Env(vec![
@@ -465,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_expose_label_user_workdir() {
+    fn expose_label_user_workdir() {
         assert_eq!(
             parse_change("EXPOSE 8080 53/udp").unwrap(),
             Change::Expose(vec!["8080/tcp".into(), "53/udp".into()])
@@ -509,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_changes_fold_in_order() {
+    fn changes_fold_in_order() {
         let config = parse_changes(&[
             "CMD a",
             r#"CMD ["b"]"#,

@@ -677,7 +677,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn issue_4_managed_registry_starts_answers_and_stops() {
+    async fn managed_registry_starts_answers_and_stops() {
         if !Path::new(DEBIAN_REGISTRY).is_file() {
             eprintln!("skipped: {DEBIAN_REGISTRY} is not installed");
             return;
@@ -694,7 +694,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn issue_4_someone_elses_registry_is_used_not_replaced() {
+    async fn someone_elses_registry_is_used_not_replaced() {
         // Anything that answers HTTP at the address counts as a registry already there.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -728,7 +728,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn issue_4_neither_binary_nor_engine_says_what_to_install() {
+    async fn neither_binary_nor_engine_says_what_to_install() {
         let dir = tempfile::tempdir().unwrap();
         let reg = LocalRegistry::with_options(LocalRegistryOptions {
             address: free_address(),

@@ -71,7 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issue_2_uppercase_names_say_which_rule() {
+    fn uppercase_names_say_which_rule() {
         let error = check_reference("127.0.0.1:5000/Team/hello:1.0").unwrap_err();
         assert_eq!(error.code(), "invalid_reference");
         assert!(
@@ -81,7 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_bad_tags_are_refused() {
+    fn bad_tags_are_refused() {
         assert!(check_reference("team/hello:-bad").is_err());
         assert!(check_reference(&format!("team/hello:{}", "a".repeat(129))).is_err());
         assert!(check_tag_target(
@@ -91,7 +91,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_split_target_keeps_the_port() {
+    fn split_target_keeps_the_port() {
         let input = "127.0.0.1:5000/team/hello:1.0";
         let reference = check_tag_target(input).unwrap();
         assert_eq!(
@@ -104,7 +104,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_4_each_field_gets_only_its_own_error() {
+    fn each_field_gets_only_its_own_error() {
         let ok = check_parts("127.0.0.1:5000/team/hello", "1.0");
         assert_eq!((ok.repository, ok.tag), (None, None));
 

@@ -365,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_4_profiles_round_trip_and_keep_local_first() {
+    fn profiles_round_trip_and_keep_local_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = ProfileStore::at(dir.path().join("slipway/registries.json"));
         assert_eq!(store.list().unwrap()[0].name, LOCAL_PROFILE);
@@ -395,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_4_wrong_addresses_say_what_is_wrong() {
+    fn wrong_addresses_say_what_is_wrong() {
         for (addr, needle) in [
             ("http://x:5000", "scheme"),
             ("x:5000/v2", "path"),

@@ -334,7 +334,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issue_2_log_round_trips_and_appends() {
+    fn log_round_trips_and_appends() {
         let dir = tempfile::tempdir().unwrap();
         let store = LogStore::new(dir.path());
         store.start("abc", "base:1").unwrap();

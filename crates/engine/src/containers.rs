@@ -321,7 +321,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issue_4_ports_and_mounts_map_to_the_host_config() {
+    fn ports_and_mounts_map_to_the_host_config() {
         let spec = ContainerSpec {
             image: "registry:2".to_string(),
             ports: vec![PublishedPort {

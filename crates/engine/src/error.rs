@@ -125,7 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issue_2_engine_statuses_map_to_what_the_caller_can_do() {
+    fn engine_statuses_map_to_what_the_caller_can_do() {
         let server = |status_code| bollard::errors::Error::DockerResponseServerError {
             status_code,
             message: "No such image: x:1".to_string(),
@@ -147,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_2_unreachable_lists_every_place_and_the_fixes() {
+    fn unreachable_lists_every_place_and_the_fixes() {
         let error = Error::Unreachable {
             attempts: vec![
                 Attempt {

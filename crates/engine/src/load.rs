@@ -1,6 +1,6 @@
 //! Load: a docker-archive tar stream into the engine (`docker load`).
 //!
-//! Added for issue 3's direct pull: Slipway fetches an image from a registry itself (so plain-HTTP
+//! For the direct pull: Slipway fetches an image from a registry itself (so plain-HTTP
 //! and private-CA registries need no daemon.json or certs.d) and hands the engine the archive.
 
 use bytes::Bytes;

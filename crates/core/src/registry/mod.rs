@@ -492,7 +492,7 @@ mod tests {
     use super::wanted_platform;
 
     #[test]
-    fn issue_3_a_platform_without_arch_says_the_form_it_needs() {
+    fn a_platform_without_arch_says_the_form_it_needs() {
         let err = wanted_platform(Some("linux")).unwrap_err();
         assert_eq!(err.code(), "invalid_input");
         assert!(err.to_string().contains("OS/ARCH[/VARIANT]"), "{err}");

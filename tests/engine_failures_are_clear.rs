@@ -1,13 +1,13 @@
-//! Issue 2: the failure paths on the real engine — an unreachable engine, invalid names, tags and
+//! The failure paths on the real engine — an unreachable engine, invalid names, tags and
 //! changes (refused before the engine is asked), missing images and containers, a failing
 //! command's exit code, and cancelling a running command.
 
-mod issue_2_common;
+mod engine_cleanup;
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use issue_2_common::Cleanup;
+use engine_cleanup::Cleanup;
 use slipway_core::{
     CancellationToken, CommitRequest, ConnectOptions, ConsoleEvent, Error, OutputChunk, RunRequest,
     Slipway,
@@ -15,7 +15,7 @@ use slipway_core::{
 use slipway_tests::{base_image, connect, unique};
 
 #[tokio::test]
-async fn issue_2_engine_unreachable_names_the_place_and_the_fix() {
+async fn engine_unreachable_names_the_place_and_the_fix() {
     let error = Slipway::connect_with(ConnectOptions {
         docker_host: Some("unix:///nonexistent.sock".to_string()),
         data_dir: None,
@@ -51,7 +51,7 @@ async fn issue_2_engine_unreachable_names_the_place_and_the_fix() {
 }
 
 #[tokio::test]
-async fn issue_2_invalid_names_tags_and_changes_are_refused_before_the_engine() {
+async fn invalid_names_tags_and_changes_are_refused_before_the_engine() {
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
 
@@ -124,7 +124,7 @@ async fn issue_2_invalid_names_tags_and_changes_are_refused_before_the_engine() 
 }
 
 #[tokio::test]
-async fn issue_2_missing_image_and_container_are_not_found() {
+async fn missing_image_and_container_are_not_found() {
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
     let missing_image = format!("slipway-test/{}:1", unique("absent"));
@@ -172,7 +172,7 @@ async fn issue_2_missing_image_and_container_are_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_failing_command_reports_its_exit_code() {
+async fn failing_command_reports_its_exit_code() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -229,7 +229,7 @@ async fn sleep_is_running(slipway: &Slipway, container: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_cancel_kills_a_running_command_promptly() {
+async fn cancel_kills_a_running_command_promptly() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -277,7 +277,7 @@ async fn issue_2_cancel_kills_a_running_command_promptly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_dropping_the_stream_kills_the_command() {
+async fn dropping_the_stream_kills_the_command() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -311,7 +311,7 @@ async fn issue_2_dropping_the_stream_kills_the_command() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_cancel_right_after_start_still_kills_the_command() {
+async fn cancel_right_after_start_still_kills_the_command() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;

@@ -1,4 +1,4 @@
-//! Issue 3: push an engine image straight to a real registry (Debian's docker-registry), verify it
+//! Push an engine image straight to a real registry (Debian's docker-registry), verify it
 //! with skopeo and docker, re-push from the cache, push to a second registry, copy, delete, and
 //! page through a catalog of more than 250 repositories.
 
@@ -68,7 +68,7 @@ fn anonymous() -> RegistryAccess {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_plain_push_verify_repush_copy_delete() {
+async fn plain_push_verify_repush_copy_delete() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -225,7 +225,7 @@ async fn issue_3_plain_push_verify_repush_copy_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
+async fn catalog_and_tags_page_through_more_than_250_repositories() {
     let reg = Registry::plain();
     let client = anonymous_client(&reg.addr());
     // One tiny image; every other repository gets it by mount, so creating hundreds is cheap.
@@ -280,7 +280,7 @@ async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
     }
     // docker-registry 2.8 ignores `n` for tags (pagination of tags came with distribution 3), so
     // it may answer in one page; when it does page, every page is followed. The fake registry in
-    // issue_3_faults checks tag paging with a Link header.
+    // push_survives_faults checks tag paging with a Link header.
     assert!(tag_pages >= 1);
     assert_eq!(tags.len(), 31);
     let all_tags = registry::tags(&format!("{}/pages/r000", reg.addr()), &anonymous())
@@ -290,7 +290,7 @@ async fn issue_3_catalog_and_tags_page_through_more_than_250_repositories() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_zstd_push_uses_oci_media_types_and_decompresses() {
+async fn zstd_push_uses_oci_media_types_and_decompresses() {
     use slipway_core::push::Compression;
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
@@ -360,7 +360,7 @@ async fn issue_3_zstd_push_uses_oci_media_types_and_decompresses() {
 /// A registry reached by a name that is not `localhost`/127.x speaks HTTP only: without
 /// `--insecure` that is an error saying what to do; with it, plain HTTP is used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_http_only_registry_needs_insecure() {
+async fn http_only_registry_needs_insecure() {
     let reg = Registry::plain();
     // This machine's own host name resolves to loopback (Debian puts it in /etc/hosts), yet is
     // not a loopback name, so it stands for "a registry on host:5000".
@@ -388,7 +388,7 @@ async fn issue_3_http_only_registry_needs_insecure() {
 /// An index with two platforms: inspect picks the platform asked for, and copy takes all
 /// platforms or only the chosen ones (then the copied index lists just those).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_index_platform_choice_for_inspect_and_copy() {
+async fn index_platform_choice_for_inspect_and_copy() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -493,7 +493,7 @@ async fn issue_3_index_platform_choice_for_inspect_and_copy() {
 /// An image built on an already pushed base: only its new layer is compressed; the base layer is
 /// recognised by the cache while the export streams past it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_push_of_a_derived_image_compresses_only_the_new_layer() {
+async fn push_of_a_derived_image_compresses_only_the_new_layer() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();

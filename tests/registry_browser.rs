@@ -1,4 +1,4 @@
-//! Issue 4: what the registry browser shows comes from core, against the real registry: the
+//! What the registry browser shows comes from core, against the real registry: the
 //! catalog a page at a time as the registry pages it, and each tag with its manifest's facts.
 
 use slipway_core::registry::{self, RegistryAccess};
@@ -20,7 +20,7 @@ fn docker_push(registry: &Registry, repo_tag: &str) {
 }
 
 #[tokio::test]
-async fn issue_4_catalog_pages_follow_the_registry_with_last_and_n() {
+async fn catalog_pages_follow_the_registry_with_last_and_n() {
     let registry = Registry::plain();
     for name in ["a", "b", "c", "d", "e"] {
         docker_push(&registry, &format!("browse/{name}:1"));
@@ -49,7 +49,7 @@ async fn issue_4_catalog_pages_follow_the_registry_with_last_and_n() {
 }
 
 #[tokio::test]
-async fn issue_4_tag_rows_carry_digest_size_and_platform() {
+async fn tag_rows_carry_digest_size_and_platform() {
     let registry = Registry::plain();
     docker_push(&registry, "browse/app:1.0");
     docker_push(&registry, "browse/app:stable");

@@ -1,4 +1,4 @@
-//! Issue 3 faults: a connection cut mid-upload (a TCP proxy in front of the real registry), a
+//! A connection cut mid-upload (a TCP proxy in front of the real registry), a
 //! lying registry that serves a blob whose bytes do not match its digest, and each HTTP failure
 //! status turned into its own clear error (an axum fake, since a real registry cannot be made to
 //! produce them on demand).
@@ -200,7 +200,7 @@ async fn push_through_a_cut(rule: CutRule) -> PushOutcome {
 /// state says and cancels the upload, so the layer starts again from its cache file, and the
 /// registry still ends with exactly the right blobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_push_resumes_after_the_connection_is_cut_mid_upload() {
+async fn push_resumes_after_the_connection_is_cut_mid_upload() {
     // 12 MiB into the traffic: inside the second PATCH of the big layer.
     push_through_a_cut(cut_at_byte(12 << 20)).await;
 }
@@ -222,7 +222,7 @@ fn patch_range_start(read: &[u8]) -> Option<u64> {
 /// its bytes. The upload is intact on the real registry, so the push asks it for the offset (GET
 /// on the upload), continues from there, and never opens a second upload for that layer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_push_continues_from_the_registrys_offset_after_a_cut_between_chunks() {
+async fn push_continues_from_the_registrys_offset_after_a_cut_between_chunks() {
     let uploads_opened = Arc::new(AtomicU64::new(0));
     let cut_at_offset = Arc::new(AtomicU64::new(0));
     let rule: CutRule = {
@@ -374,7 +374,7 @@ async fn fake(method: Method, uri: Uri, _headers: HeaderMap) -> Response<Body> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_lying_registry_blob_with_wrong_digest_is_an_error_and_nothing_is_kept() {
+async fn lying_registry_blob_with_wrong_digest_is_an_error_and_nothing_is_kept() {
     let fake = fake_registry().await;
     let c = client(&fake);
     let dir = tempfile::tempdir().unwrap();
@@ -421,7 +421,7 @@ async fn issue_3_lying_registry_blob_with_wrong_digest_is_an_error_and_nothing_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_each_failure_status_has_its_own_clear_error() {
+async fn each_failure_status_has_its_own_clear_error() {
     let fake = fake_registry().await;
     let secret = "hunter2-secret";
     let with_creds = Client::new(
@@ -607,7 +607,7 @@ fn resumable(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_chunked_upload_resumes_from_the_offset_the_registry_reports() {
+async fn chunked_upload_resumes_from_the_offset_the_registry_reports() {
     let (addr, state) = resumable_registry().await;
     // 20 MiB of varied bytes: three PATCH chunks of 8 MiB.
     let data: Bytes = (0..20u32 << 20)

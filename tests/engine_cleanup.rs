@@ -1,4 +1,4 @@
-//! Helpers shared by the issue 2 scenarios (included with `mod`, not a test target itself).
+//! Cleanup shared by the engine scenarios (included with `mod`, not a test target itself).
 
 #![allow(dead_code)]
 

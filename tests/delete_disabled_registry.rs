@@ -1,4 +1,4 @@
-//! Issue 3: a real registry with deletes disabled answers 405, and Slipway's error names the
+//! A real registry with deletes disabled answers 405, and Slipway's error names the
 //! setting that enables them. Its own test binary, because the registry reads the setting from
 //! the environment it inherits.
 
@@ -6,7 +6,7 @@ use slipway_core::registry::{self, DeleteScope, RegistryAccess};
 use slipway_tests::{anonymous_client, push_tiny_image, Registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_delete_on_a_registry_with_deletes_disabled_names_the_setting() {
+async fn delete_on_a_registry_with_deletes_disabled_names_the_setting() {
     // The only test in this binary, so no other thread reads the environment meanwhile.
     std::env::set_var("REGISTRY_STORAGE_DELETE_ENABLED", "false");
     let reg = Registry::plain();

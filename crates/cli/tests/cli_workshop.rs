@@ -1,4 +1,4 @@
-//! Issue 2: the `slipway` binary itself on the real engine — exit codes, streamed output and
+//! The `slipway` binary itself on the real engine — exit codes, streamed output and
 //! error messages as a script sees them.
 
 use std::process::{Command, Output};
@@ -35,7 +35,7 @@ impl Drop for RemoveImage {
 }
 
 #[test]
-fn issue_2_cli_workshop_exec_exit_codes_diff_commit_run() {
+fn cli_workshop_exec_exit_codes_diff_commit_run() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let name = unique("issue2-cli");
@@ -112,7 +112,7 @@ fn issue_2_cli_workshop_exec_exit_codes_diff_commit_run() {
 }
 
 #[test]
-fn issue_2_cli_errors_print_the_message_and_exit_non_zero() {
+fn cli_errors_print_the_message_and_exit_non_zero() {
     let data = tempfile::tempdir().unwrap();
 
     let out = slipway(data.path(), &["--host", "unix:///nonexistent.sock", "ps"]);

@@ -1,4 +1,4 @@
-//! Issue 3 against secured real registries: TLS with a test CA plus htpasswd (bcrypt) Basic auth,
+//! Against secured real registries: TLS with a test CA plus htpasswd (bcrypt) Basic auth,
 //! and token auth with JWTs from a test token server. In each: push an engine image, check the
 //! digest with skopeo, copy to a second registry, delete and see the other tags reported.
 
@@ -139,7 +139,7 @@ async fn scenario(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_tls_htpasswd_registry() {
+async fn tls_htpasswd_registry() {
     let secure = Registry::tls_htpasswd();
     let access = RegistryAccess {
         ca_file: Some(secure.pki.ca_cert()),
@@ -183,7 +183,7 @@ async fn issue_3_tls_htpasswd_registry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_token_auth_registry() {
+async fn token_auth_registry() {
     let secure = Registry::token();
     let access = RegistryAccess {
         credentials: Some(creds()),
@@ -218,7 +218,7 @@ async fn issue_3_token_auth_registry() {
 /// Pull from a TLS registry with a private CA and Basic auth straight into the engine: docker
 /// itself could not without certs.d and `docker login`; the image then runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_fetch_from_a_private_ca_registry_into_the_engine() {
+async fn fetch_from_a_private_ca_registry_into_the_engine() {
     let base = base_image();
     let secure = Registry::tls_htpasswd();
     let access = RegistryAccess {
@@ -262,7 +262,7 @@ async fn issue_3_fetch_from_a_private_ca_registry_into_the_engine() {
 
 /// The certs.d convention: `<certs.d>/HOST:PORT/ca.crt` is trusted without any option.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_certs_d_ca_is_trusted() {
+async fn certs_d_ca_is_trusted() {
     let secure = Registry::tls_htpasswd();
     let certs_d = tempfile::tempdir().unwrap();
     let dir = certs_d.path().join(secure.addr());
@@ -328,7 +328,7 @@ async fn page_through(addr: &str, access: &RegistryAccess, ca: Option<std::path:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_catalog_pages_on_tls_and_token_registries() {
+async fn catalog_pages_on_tls_and_token_registries() {
     let tls = Registry::tls_htpasswd();
     let access = RegistryAccess {
         ca_file: Some(tls.pki.ca_cert()),
@@ -395,7 +395,7 @@ fn docker_pulls_and_runs(registry: &str, target: &str, digest: &str) {
 /// the store, pushes an engine image with it, and skopeo sees the same digest. A wrong identity
 /// token is an authorization error that does not show the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_3_identity_token_from_docker_config() {
+async fn identity_token_from_docker_config() {
     let secure = Registry::token();
     let files = tempfile::tempdir().unwrap();
     let config = files.path().join("config.json");

@@ -1,4 +1,4 @@
-//! Issue 4, item 7: the managed local registry falls back to the `registry:2` image through the
+//! The managed local registry falls back to the `registry:2` image through the
 //! engine when Debian's binary is missing, and says what to install when neither is there.
 //!
 //! The binary is installed on the machines that run these tests, so each scenario points the
@@ -43,7 +43,7 @@ fn container_exists(name: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_4_local_registry_falls_back_to_the_image_through_the_engine() {
+async fn local_registry_falls_back_to_the_image_through_the_engine() {
     let image = registry_image();
     let base = base_image();
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +136,7 @@ async fn issue_4_local_registry_falls_back_to_the_image_through_the_engine() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_4_local_registry_without_binary_or_image_says_what_to_install() {
+async fn local_registry_without_binary_or_image_says_what_to_install() {
     let dir = tempfile::tempdir().unwrap();
     let missing = "slipway-test/no-such-registry:2";
     let name = unique("slipway-test-never-created");
@@ -164,7 +164,7 @@ async fn issue_4_local_registry_without_binary_or_image_says_what_to_install() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_4_local_registry_leaves_a_foreign_container_with_its_name_alone() {
+async fn local_registry_leaves_a_foreign_container_with_its_name_alone() {
     let image = registry_image();
     let base = base_image();
     let dir = tempfile::tempdir().unwrap();

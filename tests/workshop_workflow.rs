@@ -1,15 +1,15 @@
-//! Issue 2: the whole workshop workflow on the real engine — run a container from the offline base
+//! The whole workshop workflow on the real engine — run a container from the offline base
 //! image, run commands in it, list what changed, commit it with CMD, ENV, message and author under
 //! a registry-style name, run the new image and inspect it; and pull with progress from a real
 //! local registry.
 
-mod issue_2_common;
+mod engine_cleanup;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use issue_2_common::Cleanup;
+use engine_cleanup::Cleanup;
 use slipway_core::{
     CancellationToken, ChangeKindDto, CommitRequest, ConsoleEvent, OutputChunk, PullEvent,
     RunRequest, WorkshopLog,
@@ -19,7 +19,7 @@ use slipway_tests::{base_image, connect, run, unique, Registry};
 const HELLO_SCRIPT: &str = "#!/bin/sh\necho \"$GREETING from slipway\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
+async fn workflow_run_exec_changes_commit_run_inspect() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -193,7 +193,7 @@ async fn issue_2_workflow_run_exec_changes_commit_run_inspect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_exec_output_streams_while_the_command_runs() {
+async fn exec_output_streams_while_the_command_runs() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -233,7 +233,7 @@ async fn issue_2_exec_output_streams_while_the_command_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_pull_with_progress_from_a_local_registry() {
+async fn pull_with_progress_from_a_local_registry() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -328,7 +328,7 @@ async fn issue_2_pull_with_progress_from_a_local_registry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_export_streams_a_docker_archive() {
+async fn export_streams_a_docker_archive() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
@@ -361,7 +361,7 @@ async fn issue_2_export_streams_a_docker_archive() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_2_lists_containers_in_every_state_and_dangling_images() {
+async fn lists_containers_in_every_state_and_dangling_images() {
     let base = base_image();
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;

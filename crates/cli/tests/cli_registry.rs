@@ -1,4 +1,4 @@
-//! Issue 3: the registry subcommands of the `slipway` binary against a real TLS + htpasswd
+//! The registry subcommands of the `slipway` binary against a real TLS + htpasswd
 //! registry — login stores through docker's credential store, and push, catalog, tags, inspect
 //! and delete then use the stored credentials, at the top level and under `slipway registry`.
 
@@ -68,7 +68,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn issue_3_cli_login_push_catalog_tags_inspect_delete() {
+fn cli_login_push_catalog_tags_inspect_delete() {
     let base = base_image();
     let secure = Registry::tls_htpasswd();
     let ca = secure.pki.ca_cert().to_string_lossy().into_owned();
