@@ -1,10 +1,11 @@
 //! The engine's own push, through Slipway's relay on 127.0.0.1: the registry gets the engine's
 //! image (its config digest and layers), and once the engine has pushed a layer, a later push of
-//! an image built on it sends only the new layer.
+//! an image built on it sends only the new layer, with each layer's progress on its own row from
+//! the start and an overall bar that counts only what moved.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use slipway_core::push::{How, PushOutcome, PushRequest, Route};
+use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest, Route};
 use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
@@ -19,7 +20,20 @@ async fn push(
     route: Route,
     cache: &std::path::Path,
 ) -> PushOutcome {
-    slipway
+    push_recording(slipway, image, target, route, cache).await.0
+}
+
+/// A push, with every progress event it sent.
+async fn push_recording(
+    slipway: &Slipway,
+    image: &str,
+    target: &str,
+    route: Route,
+    cache: &std::path::Path,
+) -> (PushOutcome, Vec<PushEvent>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let outcome = slipway
         .push(
             PushRequest {
                 image: image.to_string(),
@@ -32,10 +46,71 @@ async fn push(
                 route,
                 ..Default::default()
             },
-            Arc::new(|_| {}),
+            Arc::new(move |event| sink.lock().unwrap().push(event)),
         )
         .await
-        .unwrap_or_else(|e| panic!("push of {image} to {target} failed: {e}"))
+        .unwrap_or_else(|e| panic!("push of {image} to {target} failed: {e}"));
+    let events = std::mem::take(&mut *events.lock().unwrap());
+    (outcome, events)
+}
+
+/// The rows a display draws from `events` are the image's layers and nothing else, from the
+/// first event to the last; each ends on the registry's digest for it; the overall bar counts
+/// what moved, is full only with the last event, and counts what was already there apart.
+fn rows_tell_the_truth(name: &str, outcome: &PushOutcome, events: &[PushEvent]) {
+    let diff_ids: Vec<&String> = outcome.layers.iter().map(|l| &l.diff_id).collect();
+    for event in events {
+        let blob = match event {
+            PushEvent::Waiting { blob, .. }
+            | PushEvent::Compressing { blob, .. }
+            | PushEvent::Uploading { blob, .. }
+            | PushEvent::Exists { blob, .. }
+            | PushEvent::Mounted { blob, .. }
+            | PushEvent::Done { blob, .. } => blob,
+            PushEvent::Identified { .. } => panic!("on {name}: a row moved: {events:?}"),
+            PushEvent::Overall { .. } | PushEvent::Phase { .. } => continue,
+        };
+        assert!(
+            blob == "config" || diff_ids.contains(&blob),
+            "on {name}: a row {blob} that is no layer: {events:?}"
+        );
+    }
+    for layer in &outcome.layers {
+        let end = events.iter().rev().find_map(|e| match e {
+            PushEvent::Done { blob, digest, .. } | PushEvent::Exists { blob, digest }
+                if *blob == layer.diff_id =>
+            {
+                Some(digest)
+            }
+            _ => None,
+        });
+        assert_eq!(end, Some(&layer.digest), "on {name}: {events:?}");
+    }
+    let overall: Vec<(u64, u64, u64, u16)> = events
+        .iter()
+        .filter_map(|e| match e {
+            PushEvent::Overall {
+                moved,
+                to_move,
+                present,
+                permille,
+            } => Some((*moved, *to_move, *present, *permille)),
+            _ => None,
+        })
+        .collect();
+    let (last, before) = overall.split_last().expect("overall events");
+    assert_eq!(last.3, 1000, "on {name}: {overall:?}");
+    assert!(before.iter().all(|o| o.3 < 1000), "on {name}: {overall:?}");
+    assert!(
+        matches!(events.last(), Some(PushEvent::Overall { .. })),
+        "on {name}: the full bar comes last: {events:?}"
+    );
+    if outcome.layers.iter().any(|l| l.how != How::Uploaded) {
+        assert!(
+            last.2 > 0,
+            "on {name}: what was there is counted apart: {overall:?}"
+        );
+    }
 }
 
 /// The config digest skopeo reads from the registry's manifest.
@@ -135,7 +210,7 @@ async fn incremental_after_an_engine_push(name: &str) {
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let slipway = connect_to(&engine, data.path()).await;
-    let first = push(
+    let (first, first_events) = push_recording(
         &slipway,
         &base.0,
         &format!("{}/relay/base:1", reg.addr()),
@@ -144,10 +219,23 @@ async fn incremental_after_an_engine_push(name: &str) {
     )
     .await;
     assert!(first.uploaded_bytes > 3_000_000, "on {name}: {first:?}");
+    rows_tell_the_truth(name, &first, &first_events);
 
     let derived = derive_image_from_on(&engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
     let target = format!("{}/relay/derived:1", reg.addr());
-    let second = push(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
+    let (second, events) =
+        push_recording(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
+    rows_tell_the_truth(name, &second, &events);
+    // Docker says which layer its bytes are; Podman's push is quiet until it ends.
+    if name != "podman" {
+        let new_layer = &second.layers.last().unwrap().diff_id;
+        assert!(
+            events.iter().any(
+                |e| matches!(e, PushEvent::Uploading { blob, done, .. } if blob == new_layer && *done > 0)
+            ),
+            "on {name}: the new layer's bytes move on its row: {events:?}"
+        );
+    }
     assert_eq!(
         second.route,
         Route::Engine,

@@ -1,6 +1,7 @@
 """Push progress in the window tells the truth: a phase line with the seconds elapsed from the
 start, one row per layer from start to end, an overall bar that is full only when the push is,
-and finished rows that show the digests the registry holds."""
+and finished rows that show the digests the registry holds; on the export route and on the
+engine's own push through Slipway's relay alike."""
 
 import json
 import re
@@ -20,6 +21,7 @@ const bar = document.getElementById('push-overall-bar');
 return {
   rows: rows.map((r) => r.dataset.layer),
   digests: rows.map((r) => r.dataset.digest || null),
+  words: rows.map((r) => r.querySelector('.layer-status').textContent),
   phase: document.getElementById('push-phase').textContent,
   value: bar.value, max: bar.max,
   state: document.getElementById('push-result').dataset.state || '',
@@ -121,3 +123,105 @@ def test_push_progress_shows_phase_rows_and_registry_digests(driver, base_image,
     assert sorted(final["digests"]) == sorted(layer["digest"] for layer in manifest["layers"]), final
     assert sorted(final["rows"]) == sorted(diff_ids), final
     assert shot is not None, "no sample caught the upload phase for the screenshot"
+
+
+def registry_layer_digests(ref):
+    """The layer digests of `ref`'s manifest, as skopeo reads them from the registry."""
+    manifest = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    return [layer["digest"] for layer in manifest["layers"]]
+
+
+def image_the_engine_has_pushed(base_image, registry, cleanup):
+    """The base plus 200 MB that do not compress, pushed once by the engine itself (`docker
+    push`, to a repository of its own): the image then has a registry digest, so the window's
+    push takes the engine's own push through the relay whatever its size, and the engine, which
+    compresses anew for a repository that lacks the layers, takes long enough to be sampled."""
+    stamp = int(time.time())
+    name = f"slipway-e2e-engine-route-{stamp}"
+    seed = f"{registry.addr}/e2e/engine-seed{stamp}:1"
+    subprocess.run(
+        ["docker", "run", "--name", name, base_image, "sh", "-c", "head -c 200000000 /dev/urandom > /big.bin"],
+        check=True,
+        capture_output=True,
+    )
+    cleanup["containers"].append(name)
+    subprocess.run(["docker", "commit", name, seed], check=True, capture_output=True)
+    cleanup["images"].append(seed)
+    subprocess.run(["docker", "push", seed], check=True, capture_output=True)
+    ref = f"{registry.addr}/e2e/engine-route{stamp}:1"
+    subprocess.run(["docker", "tag", seed, ref], check=True, capture_output=True)
+    cleanup["images"].append(ref)
+    out = subprocess.run(["docker", "image", "inspect", ref], check=True, capture_output=True, text=True).stdout
+    return ref, json.loads(out)[0]["RootFS"]["Layers"]
+
+
+def test_engine_route_push_keeps_one_row_per_layer_and_ends_on_registry_digests(
+    driver, base_image, registry, cleanup
+):
+    ready(driver)
+    profile = profile_for(driver, registry, name="e2e-engine-route")
+    ref, diff_ids = image_the_engine_has_pushed(base_image, registry, cleanup)
+
+    nav(driver, "images")
+    click(driver, tid("images-refresh"))
+    click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
+    click(driver, tid("image-push-open"))
+    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
+    Select(el(driver, tid("push-profile"))).select_by_value(profile)
+    started = time.monotonic()
+    click(driver, tid("push-start"))
+    driver.execute_script("document.getElementById('push-phase').scrollIntoView({block: 'start'});")
+
+    samples = []
+    shot = None
+    while True:
+        s = driver.execute_script(SAMPLE)
+        s["t"] = time.monotonic() - started
+        samples.append(s)
+        if s["state"] != "running" and s["t"] > 1:
+            break
+        uploading = any(w.startswith("uploading") for w in s["words"])
+        if shot is None and s["phase"].startswith("engine pushing") and uploading:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shot = SCREENSHOTS / "push-progress-engine-route.png"
+            driver.save_screenshot(str(shot))
+        assert s["t"] < 300, "push did not finish"
+        time.sleep(0.2)
+    final = samples[-1]
+    assert final["state"] == "done", samples[-3:]
+
+    running = [s for s in samples if s["state"] == "running"]
+    engine_phase = [s for s in running if s["phase"].startswith("engine pushing through Slipway")]
+    # The push went the engine's way, and the window said so.
+    assert engine_phase, {s["phase"] for s in running}
+    # One row per layer, by diff_id, from start to end: every layer's row is there before the
+    # engine moves a byte, and never a row beside them (no upload-N, no layer-N).
+    for s in samples:
+        assert len(s["rows"]) <= len(diff_ids), s
+        assert all(r in diff_ids for r in s["rows"]), s
+    for s in engine_phase:
+        assert sorted(s["rows"]) == sorted(diff_ids), s
+    # The engine's bytes move on the big layer's own row while it pushes.
+    big = diff_ids[-1]
+    moving = [
+        w
+        for s in engine_phase
+        for r, w in zip(s["rows"], s["words"])
+        if r == big and w.startswith("uploading")
+    ]
+    assert moving, [(s["rows"], s["words"]) for s in engine_phase]
+    # The overall bar counts what moved: never full while the push runs, full at the end.
+    assert all(s["value"] < s["max"] for s in running), [(s["value"], s["max"]) for s in running]
+    assert any(0 < s["value"] for s in engine_phase), [(s["value"], s["max"]) for s in engine_phase]
+    assert final["value"] == final["max"]
+    # The finished rows show the digests the registry holds, each on its own layer's row.
+    digests = registry_layer_digests(ref)
+    assert dict(zip(final["rows"], final["digests"])) == dict(zip(diff_ids, digests)), final
+    assert shot is not None, "no sample caught the engine's upload for the screenshot"

@@ -130,6 +130,22 @@ export class LayerBars {
     if (this.overallText) this.overallText.textContent = `${formatBytes(Math.min(done, total))} of ${formatBytes(total)}`;
   }
 
+  /**
+   * The overall bar as core computed it (push): `permille` thousandths, `text` beside it.
+   * @param {number} permille @param {string} text
+   */
+  showOverall(permille, text) {
+    if (!this.overallBar) return;
+    this.overallBar.max = 1000;
+    this.overallBar.value = permille;
+    if (this.overallText) this.overallText.textContent = text;
+  }
+
+  /** Fills the overall bar: the operation has ended. */
+  complete() {
+    if (this.overallBar) this.overallBar.value = this.overallBar.max;
+  }
+
   /** Sums the rows into the overall bar, for operations without an overall event. */
   sumOverall(complete = false) {
     let done = 0;
@@ -181,7 +197,17 @@ const PUSH_PHASES = {
 };
 
 /**
- * Follows a push: one row per layer (by diff_id) from waiting to the registry's digest.
+ * What the overall bar of a push says beside it: what moved, and apart what did not need to.
+ * @param {Extract<PushEvent, { event: 'overall' }>} ev
+ */
+function pushOverallText(ev) {
+  const moved = `${formatBytes(ev.moved)} of ${formatBytes(ev.to_move)} moved`;
+  return ev.present ? `${moved}, ${formatBytes(ev.present)} already in the registry` : moved;
+}
+
+/**
+ * Follows a push: one row per layer (by diff_id) from waiting to the registry's digest; the
+ * overall bar is core's (moved bytes, full only at the end).
  * @param {LayerBars} bars @param {PhaseLine} phase
  * @returns {(ev: PushEvent) => void}
  */
@@ -217,7 +243,7 @@ export function followPush(bars, phase) {
         if (ev.blob !== 'config') bars.finish(ev.blob, 'done', ev.digest, ev.size);
         break;
       case 'overall':
-        bars.overall(ev.done, ev.total);
+        bars.showOverall(ev.permille, pushOverallText(ev));
         break;
       default:
         unknown(ev);

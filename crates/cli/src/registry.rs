@@ -598,9 +598,10 @@ impl Bars {
                 bar.set_position(size);
                 bar.finish_with_message("done");
             }
-            PushEvent::Overall { done, total } => {
-                inner.overall.set_length(total);
-                inner.overall.set_position(done);
+            // Core counts what moved; layers the registry had are left out of the bar.
+            PushEvent::Overall { moved, to_move, .. } => {
+                inner.overall.set_length(to_move);
+                inner.overall.set_position(moved);
             }
             PushEvent::Phase { phase } => {
                 inner

@@ -215,23 +215,6 @@ impl Engine {
             })
     }
 
-    /// Has the engine push `reference` (`host/name:tag`) to its registry, and waits until it is
-    /// done. The engine's in-band error ("connection refused", "denied") becomes an `Err`.
-    ///
-    /// The engine reaches the registry itself, with its own TLS and credential settings; Slipway
-    /// only points it at registries on 127.0.0.1, which every engine trusts over plain HTTP.
-    pub async fn push_image(&self, reference: &str) -> Result<()> {
-        let (image, tag) = split_tag(reference);
-        let options = bollard::query_parameters::PushImageOptionsBuilder::new()
-            .tag(tag)
-            .build();
-        let mut replies = self.docker().push_image(image, Some(options), None);
-        while let Some(reply) = replies.next().await {
-            reply?;
-        }
-        Ok(())
-    }
-
     /// Adds the tag `target` (`host/name:tag`) to the image `source` (a name:tag or an id).
     pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         let (repo, tag) = split_tag(target);

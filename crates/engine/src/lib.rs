@@ -17,6 +17,7 @@ pub mod export;
 pub mod images;
 pub mod libpod;
 pub mod load;
+pub mod push;
 pub mod system;
 
 pub use error::{Attempt, Error, Result};

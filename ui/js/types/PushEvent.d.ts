@@ -3,10 +3,12 @@ import type { PushPhase } from "./PushPhase";
 
 /**
  * One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
- * `config` for the image config, so one layer is one row from `Waiting` to `Done`. While a
- * layer is compressed its hash is not known yet: the export route names the row by the layer
- * expected at that position, the engine route (the relay sees compressed blobs) `upload-N`; an
- * `Identified` then says which diff_id the row really was, so a display moves its bytes there.
- * `Done` carries the digest the registry holds the blob under, the one its browser shows.
+ * `config` for the image config, so one layer is one row from `Waiting` to `Done`, on either
+ * route. The export route may not know which layer an unnamed `layer.tar` (Docker 24 and older)
+ * is until it is hashed: it follows the row of the layer it probably is, and an `Identified`
+ * then says which diff_id the row really was, so a display moves its bytes there. The engine
+ * route names each of the engine's progress lines by the layer's diff_id from the start.
+ * `Done`, `Exists` and `Mounted` carry the digest the registry holds the blob under, the one
+ * its browser shows.
  */
-export type PushEvent = { "event": "waiting", blob: string, size: number, } | { "event": "compressing", blob: string, done: number, total: number, } | { "event": "identified", label: string, diff_id: string, } | { "event": "uploading", blob: string, done: number, total: number, } | { "event": "exists", blob: string, digest: string, } | { "event": "mounted", blob: string, digest: string, from: string, } | { "event": "done", blob: string, digest: string, size: number, } | { "event": "overall", done: number, total: number, } | { "event": "phase", phase: PushPhase, };
+export type PushEvent = { "event": "waiting", blob: string, size: number, } | { "event": "compressing", blob: string, done: number, total: number, } | { "event": "identified", label: string, diff_id: string, } | { "event": "uploading", blob: string, done: number, total: number, } | { "event": "exists", blob: string, digest: string, } | { "event": "mounted", blob: string, digest: string, from: string, } | { "event": "done", blob: string, digest: string, size: number, } | { "event": "overall", moved: number, to_move: number, present: number, permille: number, } | { "event": "phase", phase: PushPhase, };

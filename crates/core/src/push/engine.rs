@@ -1,13 +1,22 @@
 //! A push by the engine itself, through the relay: tag the image for the relay, let the engine
 //! push it, untag it, then put the engine's manifest under the user's tag.
+//!
+//! Each layer keeps its row, by diff_id, from the start ([`super::engine_rows`]): Docker's own
+//! progress lines name the layer they are about, by diff_id on a classic store and by compressed
+//! digest on the containerd store, whose manifest a dry run through the relay reads first.
+//! Podman's push says nothing until it ends. When the manifest is in, each row ends on the
+//! digest the registry holds the layer under.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use slipway_engine::images::ImageDetails;
+use slipway_engine::system::{EngineKind, ImageStore};
 use slipway_oci::Digest;
 
+use super::engine_rows::EngineRows;
 use super::{Ctx, How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::blob_cache::CachedLayer;
 use crate::relay::push::{Relay, Seen};
@@ -41,7 +50,7 @@ impl Slipway {
     pub(super) async fn push_through_engine(
         &self,
         ctx: &Arc<Ctx>,
-        kind: slipway_engine::system::EngineKind,
+        kind: EngineKind,
         image: &str,
         details: &ImageDetails,
         layer_sizes: &[u64],
@@ -58,16 +67,21 @@ impl Slipway {
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::EnginePushing,
         });
-        let pushed = if kind == slipway_engine::system::EngineKind::Podman {
-            self.engine().podman_push(&relay_ref).await
-        } else {
-            self.engine().push_image(&relay_ref).await
-        };
+        let pushed = self
+            .engine_push(
+                ctx,
+                kind,
+                &relay,
+                &relay_ref,
+                &details.diff_ids,
+                layer_sizes,
+            )
+            .await;
         // The temporary tag goes whatever happened; the image keeps its own tags.
         let _ = self.engine().remove_image(&relay_ref, false).await;
         if let Err(e) = pushed {
             // The engine reports the relay's failures as a bare status; the relay knows why.
-            return Err(relay.take_failure().unwrap_or_else(|| e.into()));
+            return Err(relay.take_failure().unwrap_or(e));
         }
         let seen = relay.take();
         drop(relay);
@@ -97,11 +111,7 @@ impl Slipway {
             let digest = Digest::parse(&desc.digest)
                 .map_err(|e| Error::Engine(format!("the engine's manifest: {e}")))?;
             let how = match seen.blobs.get(&digest) {
-                Some(Seen::Uploaded { label, size }) => {
-                    ctx.emit(PushEvent::Identified {
-                        label: label.clone(),
-                        diff_id: diff_id.clone(),
-                    });
+                Some(Seen::Uploaded { size }) => {
                     ctx.emit(PushEvent::Done {
                         blob: diff_id.clone(),
                         digest: desc.digest.clone(),
@@ -118,7 +128,6 @@ impl Slipway {
                     How::Exists
                 }
             };
-            ctx.advance(layer_sizes.get(i).copied().unwrap_or(0));
             if let Some(compression) = slipway_oci::image::compression_of(&desc.media_type) {
                 let cached = CachedLayer {
                     compressed: digest.clone(),
@@ -156,6 +165,7 @@ impl Slipway {
         let digest = ctx.put_tagged_manifest(&media_type, top).await?;
         ctx.cache
             .remember_engine_layers(self.engine().endpoint(), &details.diff_ids)?;
+        ctx.finish();
         // Layer bytes, as the export route counts them (the config is not a layer).
         let uploaded_bytes = layers
             .iter()
@@ -171,6 +181,79 @@ impl Slipway {
             compressed_layers: 0,
             route: Route::Engine,
         })
+    }
+}
+
+impl Slipway {
+    /// Has the engine push `relay_ref` through `relay`, each of its progress lines on its
+    /// layer's row.
+    async fn engine_push(
+        &self,
+        ctx: &Ctx,
+        kind: EngineKind,
+        relay: &Relay,
+        relay_ref: &str,
+        diff_ids: &[String],
+        layer_sizes: &[u64],
+    ) -> Result<()> {
+        if kind == EngineKind::Podman {
+            return Ok(self.engine().podman_push(relay_ref).await?);
+        }
+        let compressed = if self.engine().image_store().await? == ImageStore::Containerd {
+            self.layer_digests(relay, relay_ref, diff_ids).await
+        } else {
+            Vec::new()
+        };
+        let mut rows = EngineRows::new(diff_ids, layer_sizes, &compressed);
+        let mut lines = std::pin::pin!(self.engine().push_image(relay_ref));
+        while let Some(line) = lines.next().await {
+            if let Some(event) = rows.event(&line?) {
+                ctx.emit(event);
+            }
+        }
+        Ok(())
+    }
+
+    /// The compressed digest and size of each layer, as the engine's manifest lists them, read by a dry
+    /// run of the push: the relay says it has every blob, so the engine sends only its manifest.
+    /// A containerd store names its progress lines by these digests. Empty when the dry run
+    /// fails, which costs the rows their bytes but not the push.
+    async fn layer_digests(
+        &self,
+        relay: &Relay,
+        relay_ref: &str,
+        diff_ids: &[String],
+    ) -> Vec<(String, u64)> {
+        relay.dry_run(true);
+        let mut lines = std::pin::pin!(self.engine().push_image(relay_ref));
+        let mut ran = true;
+        while let Some(line) = lines.next().await {
+            if let Err(e) = line {
+                tracing::warn!("the dry run of the engine's push failed: {e}");
+                ran = false;
+                break;
+            }
+        }
+        relay.dry_run(false);
+        let seen = relay.take();
+        let _ = relay.take_failure();
+        let Some((_, top)) = seen.manifests.last().filter(|_| ran) else {
+            return Vec::new();
+        };
+        let Ok((manifest, _)) = image_manifest_of(&seen.manifests, top) else {
+            return Vec::new();
+        };
+        let Ok(listing) = serde_json::from_slice::<Listing>(&manifest) else {
+            return Vec::new();
+        };
+        if listing.layers.len() != diff_ids.len() {
+            return Vec::new();
+        }
+        listing
+            .layers
+            .into_iter()
+            .map(|l| (l.digest, l.size))
+            .collect()
     }
 }
 

@@ -172,7 +172,6 @@ pub(super) async fn read_export(
                         let _permit = permit;
                         finish(&task_ctx, ready).await
                     });
-                    ctx.advance(size);
                 }
             }
             ArchiveEntry::Chunk(_) | ArchiveEntry::BlobEnd => {
@@ -264,7 +263,6 @@ async fn pass_through(
             digest: blob.clone(),
             blob,
         });
-        ctx.advance(size);
         return Ok(passed);
     }
     passed.how = How::Uploaded;
@@ -329,7 +327,6 @@ async fn pass_through(
             digest: digest.to_string(),
             size,
         });
-        task_ctx.advance(size);
         Ok(())
     });
     Ok(passed)

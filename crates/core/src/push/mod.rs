@@ -17,7 +17,9 @@
 mod codec;
 mod compress;
 mod engine;
+mod engine_rows;
 mod export;
+mod overall;
 mod resolve;
 mod route;
 mod settle;
@@ -43,11 +45,13 @@ use export::{read_export, Entries, Exported, Plan};
 pub use route::Route;
 
 /// One step in a blob's journey, for progress display. `blob` is the layer's diff_id, or
-/// `config` for the image config, so one layer is one row from `Waiting` to `Done`. While a
-/// layer is compressed its hash is not known yet: the export route names the row by the layer
-/// expected at that position, the engine route (the relay sees compressed blobs) `upload-N`; an
-/// `Identified` then says which diff_id the row really was, so a display moves its bytes there.
-/// `Done` carries the digest the registry holds the blob under, the one its browser shows.
+/// `config` for the image config, so one layer is one row from `Waiting` to `Done`, on either
+/// route. The export route may not know which layer an unnamed `layer.tar` (Docker 24 and older)
+/// is until it is hashed: it follows the row of the layer it probably is, and an `Identified`
+/// then says which diff_id the row really was, so a display moves its bytes there. The engine
+/// route names each of the engine's progress lines by the layer's diff_id from the start.
+/// `Done`, `Exists` and `Mounted` carry the digest the registry holds the blob under, the one
+/// its browser shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PushEvent {
@@ -86,10 +90,15 @@ pub enum PushEvent {
         digest: String,
         size: u64,
     },
-    /// Uncompressed bytes dealt with so far across all layers.
+    /// The whole push, as [`overall`] computes it: `moved` of `to_move` layer bytes (sizes as
+    /// the engine reports them) have reached the registry; `present` bytes of layers the
+    /// registry already had or mounted moved nothing. `permille` is the bar, 1000 only once the
+    /// push has ended.
     Overall {
-        done: u64,
-        total: u64,
+        moved: u64,
+        to_move: u64,
+        present: u64,
+        permille: u16,
     },
     /// What the push as a whole is doing now; sent when that changes, first before any byte
     /// moves, so a display can say why nothing moves yet.
@@ -183,23 +192,21 @@ pub(crate) struct Ctx {
     pub(crate) target: Reference,
     pub(crate) cache: BlobCache,
     progress: PushProgress,
-    total: u64,
-    done: AtomicU64,
+    overall: overall::Overall,
     uploaded: AtomicU64,
 }
 
 impl Ctx {
+    /// Sends `event`, and the overall event it changes after it.
     pub(crate) fn emit(&self, event: PushEvent) {
-        (self.progress)(event);
+        (self.progress)(event.clone());
+        self.overall
+            .observe(&event, |overall| (self.progress)(overall));
     }
 
-    /// Counts `bytes` of layers dealt with, for the overall bar.
-    fn advance(&self, bytes: u64) {
-        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        self.emit(PushEvent::Overall {
-            done,
-            total: self.total,
-        });
+    /// Sends the full overall bar, once the manifest is in.
+    fn finish(&self) {
+        (self.progress)(self.overall.finish());
     }
 
     /// Files a layer the registry now holds as `layer.compressed` (compressed with
@@ -264,8 +271,7 @@ impl Slipway {
             target: target.clone(),
             cache,
             progress,
-            total: layer_sizes.iter().sum(),
-            done: Default::default(),
+            overall: Default::default(),
             uploaded: Default::default(),
         });
         // Surface unreachable/TLS/HTTP-only problems before any work is done.
@@ -326,7 +332,6 @@ impl Slipway {
         let mut settled: HashMap<String, PushedLayer> = HashMap::new();
         for (diff_id, layer) in &cached {
             if let Some(pushed) = settle::settle_from_cache(&ctx, diff_id, layer).await? {
-                ctx.advance(layer.uncompressed_size);
                 settled.insert(diff_id.clone(), pushed);
             }
         }
@@ -398,6 +403,7 @@ impl Slipway {
         if let Err(e) = ctx.cache.prune_default() {
             tracing::warn!("could not prune the push cache: {e}");
         }
+        ctx.finish();
         Ok(PushOutcome {
             reference: ctx.target.with_digest(digest.clone()).to_string(),
             digest: digest.to_string(),

@@ -10,13 +10,17 @@
 //! sends is put under the user's tag. The image in the registry is the engine's own: its config
 //! and its layer bytes, unchanged.
 //!
+//! Before a push on the containerd store, the relay can serve a dry run ([`Relay::dry_run`]): it
+//! says it has every blob, so the engine sends nothing but its manifest, which tells the push
+//! which compressed blob each layer is before any byte moves.
+//!
 //! Only what [the spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md)
 //! asks of a registry for a push is served: `GET /v2/`, HEAD on blobs, POST (with `mount`),
 //! PATCH and PUT on uploads, DELETE of an upload, and PUT of a manifest.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -24,13 +28,12 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use slipway_oci::blobs::Mount;
 use slipway_oci::uploads::Upload;
 use slipway_oci::Digest;
 
 use super::{not_found, parse_digest, query_value, reply, route, Outcome, Route};
-use crate::push::{Ctx, PushEvent};
+use crate::push::Ctx;
 use crate::task::AbortOnDrop;
 
 /// A layer as the relay saw it go by.
@@ -38,8 +41,8 @@ use crate::task::AbortOnDrop;
 pub(crate) enum Seen {
     /// The target already had it: the engine skipped it after a HEAD or a mount.
     Exists,
-    /// The engine uploaded it, `label` naming it in progress events while it went.
-    Uploaded { label: String, size: u64 },
+    /// The engine uploaded it: `size` bytes.
+    Uploaded { size: u64 },
 }
 
 /// What the engine pushed through the relay.
@@ -54,13 +57,15 @@ pub(crate) struct Pushed {
 
 struct Shared {
     ctx: Arc<Ctx>,
-    sessions: Mutex<HashMap<String, (String, Upload)>>,
+    sessions: Mutex<HashMap<String, Upload>>,
     next: AtomicUsize,
     pushed: Mutex<Pushed>,
     /// Digests HEADed by the engine that the target had.
     heads: Mutex<HashSet<Digest>>,
     /// The first request the relay could not serve: the engine reports only a status code.
     failure: Mutex<Option<crate::Error>>,
+    /// A dry run: every blob is said to be there, nothing reaches the target.
+    dry_run: AtomicBool,
 }
 
 /// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
@@ -89,6 +94,7 @@ impl Relay {
             pushed: Mutex::default(),
             heads: Mutex::default(),
             failure: Mutex::default(),
+            dry_run: AtomicBool::new(false),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -101,6 +107,13 @@ impl Relay {
             shared,
             _server: AbortOnDrop(server),
         })
+    }
+
+    /// Switches the dry run on or off. While it is on, HEADs and mounts answer that the blob is
+    /// there without asking the target, uploads are refused, and only the manifests are kept
+    /// (taken with [`Relay::take`]), so the engine's push sends its manifest and nothing else.
+    pub fn dry_run(&self, on: bool) {
+        self.shared.dry_run.store(on, Ordering::SeqCst);
     }
 
     /// Why the relay failed a request of the engine's, if it did.
@@ -133,7 +146,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         (Method::DELETE, Route::Upload(id)) => {
             let session = shared.sessions.lock().expect("relay lock").remove(id);
-            if let Some((_, upload)) = session {
+            if let Some(upload) = session {
                 shared.ctx.client.abandon_upload(&upload).await;
             }
             Ok(reply(StatusCode::NO_CONTENT, &[], Body::empty()))
@@ -192,6 +205,13 @@ async fn settle(
 /// incremental).
 async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
     let digest = parse_digest(digest)?;
+    if shared.dry_run.load(Ordering::SeqCst) {
+        return Ok(reply(
+            StatusCode::OK,
+            &[("docker-content-digest", digest.to_string())],
+            Body::empty(),
+        ));
+    }
     match settle(shared, &digest, None).await? {
         Some(size) => {
             shared
@@ -217,15 +237,18 @@ async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
 /// upload session on the target and answers 202 with the relay's own Location for it.
 async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
     let prefix = path.trim_end_matches('/');
+    let dry_run = shared.dry_run.load(Ordering::SeqCst);
     if let Some(digest) = query_value(query, "mount") {
         let digest = parse_digest(&digest)?;
         let from = query_value(query, "from");
-        if settle(shared, &digest, from.as_deref()).await?.is_some() {
-            shared
-                .heads
-                .lock()
-                .expect("relay lock")
-                .insert(digest.clone());
+        if dry_run || settle(shared, &digest, from.as_deref()).await?.is_some() {
+            if !dry_run {
+                shared
+                    .heads
+                    .lock()
+                    .expect("relay lock")
+                    .insert(digest.clone());
+            }
             let location = format!("{}/{digest}", prefix.trim_end_matches("/uploads"));
             return Ok(reply(
                 StatusCode::CREATED,
@@ -237,6 +260,11 @@ async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
             ));
         }
     }
+    if dry_run {
+        return Err(crate::Error::InvalidInput(
+            "the engine tried to upload a blob in a dry run".to_string(),
+        ));
+    }
     let upload = shared
         .ctx
         .client
@@ -244,12 +272,11 @@ async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
         .await?;
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
     let id = format!("slipway-{n}");
-    let label = format!("upload-{n}");
     shared
         .sessions
         .lock()
         .expect("relay lock")
-        .insert(id.clone(), (label, upload));
+        .insert(id.clone(), upload);
     Ok(reply(
         StatusCode::ACCEPTED,
         &[
@@ -261,30 +288,21 @@ async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
     ))
 }
 
-/// Streams a request body to the target's upload session, with progress.
-async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Result<(String, u64)> {
-    let (label, mut upload) = shared
+/// Streams a request body to the target's upload session; returns the session's offset after
+/// it. The engine's own progress says which layer these bytes are ([`crate::push`]), so the
+/// relay reports none.
+async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Result<u64> {
+    let mut upload = shared
         .sessions
         .lock()
         .expect("relay lock")
         .remove(id)
         .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
-    let ctx = shared.ctx.clone();
-    let blob = label.clone();
-    let base = upload.offset;
-    let mut done = base;
-    let body = request.into_body().into_data_stream().map(move |piece| {
-        let piece = piece.map_err(|e| slipway_oci::Error::Protocol {
+    let body = futures_util::TryStreamExt::map_err(request.into_body().into_data_stream(), |e| {
+        slipway_oci::Error::Protocol {
             registry: "the engine".to_string(),
             detail: format!("the engine's upload broke off: {e}"),
-        })?;
-        done += piece.len() as u64;
-        ctx.emit(PushEvent::Uploading {
-            blob: blob.clone(),
-            done,
-            total: 0,
-        });
-        Ok::<Bytes, slipway_oci::Error>(piece)
+        }
     });
     let sent = shared.ctx.client.upload_stream(&mut upload, body).await;
     let offset = upload.offset;
@@ -292,13 +310,13 @@ async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Res
         .sessions
         .lock()
         .expect("relay lock")
-        .insert(id.to_string(), (label.clone(), upload));
+        .insert(id.to_string(), upload);
     sent?;
-    Ok((label, offset))
+    Ok(offset)
 }
 
 async fn patch(shared: &Shared, path: &str, id: &str, request: Request) -> Outcome {
-    let (_, offset) = forward_body(shared, id, request).await?;
+    let offset = forward_body(shared, id, request).await?;
     Ok(reply(
         StatusCode::ACCEPTED,
         &[
@@ -329,16 +347,16 @@ async fn put_upload(
         .headers()
         .get("content-length")
         .is_some_and(|v| v.as_bytes() == b"0");
-    let (label, size) = if empty {
+    let size = if empty {
         let sessions = shared.sessions.lock().expect("relay lock");
-        let (label, upload) = sessions
+        let upload = sessions
             .get(id)
             .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
-        (label.clone(), upload.offset)
+        upload.offset
     } else {
         forward_body(shared, id, request).await?
     };
-    let (_, upload) = shared
+    let upload = shared
         .sessions
         .lock()
         .expect("relay lock")
@@ -351,7 +369,7 @@ async fn put_upload(
         .lock()
         .expect("relay lock")
         .blobs
-        .insert(digest.clone(), Seen::Uploaded { label, size });
+        .insert(digest.clone(), Seen::Uploaded { size });
     let blobs = path
         .rfind("/uploads/")
         .map_or(path, |i| &path[..i])

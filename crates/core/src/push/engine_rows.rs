@@ -1,0 +1,207 @@
+//! Which layer row each line of the engine's own push progress belongs to.
+//!
+//! The engine names a layer by a short id, the first 12 hex digits of a digest: of the layer's
+//! diff_id on a classic store (moby `distribution/push_v2.go`), of its compressed blob on the
+//! containerd store. Both are known before the push starts: the diff_ids from the image's inspect,
+//! the compressed digests from the push cache or from the engine's own manifest, which a
+//! containerd store hands over before any byte moves ([`super::engine`]). So every line goes to
+//! the row of its layer, by diff_id, from the first byte; a line whose id is none of these (a
+//! layer the engine compressed anew) moves no row and waits for the manifest.
+
+use std::collections::HashMap;
+
+use slipway_engine::push::PushProgress;
+
+use super::PushEvent;
+
+/// The engine's short ids, each with the diff_id of the row it belongs to.
+pub(super) struct EngineRows {
+    by_short_id: HashMap<String, String>,
+    /// Each row's size in the engine's own count: the last total it gave, else what was known
+    /// before the push.
+    totals: HashMap<String, u64>,
+}
+
+/// The engine's short id for a digest.
+fn short_id(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    hex.chars().take(12).collect()
+}
+
+impl EngineRows {
+    /// Rows for `diff_ids` of `sizes` (uncompressed, from the image's history), with the
+    /// compressed digest and size of each layer in `compressed` when they are known (a containerd
+    /// store's manifest: the same order, or empty).
+    pub(super) fn new(diff_ids: &[String], sizes: &[u64], compressed: &[(String, u64)]) -> Self {
+        let mut by_short_id = HashMap::new();
+        let mut totals = HashMap::new();
+        for (i, diff_id) in diff_ids.iter().enumerate() {
+            if let Some(size) = sizes.get(i) {
+                totals.insert(diff_id.clone(), *size);
+            }
+            if let Some((digest, size)) = compressed.get(i) {
+                by_short_id.insert(short_id(digest), diff_id.clone());
+                totals.insert(diff_id.clone(), *size);
+            }
+        }
+        // A diff_id's own id wins over a compressed digest that happens to share its 12 digits.
+        for diff_id in diff_ids {
+            by_short_id.insert(short_id(diff_id), diff_id.clone());
+        }
+        EngineRows {
+            by_short_id,
+            totals,
+        }
+    }
+
+    /// The row event for one progress line, if the line moves a row. The bytes of a layer being
+    /// pushed do, and "Pushed" fills its row (a small layer may go between two of the engine's
+    /// progress lines); "Preparing" and "Waiting" leave the row waiting. Whether a layer was
+    /// pushed, already there or mounted, and under which digest, is said once the engine's
+    /// manifest is in.
+    pub(super) fn event(&mut self, line: &PushProgress) -> Option<PushEvent> {
+        let diff_id = self.by_short_id.get(line.layer.as_deref()?)?.clone();
+        match line.status.as_str() {
+            "Pushing" => {
+                let total = line.total.unwrap_or(0);
+                if total > 0 {
+                    self.totals.insert(diff_id.clone(), total);
+                }
+                Some(PushEvent::Uploading {
+                    blob: diff_id,
+                    // The engine counts a classic layer's tar a little past the size it gave.
+                    done: line.current.unwrap_or(0).min(total.max(1)),
+                    total,
+                })
+            }
+            "Pushed" => {
+                let total = self.totals.get(&diff_id).copied().unwrap_or(0);
+                Some(PushEvent::Uploading {
+                    blob: diff_id,
+                    done: total,
+                    total,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(layer: &str, status: &str, current: Option<u64>, total: Option<u64>) -> PushProgress {
+        PushProgress {
+            layer: Some(layer.into()),
+            status: status.into(),
+            current,
+            total,
+        }
+    }
+
+    const BASE: &str = "sha256:7c6b97ddb7eef6d968ce1aa6d22121ac96617b8c98326250853f0ad0f6a1baf5";
+    const APP: &str = "sha256:4e784d082927e9b95e7add0687ac8f21c6602ebbb881a924652bf6f026378bb5";
+
+    #[test]
+    fn a_classic_store_names_layers_by_their_diff_id() {
+        let mut rows = EngineRows::new(&[BASE.to_string(), APP.to_string()], &[10, 20], &[]);
+        // Lines as Docker 20.10 wrote them for this image.
+        assert_eq!(
+            rows.event(&line(
+                "4e784d082927",
+                "Pushing",
+                Some(33280),
+                Some(3_000_000)
+            )),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 33280,
+                total: 3_000_000
+            })
+        );
+        assert_eq!(
+            rows.event(&line(
+                "4e784d082927",
+                "Pushing",
+                Some(3_001_920),
+                Some(3_000_000)
+            )),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 3_000_000,
+                total: 3_000_000
+            })
+        );
+        assert_eq!(
+            rows.event(&line("7c6b97ddb7ee", "Preparing", None, None)),
+            None
+        );
+        // "Pushed" fills the row, to the engine's last total for it, else the known size.
+        assert_eq!(
+            rows.event(&line("4e784d082927", "Pushed", None, None)),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 3_000_000,
+                total: 3_000_000
+            })
+        );
+        assert_eq!(
+            rows.event(&line("7c6b97ddb7ee", "Pushed", None, None)),
+            Some(PushEvent::Uploading {
+                blob: BASE.into(),
+                done: 10,
+                total: 10
+            })
+        );
+        assert_eq!(
+            rows.event(&line("7c6b97ddb7ee", "Layer already exists", None, None)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_containerd_store_names_layers_by_their_compressed_digest() {
+        let compressed = [
+            (
+                "sha256:e8f383cd6329075963367a5a39067108ae741653e856e686d138f711a229fd91"
+                    .to_string(),
+                1_064_361,
+            ),
+            (
+                "sha256:79008b9fce60023cc3ce9aff170e0bf4962172a690dc27984190bea4021187d9"
+                    .to_string(),
+                3_001_120,
+            ),
+        ];
+        let diff_ids = [BASE.to_string(), APP.to_string()];
+        let mut rows = EngineRows::new(&diff_ids, &[2_000_000, 3_000_000], &compressed);
+        assert_eq!(
+            rows.event(&line(
+                "79008b9fce60",
+                "Pushing",
+                Some(2_097_152),
+                Some(3_001_120)
+            )),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 2_097_152,
+                total: 3_001_120
+            })
+        );
+        // A small layer may go between two progress lines: "Pushed" fills it to its blob's size.
+        assert_eq!(
+            rows.event(&line("e8f383cd6329", "Pushed", None, None)),
+            Some(PushEvent::Uploading {
+                blob: BASE.into(),
+                done: 1_064_361,
+                total: 1_064_361
+            })
+        );
+        // A blob nobody knew before the push moves no row rather than one of its own.
+        assert_eq!(
+            rows.event(&line("cf3c917c3adb", "Pushing", Some(1), Some(2))),
+            None
+        );
+    }
+}
