@@ -1,6 +1,6 @@
 //! The failure paths on the real engine — an unreachable engine, invalid names, tags and
 //! changes (refused before the engine is asked), missing images and containers, a failing
-//! command's exit code, and cancelling a running command.
+//! command's exit code, a container name in use, and cancelling a running command.
 
 mod engine_cleanup;
 
@@ -216,6 +216,28 @@ async fn failing_command_reports_its_exit_code() {
         .expect("stopped");
     assert_eq!(error.code(), "conflict", "{error}");
     assert!(error.to_string().contains("not running"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_name_in_use_has_its_own_code() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let mut cleanup = Cleanup::default();
+    let name = unique("name-in-use");
+    cleanup.containers.push(name.clone());
+    slipway.run_workshop(&base, Some(&name)).await.unwrap();
+
+    let error = slipway.run_workshop(&base, Some(&name)).await.unwrap_err();
+    assert_eq!(error.code(), "name_in_use", "{error}");
+    // What is wrong, in neutral words, then the engine's own message with the name.
+    assert!(
+        error
+            .to_string()
+            .contains("a container with that name exists already"),
+        "{error}"
+    );
+    assert!(error.to_string().contains(&name), "{error}");
 }
 
 /// True while a `sleep` runs in the container (the base image has `ps` and `awk` but no `pgrep`).

@@ -17,6 +17,15 @@ const WINDOW_HINTS = {
   denied: 'The account under Registries may not do this here; use one that may.',
   delete_disabled: 'The registry has deletes switched off; its operator can enable them.',
   catalog_disabled: 'The registry does not list repositories; type the repository name instead.',
+  engine_network_missing:
+    'Restart the container engine so it recreates its bridge network (sudo systemctl restart docker), then start the container again.',
+  name_in_use: 'Choose another container name, or remove the container that has it in the Engine view first.',
+  engine_permission_denied:
+    'Your user may not use the engine: add it to the docker group (sudo usermod -aG docker $USER), log in again, then press Refresh on the Engine view.',
+  engine_disk_full: 'Free disk space for the engine (remove images you no longer need under Images), then try again.',
+  engine_pull_unauthorized:
+    'Add the registry under Registries with a username and password, then Pull again: Slipway then pulls it through that profile. Or check the name.',
+  engine_manifest_unknown: 'Check the name and tag: the registry browser lists the tags a repository has.',
 };
 
 /**

@@ -98,8 +98,9 @@ impl From<ErrorDto> for Failure {
     }
 }
 
-/// What to do about an error, in this CLI's words, by the core's stable code. Core's messages
-/// name no front end's commands or controls; the window has its own table (ui/js/hints.js).
+/// What to do about an error, in this CLI's words, by the core's stable code. Core's and
+/// slipway-oci's messages say what is wrong and name no front end's commands or controls; the
+/// window has its own table (ui/js/hints.js).
 fn cli_hint(code: &str) -> Option<&'static str> {
     Some(match code {
         "not_found" => "`slipway images` lists local images, `slipway ps` containers",
@@ -107,6 +108,29 @@ fn cli_hint(code: &str) -> Option<&'static str> {
             "pull it with Slipway instead: `slipway fetch --insecure REFERENCE` (or allow the registry in the engine's insecure-registries)"
         }
         "engine_unreachable" => "start the engine, or point --host at it",
+        "registry_http_only" => "if you trust this network, pass --insecure",
+        "registry_untrusted_certificate" => "pass the registry's CA with --ca FILE",
+        "unauthorized" => {
+            "run `slipway login HOST` (or check the username and password), or pass --anonymous for a public registry"
+        }
+        "engine_network_missing" => {
+            "restart the engine so it recreates its bridge (`sudo systemctl restart docker`), or create the missing network (`docker network create NAME`)"
+        }
+        "name_in_use" => {
+            "pick another --name, or remove the old container first (`slipway rm --force NAME`)"
+        }
+        "engine_permission_denied" => {
+            "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), or point --host at a socket you may use"
+        }
+        "engine_disk_full" => {
+            "free space where the engine keeps its data (`slipway rmi` unused images, `docker system prune`), then try again"
+        }
+        "engine_pull_unauthorized" => {
+            "pull it with Slipway, which uses your stored login: `slipway login HOST`, then `slipway fetch REFERENCE`; or check the name"
+        }
+        "engine_manifest_unknown" => {
+            "check the name and tag: `slipway tags HOST/REPOSITORY` lists the tags a registry has"
+        }
         _ => return None,
     })
 }
@@ -151,14 +175,56 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use super::cli_hint;
+
     #[test]
     fn the_cli_adds_its_own_hint_per_error_code() {
-        assert!(super::cli_hint("engine_refused_http")
+        assert!(cli_hint("engine_refused_http")
             .unwrap()
             .contains("slipway fetch --insecure"));
-        assert!(super::cli_hint("not_found")
+        assert!(cli_hint("not_found").unwrap().contains("slipway images"));
+        assert_eq!(cli_hint("cancelled"), None);
+    }
+
+    #[test]
+    fn registry_errors_get_the_flag_that_fixes_them() {
+        // slipway-oci's messages name no flag; the CLI's hint does.
+        assert!(cli_hint("registry_http_only")
             .unwrap()
-            .contains("slipway images"));
-        assert_eq!(super::cli_hint("cancelled"), None);
+            .contains("--insecure"));
+        assert!(cli_hint("registry_untrusted_certificate")
+            .unwrap()
+            .contains("--ca FILE"));
+        assert!(cli_hint("unauthorized").unwrap().contains("slipway login"));
+    }
+
+    #[test]
+    fn the_engines_common_failures_each_say_what_to_do() {
+        for (code, fix) in [
+            ("engine_network_missing", "restart the engine"),
+            ("name_in_use", "--name"),
+            ("engine_permission_denied", "docker group"),
+            ("engine_disk_full", "free space"),
+            ("engine_pull_unauthorized", "slipway login"),
+            ("engine_manifest_unknown", "slipway tags"),
+        ] {
+            let hint = cli_hint(code).unwrap_or_else(|| panic!("no hint for {code}"));
+            assert!(hint.contains(fix), "{code}: {hint}");
+        }
+    }
+
+    #[test]
+    fn every_engine_failure_code_has_a_cli_hint() {
+        use slipway_core::EngineFailure::*;
+        for kind in [
+            NetworkMissing,
+            NameInUse,
+            PermissionDenied,
+            DiskFull,
+            PullUnauthorized,
+            ManifestUnknown,
+        ] {
+            assert!(cli_hint(kind.code()).is_some(), "{}", kind.code());
+        }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::change::ChangeError;
+use crate::engine_failure::EngineFailure;
 
 /// Every failure core reports.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,15 @@ pub enum Error {
     /// The engine refused or failed the operation.
     #[error("the container engine reported an error: {0}")]
     Engine(String),
+    /// The engine failed in one of the common ways that have a known remedy; each has its own
+    /// code, and each front end says what to do.
+    #[error("{}: {message}", .kind.summary())]
+    EngineFailed {
+        /// Which failure.
+        kind: EngineFailure,
+        /// The engine's own message.
+        message: String,
+    },
     /// The engine will not pull from a registry that speaks plain HTTP (it allows only HTTPS
     /// unless its own configuration lists the registry as insecure). Slipway's fetch can, through
     /// a profile that allows HTTP; each front end says how in its own words.
@@ -80,6 +90,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Engine(_) => "engine_error",
+            Error::EngineFailed { kind, .. } => kind.code(),
             Error::EngineRefusedHttp { .. } => "engine_refused_http",
             Error::Compression(_) => "compression_failed",
             Error::Cancelled => "cancelled",
@@ -101,13 +112,31 @@ impl From<slipway_engine::Error> for Error {
     fn from(error: slipway_engine::Error) -> Self {
         use slipway_engine::Error as E;
         match error {
+            E::Unreachable { ref attempts }
+                if attempts
+                    .iter()
+                    .any(|a| a.reason.contains("permission denied")) =>
+            {
+                Error::EngineFailed {
+                    kind: EngineFailure::PermissionDenied,
+                    message: error.to_string(),
+                }
+            }
             E::Unreachable { .. } | E::Disconnected { .. } => {
                 Error::EngineUnreachable(error.to_string())
             }
-            E::NotFound { message } => Error::NotFound(message),
-            E::Conflict { message } => Error::Conflict(message),
             E::InvalidInput(message) => Error::InvalidInput(message),
             E::Cancelled => Error::Cancelled,
+            // The engine's own words tell its common failures apart whatever the status code.
+            ref other if EngineFailure::classify(&other.to_string()).is_some() => {
+                let message = other.to_string();
+                Error::EngineFailed {
+                    kind: EngineFailure::classify(&message).expect("matched above"),
+                    message,
+                }
+            }
+            E::NotFound { message } => Error::NotFound(message),
+            E::Conflict { message } => Error::Conflict(message),
             other => Error::Engine(other.to_string()),
         }
     }
@@ -154,5 +183,58 @@ impl From<&Error> for ErrorDto {
 impl From<Error> for ErrorDto {
     fn from(error: Error) -> Self {
         ErrorDto::from(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use slipway_engine::{Attempt, Error as E};
+
+    fn code(error: E) -> &'static str {
+        Error::from(error).code()
+    }
+
+    #[test]
+    fn the_engines_common_failures_get_their_own_codes_whatever_the_status() {
+        let conflict = E::Conflict {
+            message: r#"Conflict. The container name "/shop" is already in use by container "4f1c0e2b9a7d". You have to remove (or rename) that container to be able to reuse that name."#.into(),
+        };
+        assert_eq!(code(conflict), "name_in_use");
+        let network = E::NotFound {
+            message: "network slipway-net not found".into(),
+        };
+        assert_eq!(code(network), "engine_network_missing");
+        let manifest = E::Stream {
+            message:
+                "manifest for 127.0.0.1:5000/a:9 not found: manifest unknown: manifest unknown"
+                    .into(),
+        };
+        assert_eq!(code(manifest), "engine_manifest_unknown");
+        let socket = E::Unreachable {
+            attempts: vec![Attempt {
+                endpoint: "unix:///var/run/docker.sock".into(),
+                source: "Docker's default socket".into(),
+                reason: "permission denied: your user may not use this socket (is it in the docker group?)".into(),
+            }],
+        };
+        assert_eq!(code(socket), "engine_permission_denied");
+        // Everything else keeps the code it had.
+        let image = E::NotFound {
+            message: "No such image: a:1".into(),
+        };
+        assert_eq!(code(image), "not_found");
+        let running = E::Conflict {
+            message: "Container 4f1c0e2b9a7d is not running".into(),
+        };
+        assert_eq!(code(running), "conflict");
+        let gone = E::Unreachable {
+            attempts: vec![Attempt {
+                endpoint: "unix:///var/run/docker.sock".into(),
+                source: "Docker's default socket".into(),
+                reason: "no socket at this path".into(),
+            }],
+        };
+        assert_eq!(code(gone), "engine_unreachable");
     }
 }

@@ -1,5 +1,7 @@
 //! The registry client's errors. Each says what went wrong and what the user can do about it, and
-//! none ever contains a credential.
+//! none ever contains a credential. They name no front end's flags, commands or buttons: each
+//! front end adds its own hint for the error's [`Error::code`] (the CLI's flags, the window's
+//! controls).
 
 use crate::reference::{Digest, ReferenceError};
 
@@ -8,16 +10,16 @@ pub enum Error {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
 
-    #[error("the registry {registry} answered plain HTTP to an HTTPS request (server gave HTTP response to HTTPS client); if you trust this network, mark the registry insecure (--insecure, or \"allow HTTP\" in its profile)")]
+    #[error("the registry {registry} answered plain HTTP to an HTTPS request (server gave HTTP response to HTTPS client): it speaks only plain HTTP, which Slipway uses only for a registry marked as allowed plain HTTP, on a network you trust")]
     HttpToHttps { registry: String },
 
-    #[error("the TLS certificate of {registry} is not trusted ({detail}); pass its CA with --ca FILE (or the profile's CA file), or put it at /etc/docker/certs.d/{registry}/ca.crt")]
+    #[error("the TLS certificate of {registry} is not trusted ({detail}): Slipway needs the CA certificate that signed it, given for this registry or placed at /etc/docker/certs.d/{registry}/ca.crt")]
     UnknownCertificate { registry: String, detail: String },
 
     #[error("cannot reach the registry {registry} ({detail}); check the address and port and that the registry is running")]
     Unreachable { registry: String, detail: String },
 
-    #[error("the registry {registry} refused the credentials or needs some ({detail}); run `slipway login {registry}` or check the username and password")]
+    #[error("the registry {registry} refused the credentials or needs some ({detail}): log in to it with a username and password (or token) it accepts")]
     Unauthorized { registry: String, detail: String },
 
     #[error("access to {scope} on {registry} is denied (403){detail}; ask the registry's administrator for {action} rights")]
