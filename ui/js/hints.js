@@ -2,7 +2,10 @@
 // core's stable error code. Core's messages say what went wrong; the CLI keeps its own table of
 // flags and commands (crates/cli/src/main.rs, cli_hint).
 
-/** @type {Record<string, string>} */
+/** @typedef {import('./types/EngineFailureCode').EngineFailureCode} EngineFailureCode */
+
+// Typed so that tsc fails when one of the engine's failure codes has no hint here.
+/** @type {Record<string, string> & Record<EngineFailureCode, string>} */
 const WINDOW_HINTS = {
   engine_unreachable: 'Start the container engine, then press Refresh on the Engine view.',
   engine_refused_http:

@@ -215,15 +215,7 @@ mod tests {
 
     #[test]
     fn every_engine_failure_code_has_a_cli_hint() {
-        use slipway_core::EngineFailure::*;
-        for kind in [
-            NetworkMissing,
-            NameInUse,
-            PermissionDenied,
-            DiskFull,
-            PullUnauthorized,
-            ManifestUnknown,
-        ] {
+        for kind in slipway_core::EngineFailure::ALL {
             assert!(cli_hint(kind.code()).is_some(), "{}", kind.code());
         }
     }

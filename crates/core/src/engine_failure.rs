@@ -25,6 +25,16 @@ pub enum EngineFailure {
 }
 
 impl EngineFailure {
+    /// Every failure told apart here.
+    pub const ALL: [EngineFailure; 6] = [
+        EngineFailure::NetworkMissing,
+        EngineFailure::NameInUse,
+        EngineFailure::PermissionDenied,
+        EngineFailure::DiskFull,
+        EngineFailure::PullUnauthorized,
+        EngineFailure::ManifestUnknown,
+    ];
+
     /// The stable code, as in [`crate::Error::code`].
     pub fn code(self) -> &'static str {
         match self {
