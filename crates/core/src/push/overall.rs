@@ -183,10 +183,13 @@ impl State {
         let moved = if complete { to_move } else { moved as u64 };
         let permille = if complete {
             FULL
-        } else if to_move == 0 {
-            0
         } else {
-            (moved.saturating_mul(FULL) / to_move).min(FULL - 1)
+            // Nothing to move yet (no layer announced, or all present): nothing to show yet.
+            moved
+                .saturating_mul(FULL)
+                .checked_div(to_move)
+                .unwrap_or(0)
+                .min(FULL - 1)
         };
         PushEvent::Overall {
             moved,
