@@ -435,7 +435,7 @@ async fn each_failure_status_has_its_own_clear_error() {
     .unwrap();
     let mut messages = BTreeSet::new();
     for (status, code, hint) in [
-        (401, "unauthorized", "slipway login"),
+        (401, "unauthorized", "log in"),
         (403, "denied", "rights"),
         (404, "not_found", "check the repository name"),
         (413, "too_large", "size limit"),
