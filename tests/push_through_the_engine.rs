@@ -64,6 +64,7 @@ fn rows_tell_the_truth(name: &str, outcome: &PushOutcome, events: &[PushEvent]) 
             PushEvent::Waiting { blob, .. }
             | PushEvent::Compressing { blob, .. }
             | PushEvent::Uploading { blob, .. }
+            | PushEvent::Skipped { blob }
             | PushEvent::Exists { blob, .. }
             | PushEvent::Mounted { blob, .. }
             | PushEvent::Done { blob, .. } => blob,
@@ -226,8 +227,18 @@ async fn incremental_after_an_engine_push(name: &str) {
     let (second, events) =
         push_recording(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
     rows_tell_the_truth(name, &second, &events);
-    // Docker says which layer its bytes are; Podman's push is quiet until it ends.
+    // Docker says which layer its bytes are, and which layers the registry had while it
+    // pushes; Podman's push is quiet until it ends.
     if name != "podman" {
+        let (_, old) = second.layers.split_last().unwrap();
+        for layer in old {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| matches!(e, PushEvent::Skipped { blob } if *blob == layer.diff_id)),
+                "on {name}: the base layer leaves the bar while the engine pushes: {events:?}"
+            );
+        }
         let new_layer = &second.layers.last().unwrap().diff_id;
         assert!(
             events.iter().any(

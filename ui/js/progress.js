@@ -233,6 +233,10 @@ export function followPush(bars, phase) {
       case 'identified':
         bars.move(ev.label, ev.diff_id, layers.has(ev.label));
         break;
+      case 'skipped':
+        // The registry's digest for it comes with the `exists` that follows.
+        bars.finish(ev.blob, 'exists');
+        break;
       case 'exists':
         bars.finish(ev.blob, 'exists', ev.digest);
         break;

@@ -588,7 +588,9 @@ impl Bars {
                     bar.set_prefix(short(&diff_id));
                 }
             }
-            PushEvent::Exists { blob, .. } => Self::bar(inner, &blob).finish_with_message("exists"),
+            PushEvent::Skipped { blob } | PushEvent::Exists { blob, .. } => {
+                Self::bar(inner, &blob).finish_with_message("exists")
+            }
             PushEvent::Mounted { blob, .. } => {
                 Self::bar(inner, &blob).finish_with_message("mounted")
             }

@@ -56,9 +56,9 @@ impl EngineRows {
 
     /// The row event for one progress line, if the line moves a row. The bytes of a layer being
     /// pushed do, and "Pushed" fills its row (a small layer may go between two of the engine's
-    /// progress lines); "Preparing" and "Waiting" leave the row waiting. Whether a layer was
-    /// pushed, already there or mounted, and under which digest, is said once the engine's
-    /// manifest is in.
+    /// progress lines); a layer the registry has or mounted is skipped at once, so the overall
+    /// bar stops waiting for it; "Preparing" and "Waiting" leave the row waiting. Under which
+    /// digest the registry holds each layer is said once the engine's manifest is in.
     pub(super) fn event(&mut self, line: &PushProgress) -> Option<PushEvent> {
         let diff_id = self.by_short_id.get(line.layer.as_deref()?)?.clone();
         match line.status.as_str() {
@@ -73,6 +73,11 @@ impl EngineRows {
                     done: line.current.unwrap_or(0).min(total.max(1)),
                     total,
                 })
+            }
+            // The registry had it (the engine's HEAD) or mounted it: nothing of it will move.
+            "Layer already exists" => Some(PushEvent::Skipped { blob: diff_id }),
+            mounted if mounted.starts_with("Mounted from") => {
+                Some(PushEvent::Skipped { blob: diff_id })
             }
             "Pushed" => {
                 let total = self.totals.get(&diff_id).copied().unwrap_or(0);
@@ -156,6 +161,14 @@ mod tests {
         );
         assert_eq!(
             rows.event(&line("7c6b97ddb7ee", "Layer already exists", None, None)),
+            Some(PushEvent::Skipped { blob: BASE.into() })
+        );
+        assert_eq!(
+            rows.event(&line("7c6b97ddb7ee", "Mounted from team/base", None, None)),
+            Some(PushEvent::Skipped { blob: BASE.into() })
+        );
+        assert_eq!(
+            rows.event(&line("7c6b97ddb7ee", "Waiting", None, None)),
             None
         );
     }

@@ -74,6 +74,11 @@ pub enum PushEvent {
         done: u64,
         total: u64,
     },
+    /// The engine skipped the layer because the registry has it or mounted it; an `Exists`
+    /// with the registry's digest follows once the engine's manifest is in (the engine route).
+    Skipped {
+        blob: String,
+    },
     /// The registry already has the blob, under `digest`.
     Exists {
         blob: String,

@@ -139,7 +139,9 @@ impl State {
                 row.end = End::Moved;
                 Some(true)
             }
-            PushEvent::Exists { blob, .. } | PushEvent::Mounted { blob, .. } => {
+            PushEvent::Skipped { blob }
+            | PushEvent::Exists { blob, .. }
+            | PushEvent::Mounted { blob, .. } => {
                 let row = self.row(blob);
                 if row.end != End::Moved {
                     row.end = End::Present;
@@ -252,6 +254,27 @@ mod tests {
             ],
         );
         assert_eq!(out.last(), Some(&overall(100, 200, 800, 500)));
+    }
+
+    #[test]
+    fn a_layer_the_engine_skipped_leaves_the_bar_before_its_digest_is_known() {
+        let tally = Overall::default();
+        let out = feed(
+            &tally,
+            &[
+                waiting("sha256:base", 800),
+                waiting("sha256:app", 200),
+                PushEvent::Skipped {
+                    blob: "sha256:base".into(),
+                },
+                uploading("sha256:app", 100, 100),
+                PushEvent::Exists {
+                    blob: "sha256:base".into(),
+                    digest: "sha256:b".into(),
+                },
+            ],
+        );
+        assert_eq!(out.last(), Some(&overall(200, 200, 800, 999)));
     }
 
     #[test]
