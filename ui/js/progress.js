@@ -33,6 +33,8 @@ export class LayerBars {
     this.overallText = overallText;
     /** @type {Map<string, Row>} */
     this.rows = new Map();
+    /** The operation has ended: the overall bar stays full. */
+    this.completed = false;
     this.container.replaceChildren();
     if (overallBar) overallBar.value = 0;
     if (overallText) overallText.textContent = '';
@@ -135,7 +137,8 @@ export class LayerBars {
    * @param {number} permille @param {string} text
    */
   showOverall(permille, text) {
-    if (!this.overallBar) return;
+    // An event that the channel delivers after the operation's answer must not empty a full bar.
+    if (!this.overallBar || this.completed) return;
     this.overallBar.max = 1000;
     this.overallBar.value = permille;
     if (this.overallText) this.overallText.textContent = text;
@@ -143,6 +146,7 @@ export class LayerBars {
 
   /** Fills the overall bar: the operation has ended. */
   complete() {
+    this.completed = true;
     if (this.overallBar) this.overallBar.value = this.overallBar.max;
   }
 

@@ -214,10 +214,10 @@ impl Slipway {
         Ok(())
     }
 
-    /// The compressed digest and size of each layer, as the engine's manifest lists them, read by a dry
-    /// run of the push: the relay says it has every blob, so the engine sends only its manifest.
-    /// A containerd store names its progress lines by these digests. Empty when the dry run
-    /// fails, which costs the rows their bytes but not the push.
+    /// The compressed digest and size of each layer, as the engine's manifest lists them, read
+    /// by a dry run of the push: the relay says it has every blob, so the engine sends only its
+    /// manifest. A containerd store names its progress lines by these digests. Empty when the
+    /// dry run fails, which costs the rows their bytes but not the push.
     async fn layer_digests(
         &self,
         relay: &Relay,
