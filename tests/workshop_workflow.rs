@@ -317,14 +317,12 @@ async fn pull_with_progress_from_a_local_registry() {
         "{events:#?}"
     );
 
-    // A pull of a tag the registry does not have ends in an error, not in a silent "done".
+    // A pull of a tag the registry does not have ends in an error, not in a silent "done", and
+    // the error's code says what went wrong, so each front end can say what to do.
     let missing = format!("{}/issue2/{}:nope", registry.addr(), unique("missing"));
     let error = slipway.pull_with(&missing, |_| {}).await.unwrap_err();
-    assert!(
-        matches!(error.code(), "not_found" | "engine_error"),
-        "{}: {error}",
-        error.code()
-    );
+    assert_eq!(error.code(), "engine_manifest_unknown", "{error}");
+    assert!(error.to_string().contains("manifest unknown"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
