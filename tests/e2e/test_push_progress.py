@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from helpers import attr, click, el, nav, tid, type_into, wait_for
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -174,6 +175,9 @@ def test_engine_route_push_keeps_one_row_per_layer_and_ends_on_registry_digests(
     click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
     click(driver, tid("image-push-open"))
     wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
+    # The profiles are listed after the panel opens; wait for ours before choosing it.
+    option = f'{tid("push-profile")} option[value="{profile}"]'
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, option), 10, "the profile in the push panel")
     Select(el(driver, tid("push-profile"))).select_by_value(profile)
     started = time.monotonic()
     click(driver, tid("push-start"))
