@@ -95,10 +95,10 @@ pub enum PushEvent {
         digest: String,
         size: u64,
     },
-    /// The whole push, as [`overall`] computes it: `moved` of `to_move` layer bytes (sizes as
-    /// the engine reports them) have reached the registry; `present` bytes of layers the
-    /// registry already had or mounted moved nothing. `permille` is the bar, 1000 only once the
-    /// push has ended.
+    /// The whole push, as core computes it (`push/overall.rs`): `moved` of `to_move` layer
+    /// bytes (sizes as the engine reports them) have reached the registry; `present` bytes of
+    /// layers the registry already had or mounted moved nothing. `permille` is the bar, 1000
+    /// only once the push has ended; a display draws it and never recomputes it.
     Overall {
         moved: u64,
         to_move: u64,
