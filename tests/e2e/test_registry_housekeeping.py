@@ -93,6 +93,7 @@ def test_sort_select_two_tags_delete_and_get_the_bytes_back(driver, out_dir, bas
     freed = int(attr(driver, tid("gc-result"), "data-freed"))
     assert freed == would, text_of(driver, tid("gc-result"))
     assert "Freed" in text_of(driver, tid("gc-result"))
+    assert "Collected by " in text_of(driver, tid("gc-result")), "the report names the backend that ran"
     screenshot(driver, out_dir, "21-gc-freed")
     assert skopeo_digest(f"{address}/{repo}:1.10") == kept_digest, "the registry runs again with the kept tags"
 

@@ -185,6 +185,7 @@ pub async fn gc(host: Option<String>, dry_run: bool, context: &Context) -> Resul
             }
         );
     }
+    println!("collected by {}", report.backend);
     Ok(())
 }
 

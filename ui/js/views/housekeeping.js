@@ -108,6 +108,7 @@ async function gc(dryRun) {
     lines.push(dryRun
       ? `Would free ${formatBytes(r.bytes)} (${r.blobs.length} blobs).`
       : `Freed ${formatBytes(r.freed)} on disk (${r.blobs.length} blobs).`);
+    lines.push(`Collected by ${r.backend}.`);
     out.textContent = lines.join('\n');
     out.dataset.freed = String(dryRun ? r.bytes : r.freed);
     out.dataset.kind = dryRun ? 'dry' : 'real';
