@@ -8,8 +8,8 @@ use slipway_core::registry::{self, DeleteScope, RegistryAccess, Selection, TagSo
 use slipway_core::registry_gc::{self, GcReport};
 use slipway_oci::{BlobSource, Client, Digest};
 use slipway_tests::{
-    anonymous_client, base_image, derive_image, free_port, registry_image, run, unique, Registry,
-    TempContainer,
+    anonymous_client, base_image, derive_image, free_port, push_tiny_image, registry_image, run,
+    seed_repositories, unique, Registry, TempContainer,
 };
 
 fn anonymous() -> RegistryAccess {
@@ -353,4 +353,57 @@ async fn a_detached_registry_is_found_and_stopped_by_a_later_run() {
     assert!(st.running && st.answering, "{st:?}");
     let stopped = later.stop().await;
     assert!(!stopped.running && !stopped.answering, "{stopped:?}");
+}
+
+/// On a registry with more repositories than a plan reads, the plan still works and says how far
+/// it counted; its "frees" counts only what it saw, so a blob shared with a repository past the
+/// cap counts as freed, and the plan says that figure is at most what garbage collection frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_past_the_repository_cap_says_how_far_it_counted() {
+    let reg = Registry::plain();
+    let client = anonymous_client(&reg.addr());
+    // 50 repositories in name order: many/r000..many/r046, seed/tiny, zz/app, zz/twin. The
+    // image tagged zz/app:1 is also zz/twin:1, so deleting the first frees nothing.
+    let tiny = push_tiny_image(&client, "seed/tiny", "v1").await;
+    seed_repositories(&client, &tiny, "seed/tiny", "many/r", 47).await;
+    push_dated(&client, "zz/app", "1", "2024-01-01T00:00:00Z").await;
+    push_dated(&client, "zz/twin", "1", "2024-01-01T00:00:00Z").await;
+    let reference = format!("{}/zz/app:1", reg.addr());
+
+    let whole = registry::delete_plan(&reference, &anonymous(), DeleteScope::Tag)
+        .await
+        .unwrap();
+    assert!(whole.complete, "{whole:?}");
+    assert_eq!((whole.coverage.counted, whole.coverage.listed), (50, 50));
+    assert_eq!(whole.coverage.through.as_deref(), Some("zz/twin"));
+    assert_eq!(whole.frees, 0, "zz/twin still holds every blob");
+
+    // Capped at 20: the first 20 in name order, plus the repository the plan is about.
+    let capped = registry::delete_plan_within(&reference, &anonymous(), DeleteScope::Tag, 20)
+        .await
+        .unwrap();
+    assert!(!capped.complete, "{capped:?}");
+    assert_eq!((capped.coverage.counted, capped.coverage.listed), (21, 50));
+    assert_eq!(capped.coverage.through.as_deref(), Some("many/r019"));
+    assert_eq!(capped.tags, ["1"], "the plan itself is the same");
+    assert_eq!(capped.manifests, whole.manifests);
+    // zz/twin was not read, so the image looks held by zz/app alone: its manifest and config.
+    let ledger = registry::usage(&format!("{}/zz/app", reg.addr()), &anonymous())
+        .await
+        .unwrap();
+    assert!(ledger.complete, "{ledger:?}");
+    assert_eq!(capped.frees, ledger.entries[0].bytes, "{capped:?}");
+    assert!(
+        capped.frees > whole.frees,
+        "an upper bound, not a lower one"
+    );
+
+    // The registry's ledger reads the first 20 and says so.
+    let usage = registry::usage_within(&reg.addr(), &anonymous(), 20)
+        .await
+        .unwrap();
+    assert!(!usage.complete, "{usage:?}");
+    assert_eq!(usage.entries.len(), 20);
+    assert_eq!(usage.entries.last().unwrap().name, "many/r019");
+    assert_eq!((usage.coverage.counted, usage.coverage.listed), (20, 50));
 }
