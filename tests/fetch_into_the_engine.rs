@@ -206,7 +206,10 @@ async fn podman_pulls_a_fetched_image_itself_and_it_runs() {
         outcome.engine_messages,
         vec![format!("Pulled by the engine: {target}")]
     );
-    assert_eq!(engine.config_digest(&target), engine.config_digest(&image.0));
+    assert_eq!(
+        engine.config_digest(&target),
+        engine.config_digest(&image.0)
+    );
     assert_runs_and_says_on(&engine, &target, "fetched-by-podman");
     let _ = engine.command("docker").args(["rmi", &target]).output();
 }

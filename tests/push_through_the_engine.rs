@@ -217,7 +217,10 @@ async fn a_first_push_on_podman_goes_through_podmans_own_push() {
         outcome.layers.iter().all(|l| l.how == How::Uploaded),
         "{outcome:?}"
     );
-    assert_eq!(pushed_config_digest(&target), engine.config_digest(&image.0));
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&image.0)
+    );
     let raw = run(
         "skopeo",
         &[

@@ -9,7 +9,7 @@ use slipway_core::registry_gc::{self, GcReport};
 use slipway_oci::{BlobSource, Client, Digest};
 use slipway_tests::{
     anonymous_client, base_image, derive_image, free_port, push_tiny_image, registry_image, run,
-    seed_repositories, unique, Registry, TempContainer,
+    seed_repositories, unique, Registry, RegistryConfig, TempContainer,
 };
 
 fn anonymous() -> RegistryAccess {
@@ -406,4 +406,62 @@ async fn a_plan_past_the_repository_cap_says_how_far_it_counted() {
     assert_eq!(usage.entries.len(), 20);
     assert_eq!(usage.entries.last().unwrap().name, "many/r019");
     assert_eq!((usage.coverage.counted, usage.coverage.listed), (20, 50));
+}
+
+/// Paging through a repository by date: the first page reads each distinct manifest once, and
+/// later pages only ask each tag's digest again (a HEAD), since a manifest's digest names bytes
+/// that cannot change. So a repository with hundreds of tags pages without reading them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_pages_by_date_read_no_manifest_or_config_again() {
+    let reg = Registry::start(RegistryConfig {
+        access_log: true,
+        ..Default::default()
+    });
+    let client = anonymous_client(&reg.addr());
+    let repo = "paged/app";
+    let count = 120;
+    for i in 0..count {
+        let created = format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60);
+        push_dated(&client, repo, &format!("build-{i:03}"), &created).await;
+    }
+    let repository = format!("{}/{repo}", reg.addr());
+    let reads = || {
+        reg.access_log()
+            .lines()
+            .filter(|l| {
+                l.contains("\"GET /v2/paged/app/manifests/")
+                    || l.contains("\"GET /v2/paged/app/blobs/")
+            })
+            .count()
+    };
+    let first = registry::tag_page(&repository, &anonymous(), TagSort::Date, 0, 50)
+        .await
+        .unwrap();
+    assert_eq!(first.rows.first().unwrap().tag, "build-119");
+    assert_eq!((first.total, first.next_offset), (count, Some(50)));
+    let after_first = reads();
+    // Each distinct image once: its manifest and its config.
+    assert!(
+        after_first >= count && after_first <= 2 * count + 2,
+        "{after_first} reads for {count} images"
+    );
+    let mut offset = first.next_offset;
+    let mut seen = first.rows.len();
+    while let Some(from) = offset {
+        let page = registry::tag_page(&repository, &anonymous(), TagSort::Date, from, 50)
+            .await
+            .unwrap();
+        assert!(page
+            .rows
+            .iter()
+            .all(|r| r.created.is_some() && r.error.is_none()));
+        seen += page.rows.len();
+        offset = page.next_offset;
+    }
+    assert_eq!(seen, count);
+    assert_eq!(
+        reads(),
+        after_first,
+        "later pages read manifests or configs again"
+    );
 }

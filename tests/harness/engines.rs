@@ -205,7 +205,15 @@ impl TestEngine {
                 crate::run_command(
                     Command::new("podman"),
                     "podman",
-                    &["--url", host, "push", "-q", "--tls-verify=false", image, reference],
+                    &[
+                        "--url",
+                        host,
+                        "push",
+                        "-q",
+                        "--tls-verify=false",
+                        image,
+                        reference,
+                    ],
                     self.name,
                 );
             }
