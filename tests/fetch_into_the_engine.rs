@@ -8,7 +8,10 @@ use axum::http::{Response, StatusCode, Uri};
 use bytes::Bytes;
 use slipway_core::registry::RegistryAccess;
 use slipway_oci::Digest;
-use slipway_tests::{assert_runs_and_says, connect, derive_image, run, Registry};
+use slipway_tests::{
+    assert_runs_and_says, assert_runs_and_says_on, connect_to, derive_image, derive_image_on, run,
+    Registry, TestEngine,
+};
 
 /// A registry that serves one image whose layer blob is `served` instead of `layer`.
 async fn lying_registry(layer: Bytes, served: Bytes) -> String {
@@ -77,13 +80,12 @@ fn layer_tar(content: &[u8]) -> Bytes {
     Bytes::from(builder.into_inner().unwrap())
 }
 
-async fn fetch_from(addr: &str) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
-    fetch(&format!("{addr}/fake/app:1")).await
-}
-
-async fn fetch(reference: &str) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
+async fn fetch_on(
+    engine: &TestEngine,
+    reference: &str,
+) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
     let data = tempfile::tempdir().unwrap();
-    let slipway = connect(data.path()).await;
+    let slipway = connect_to(engine, data.path()).await;
     slipway
         .fetch(
             reference,
@@ -97,36 +99,71 @@ async fn fetch(reference: &str) -> slipway_core::Result<slipway_core::fetch::Fet
         .await
 }
 
-fn engine_has(image: &str) -> bool {
-    std::process::Command::new("docker")
+async fn fetch(reference: &str) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
+    fetch_on(&TestEngine::system(), reference).await
+}
+
+fn engine_has(engine: &TestEngine, image: &str) -> bool {
+    engine
+        .command("docker")
         .args(["image", "inspect", image])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_blob_longer_than_its_descriptor_never_reaches_the_engine() {
-    let layer = layer_tar(b"longer\n");
+/// A layer served with 4 KiB more than its descriptor says is refused, and the engine never
+/// holds the image.
+async fn a_longer_blob_is_refused(name: &str, planted: &[u8]) {
+    let Some(engine) = TestEngine::for_test(name) else {
+        return;
+    };
+    let layer = layer_tar(planted);
     let mut longer = layer.to_vec();
     longer.extend_from_slice(&[0x42; 4096]);
     let addr = lying_registry(layer, Bytes::from(longer)).await;
-    let err = fetch_from(&addr).await.unwrap_err();
+    let reference = format!("{addr}/fake/app:1");
+    let err = fetch_on(&engine, &reference).await.unwrap_err();
     assert!(
         err.to_string().contains("bytes but its descriptor says"),
-        "{err}"
+        "on {name}: {err}"
     );
-    assert!(!engine_has(&format!("{addr}/fake/app:1")));
+    assert!(!engine_has(&engine, &reference), "on {name}");
+}
+
+/// A layer whose bytes do not hash to its digest is refused, and the engine never holds the
+/// image.
+async fn a_mismatched_blob_is_refused(name: &str, planted: &[u8]) {
+    let Some(engine) = TestEngine::for_test(name) else {
+        return;
+    };
+    let layer = layer_tar(planted);
+    let mut other = layer.to_vec();
+    other[600] ^= 0xff;
+    let addr = lying_registry(layer, Bytes::from(other)).await;
+    let reference = format!("{addr}/fake/app:1");
+    let err = fetch_on(&engine, &reference).await.unwrap_err();
+    assert_eq!(err.code(), "digest_mismatch", "on {name}: {err}");
+    assert!(!engine_has(&engine, &reference), "on {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_longer_than_its_descriptor_never_reaches_the_engine() {
+    a_longer_blob_is_refused("system", b"longer\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_longer_than_its_descriptor_never_reaches_podman() {
+    a_longer_blob_is_refused("podman", b"longer on podman\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_that_does_not_match_its_digest_never_reaches_the_engine() {
-    let layer = layer_tar(b"mismatched\n");
-    let mut other = layer.to_vec();
-    other[600] ^= 0xff;
-    let addr = lying_registry(layer, Bytes::from(other)).await;
-    let err = fetch_from(&addr).await.unwrap_err();
-    assert_eq!(err.code(), "digest_mismatch", "{err}");
-    assert!(!engine_has(&format!("{addr}/fake/app:1")));
+    a_mismatched_blob_is_refused("system", b"mismatched\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_that_does_not_match_its_digest_never_reaches_podman() {
+    a_mismatched_blob_is_refused("podman", b"mismatched on podman\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,4 +189,27 @@ async fn a_fetched_image_is_the_pushed_one_and_runs() {
     );
     assert!(outcome.reference.ends_with("/fetch/app:1"));
     assert_runs_and_says(&target, "fetched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_pulls_a_fetched_image_itself_and_it_runs() {
+    let Some(engine) = TestEngine::for_test("podman") else {
+        return;
+    };
+    let image = derive_image_on(&engine, "fetched", "echo fetched-by-podman > /f.txt");
+    let reg = Registry::plain();
+    let target = format!("{}/fetch/podman:1", reg.addr());
+    engine.push_to_loopback(&image.0, &target);
+    let outcome = fetch_on(&engine, &target).await.unwrap();
+    // Podman's own pull through the relay, not the archive load.
+    assert_eq!(
+        outcome.engine_messages,
+        vec![format!("Pulled by the engine: {target}")]
+    );
+    assert_eq!(
+        engine.config_digest(&target),
+        engine.config_digest(&image.0)
+    );
+    assert_runs_and_says_on(&engine, &target, "fetched-by-podman");
+    let _ = engine.command("docker").args(["rmi", &target]).output();
 }

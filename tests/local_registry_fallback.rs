@@ -9,19 +9,7 @@ use std::path::Path;
 
 use slipway_core::local_registry::{answers, LocalRegistry, LocalRegistryOptions};
 use slipway_core::registry::{self, DeleteScope, RegistryAccess};
-use slipway_tests::{base_image, free_port, registry_image, run, unique};
-
-/// Removes the container even when an assertion fails halfway, so a failed run leaves nothing
-/// listening behind.
-struct RemoveOnDrop(String);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.0])
-            .output();
-    }
-}
+use slipway_tests::{base_image, free_port, registry_image, run, unique, TempContainer};
 
 fn options(dir: &Path, image: &str, container_name: &str) -> LocalRegistryOptions {
     LocalRegistryOptions {
@@ -48,7 +36,7 @@ async fn local_registry_falls_back_to_the_image_through_the_engine() {
     let base = base_image();
     let dir = tempfile::tempdir().unwrap();
     let name = unique("slipway-test-local-registry");
-    let _cleanup = RemoveOnDrop(name.clone());
+    let _cleanup = TempContainer(name.clone());
     let opts = options(dir.path(), &image, &name);
     let address = opts.address.clone();
     let reg = LocalRegistry::with_options(opts.clone());
@@ -169,7 +157,7 @@ async fn local_registry_leaves_a_foreign_container_with_its_name_alone() {
     let base = base_image();
     let dir = tempfile::tempdir().unwrap();
     let name = unique("slipway-test-foreign");
-    let _cleanup = RemoveOnDrop(name.clone());
+    let _cleanup = TempContainer(name.clone());
     run("docker", &["create", "--name", &name, &base, "sleep", "60"]);
     let reg = LocalRegistry::with_options(options(dir.path(), &image, &name));
     let err = reg.start().await.unwrap_err();

@@ -296,3 +296,41 @@ async fn the_engines_push_refuses_a_compression_it_cannot_do() {
     assert_eq!(err.code(), "invalid_input", "{err}");
     assert!(err.to_string().contains("drop --zstd"), "{err}");
 }
+
+/// On Podman even a first push goes through Podman's own push: it compresses in parallel from
+/// its store, where the export would stage the whole image in a temporary archive first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_push_on_podman_goes_through_podmans_own_push() {
+    let Some(engine) = TestEngine::for_test("podman") else {
+        return;
+    };
+    let image = derive_image_on(&engine, "podman-first", "echo first > /first.txt");
+    let reg = Registry::plain();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect_to(&engine, data.path()).await;
+    let target = format!("{}/relay/podman-first:1", reg.addr());
+    let outcome = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    assert_eq!(outcome.route, Route::Engine, "{outcome:?}");
+    assert!(
+        outcome.layers.iter().all(|l| l.how == How::Uploaded),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&image.0)
+    );
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{target}"),
+        ],
+    );
+    assert_eq!(
+        slipway_oci::Digest::sha256_of(raw.as_bytes()).to_string(),
+        outcome.digest
+    );
+}

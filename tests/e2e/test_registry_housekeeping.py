@@ -65,6 +65,10 @@ def test_sort_select_two_tags_delete_and_get_the_bytes_back(driver, out_dir, bas
     wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, tid("usage-row"))) == 4, 30, "the ledger")
     assert attr(driver, '[data-testid="usage-row"][data-tag="1.9"]', "data-frees") == "0"
     alone = int(attr(driver, '[data-testid="usage-row"][data-tag="2.0"]', "data-frees"))
+    # The ledger says how many of the registry's repositories it counted: all of them here.
+    coverage = el(driver, '[data-testid="usage"] [data-testid="coverage"]')
+    assert coverage.get_attribute("data-counted") == coverage.get_attribute("data-listed"), coverage.text
+    assert coverage.text.startswith("Counted all "), coverage.text
 
     # Select two tags: 1.9 (shares its digest with 1.10 and latest) and 2.0 (an image alone).
     for tag in ("1.9", "2.0"):
@@ -76,6 +80,8 @@ def test_sort_select_two_tags_delete_and_get_the_bytes_back(driver, out_dir, bas
     frees = int(attr(driver, tid("delete-frees"), "data-frees"))
     assert frees == alone > 300_000, (frees, alone)
     assert "garbage collection" in text_of(driver, tid("delete-dialog"))
+    assert "at most" not in text_of(driver, tid("delete-frees")), "every repository was counted"
+    assert not driver.find_elements(By.CSS_SELECTOR, f'#delete-coverage {tid("coverage")}'), "no footnote when complete"
     screenshot(driver, out_dir, "20-delete-plan")
     click(driver, tid("delete-confirm"))
     wait_for(driver, lambda d: tag_order(d) == ["1.10", "latest"], 30, "the two tags gone, the others kept")
@@ -93,6 +99,7 @@ def test_sort_select_two_tags_delete_and_get_the_bytes_back(driver, out_dir, bas
     freed = int(attr(driver, tid("gc-result"), "data-freed"))
     assert freed == would, text_of(driver, tid("gc-result"))
     assert "Freed" in text_of(driver, tid("gc-result"))
+    assert "Collected by " in text_of(driver, tid("gc-result")), "the report names the backend that ran"
     screenshot(driver, out_dir, "21-gc-freed")
     assert skopeo_digest(f"{address}/{repo}:1.10") == kept_digest, "the registry runs again with the kept tags"
 

@@ -42,6 +42,18 @@ impl Drop for TempImage {
     }
 }
 
+/// A container of the system engine that is removed when the test ends, passed or failed, so a
+/// failed run leaves nothing running or listening behind.
+pub struct TempContainer(pub String);
+
+impl Drop for TempContainer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
 /// The base image plus one layer: what `script` (a shell line) leaves behind, committed as
 /// `slipway-test/<prefix>-<unique>:1`, in the system engine.
 pub fn derive_image(prefix: &str, script: &str) -> TempImage {

@@ -197,6 +197,34 @@ impl TestEngine {
         }
     }
 
+    /// Pushes `image` as `reference` to a plain-HTTP registry on loopback with the engine itself
+    /// (Podman told per push, as for [`TestEngine::pull_from_loopback`]).
+    pub fn push_to_loopback(&self, image: &str, reference: &str) {
+        match (self.kind, &self.docker_host) {
+            (EngineKind::Podman, Some(host)) => {
+                crate::run_command(
+                    Command::new("podman"),
+                    "podman",
+                    &[
+                        "--url",
+                        host,
+                        "push",
+                        "-q",
+                        "--tls-verify=false",
+                        image,
+                        reference,
+                    ],
+                    self.name,
+                );
+            }
+            _ => {
+                self.docker(&["tag", image, reference]);
+                self.docker(&["push", "-q", reference]);
+                self.docker(&["rmi", reference]);
+            }
+        }
+    }
+
     /// The digest of the image config the engine holds for `image`, as the engine itself states
     /// it in its export's `manifest.json` (`Config`). On classic stores it is the image id; on the
     /// containerd store the image id is the manifest digest, and the inspect API of Docker 26 does

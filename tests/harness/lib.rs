@@ -18,7 +18,7 @@ mod seed;
 pub use base::{base_image, base_image_on, BASE_IMAGE};
 pub use engine::{
     assert_runs_and_says, assert_runs_and_says_on, connect, connect_to, derive_image,
-    derive_image_from_on, derive_image_on, TempImage,
+    derive_image_from_on, derive_image_on, TempContainer, TempImage,
 };
 pub use engines::{EngineKind, ImageStore, TestEngine, SYSTEM};
 pub use hostile::{basic_header, Hostile, Misbehaviour, Seen, FAKE_TOKEN, SELF};

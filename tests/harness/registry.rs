@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -26,6 +26,8 @@ pub struct RegistryConfig {
     /// Whether the `/v2/` probe is expected to answer over TLS (then readiness is judged by the
     /// TCP port alone, since the probe speaks plain HTTP).
     pub tls: bool,
+    /// Log every request to [`Registry::access_log`], for tests that count what a call read.
+    pub access_log: bool,
 }
 
 /// A running reference registry; killed, and its storage removed, on drop.
@@ -54,12 +56,13 @@ impl Registry {
         std::fs::create_dir_all(&data).unwrap();
         let yaml = format!(
             "version: 0.1\n\
-             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+             log:\n  level: warn\n  accesslog:\n    disabled: {quiet}\n\
              storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
              http:\n  addr: 127.0.0.1:{port}\n  secret: slipway-test-secret\n{http_extra}\n{top_extra}\n",
             data = data.display(),
             http_extra = config.http_extra,
             top_extra = config.top_extra,
+            quiet = !config.access_log,
         );
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, yaml).unwrap();
@@ -67,7 +70,7 @@ impl Registry {
         let child = Command::new(REGISTRY_BIN)
             .arg("serve")
             .arg(&config_path)
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("access.log")).unwrap())
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
@@ -94,6 +97,11 @@ impl Registry {
     /// The registry's own log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The requests the registry answered, one line each, when started with `access_log`.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
 
     /// The temp directory holding config, data and log; TLS and auth files can go here too.

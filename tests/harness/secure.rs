@@ -154,6 +154,7 @@ impl Registry {
                 htpasswd.display()
             ),
             tls: true,
+            ..Default::default()
         });
         SecureRegistry {
             registry,

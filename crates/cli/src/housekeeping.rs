@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 use slipway_core::local_registry::{self, LocalRegistry, LocalRegistryStatus};
-use slipway_core::registry::{self, DeletePlan, DeleteScope, Selection, Usage};
+use slipway_core::registry::{self, Coverage, DeletePlan, DeleteScope, Selection, Usage};
 use slipway_core::registry_gc;
 
 use crate::registry::DeleteArgs;
@@ -72,19 +72,28 @@ fn print_plan(plan: &DeletePlan, dry_run: bool) {
             }
         }
     }
-    let will = if dry_run { "would free" } else { "frees" };
-    println!(
-        "{will} {} after garbage collection{}",
-        format::size(plan.frees),
-        if plan.complete {
-            ""
-        } else {
-            " (at most: the registry hides its catalog, so blobs other repositories share may stay)"
-        }
-    );
+    println!("{}", frees_line(plan, dry_run));
     if let Some(why) = &plan.empties_repository {
         println!("{why}");
     }
+}
+
+/// The bytes a plan frees, with what they leave out when not every repository was read.
+fn frees_line(plan: &DeletePlan, dry_run: bool) -> String {
+    let will = if dry_run { "would free" } else { "frees" };
+    let at_most = if plan.complete { "" } else { "at most " };
+    format!(
+        "{will} {at_most}{} after garbage collection{}",
+        format::size(plan.frees),
+        if plan.coverage.capped() {
+            format!(" ({})", counted(&plan.coverage))
+        } else if plan.complete {
+            String::new()
+        } else {
+            " (the registry hides its catalog, so blobs other repositories share may stay)"
+                .to_string()
+        }
+    )
 }
 
 /// The ledger as a table.
@@ -102,18 +111,40 @@ pub fn print_usage(usage: &Usage) {
         })
         .collect();
     format::table(&["NAME", "SIZE", "FREES", "SHARED"], &rows);
+    // With repositories unread, a registry's total misses theirs and a repository's "frees"
+    // counts blobs only they share: the words say which way each figure is off.
+    let whole_registry = !usage.scope.contains('/');
+    let (at_least, at_most) = match (usage.complete, whole_registry) {
+        (true, _) => ("", ""),
+        // The whole registry's frees is its total: both miss what was not read.
+        (false, true) => ("at least ", "at least "),
+        (false, false) => ("", "at most "),
+    };
     println!(
-        "{}: {} in all, deleting it frees {}, {} shared{}",
+        "{}: {at_least}{} in all, deleting it frees {at_most}{}, {} shared{}",
         usage.scope,
         format::size(usage.bytes),
         format::size(usage.frees),
         format::size(usage.shared),
-        if usage.complete {
-            ""
+        if usage.coverage.capped() {
+            format!(" ({})", counted(&usage.coverage))
+        } else if usage.complete {
+            String::new()
         } else {
-            " (the catalog is hidden: sharing with other repositories is not known)"
+            " (the catalog is hidden: sharing with other repositories is not known)".to_string()
         }
     );
+}
+
+/// How far the reading got on a registry with more repositories than a plan or a ledger reads.
+fn counted(coverage: &Coverage) -> String {
+    format!(
+        "counted {} of {} repositories, in name order through {}; blobs shared only with the {} not read count as held alone",
+        coverage.counted,
+        coverage.listed,
+        coverage.through.as_deref().unwrap_or("none"),
+        coverage.listed - coverage.counted
+    )
 }
 
 pub async fn local_registry(
@@ -185,6 +216,7 @@ pub async fn gc(host: Option<String>, dry_run: bool, context: &Context) -> Resul
             }
         );
     }
+    println!("collected by {}", report.backend);
     Ok(())
 }
 
@@ -197,5 +229,45 @@ impl From<local_registry::LocalRegistryError> for Failure {
 impl From<registry_gc::GcError> for Failure {
     fn from(e: registry_gc::GcError) -> Self {
         Failure::from(slipway_core::ErrorDto::from(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(complete: bool, counted: usize, listed: usize) -> DeletePlan {
+        DeletePlan {
+            repository: "127.0.0.1:5000/zz/app".to_string(),
+            scope: DeleteScope::Tag,
+            manifests: vec![],
+            tags: vec!["1".to_string()],
+            kept: vec![],
+            frees: 2048,
+            complete,
+            coverage: Coverage {
+                counted,
+                listed,
+                through: Some("many/r019".to_string()),
+            },
+            empties_repository: None,
+        }
+    }
+
+    #[test]
+    fn a_plan_past_the_cap_says_how_far_it_counted_and_that_frees_is_at_most() {
+        let line = frees_line(&plan(false, 21, 50), true);
+        assert!(line.starts_with("would free at most 2"), "{line}");
+        assert!(
+            line.contains("counted 21 of 50 repositories, in name order through many/r019"),
+            "{line}"
+        );
+        assert!(line.contains("the 29 not read"), "{line}");
+    }
+
+    #[test]
+    fn a_complete_plan_needs_no_footnote() {
+        let line = frees_line(&plan(true, 3, 3), false);
+        assert!(!line.contains("at most") && !line.contains('('), "{line}");
     }
 }

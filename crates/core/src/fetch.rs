@@ -1,9 +1,9 @@
 //! Pull an image straight from a registry into the local engine, without the engine talking to
 //! the registry: Slipway reads manifest, config and layers itself (so plain-HTTP and private-CA
-//! registries need no daemon.json or certs.d). A Docker engine pulls them from a loopback relay
-//! ([`crate::relay::pull`]), which is as fast as `docker pull`; otherwise (Podman, or a reference
-//! by digest only, which gives the engine no tag to keep) Slipway streams them to the engine as
-//! a docker-archive, which the engine loads. Nothing is written to a temporary copy on our side;
+//! registries need no daemon.json or certs.d). The engine pulls them from a loopback relay
+//! ([`crate::relay::pull`]), which is as fast as its own pull; a reference by digest only, which
+//! gives the engine no tag to keep, is streamed to the engine as a docker-archive instead, which
+//! the engine loads. Nothing is written to a temporary copy on our side;
 //! every layer is verified against its digest as it passes, and the engine checks the diff_ids.
 //!
 //! Nothing unverified reaches the engine whole: a layer that grows past its descriptor's size
@@ -106,8 +106,8 @@ impl Slipway {
             .map(|d| Ok((digest_of(d)?, d.size())))
             .collect::<Result<_>>()?;
 
-        // A Docker engine pulls it itself through a loopback relay: parallel downloads, each
-        // layer unpacked as it arrives, as fast as `docker pull`.
+        // The engine pulls it itself through a loopback relay: parallel downloads, each layer
+        // unpacked as it arrives, as fast as the engine's own pull.
         if let Some(tag) = &tag {
             let served = crate::relay::pull::Served {
                 client: client.clone(),
@@ -117,13 +117,12 @@ impl Slipway {
                 layers: layers.iter().cloned().collect(),
                 progress: progress.clone(),
             };
-            if let Some(engine_messages) = self.pull_through_relay(served, tag).await? {
-                return Ok(FetchOutcome {
-                    reference: r.to_string(),
-                    digest: top.digest.to_string(),
-                    engine_messages,
-                });
-            }
+            let engine_messages = self.pull_through_relay(served, tag).await?;
+            return Ok(FetchOutcome {
+                reference: r.to_string(),
+                digest: top.digest.to_string(),
+                engine_messages,
+            });
         }
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
         let producer_client = client.clone();

@@ -45,6 +45,11 @@ pub const MANAGED_LABEL: &str = "io.slipway.local-registry";
 const IMAGE_PORT: u16 = 5000;
 const IMAGE_STORAGE: &str = "/var/lib/registry";
 
+/// The registry program inside `registry:2` and the configuration its entrypoint serves; garbage
+/// collection of the image backend runs the same program on the same file.
+pub(crate) const IMAGE_PROGRAM: &str = "/bin/registry";
+pub(crate) const IMAGE_CONFIG: &str = "/etc/docker/registry/config.yml";
+
 pub fn default_address() -> String {
     std::env::var("SLIPWAY_LOCAL_REGISTRY_ADDR").unwrap_or_else(|_| DEFAULT_ADDRESS.to_string())
 }
@@ -170,7 +175,7 @@ pub async fn answers(address: &str) -> bool {
 
 /// What runs the registry.
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     /// The binary, as a child process of the app.
     Program(PathBuf),
     /// The image, as a container in this engine.
@@ -243,7 +248,7 @@ impl LocalRegistry {
     }
 
     /// The binary when it is installed, else the engine when it has the image.
-    async fn backend(&self) -> Result<Backend, LocalRegistryError> {
+    pub(crate) async fn backend(&self) -> Result<Backend, LocalRegistryError> {
         let program = &self.options.program;
         if program.is_file() {
             return Ok(Backend::Program(program.clone()));
@@ -270,7 +275,7 @@ impl LocalRegistry {
         }
     }
 
-    fn backend_display(&self, backend: &Backend) -> String {
+    pub(crate) fn backend_display(&self, backend: &Backend) -> String {
         match backend {
             Backend::Program(program) => program.display().to_string(),
             Backend::Image(_) => format!("{} image in the engine", self.options.image),
@@ -458,24 +463,14 @@ impl LocalRegistry {
             Err(_) => {}
         }
         let spec = ContainerSpec {
-            image: self.options.image.clone(),
             name: Some(name.clone()),
-            env: vec!["REGISTRY_STORAGE_DELETE_ENABLED=true".to_string()],
-            // Files the registry writes belong to whoever owns the data directory (the user),
-            // not to root, so the user can back them up or remove them.
-            user: owner(storage),
             labels: [(MANAGED_LABEL.to_string(), "true".to_string())].into(),
             ports: vec![PublishedPort {
                 host_ip,
                 host_port,
                 container_port: IMAGE_PORT,
             }],
-            mounts: vec![BindMount {
-                host_path: storage.to_path_buf(),
-                container_path: IMAGE_STORAGE.to_string(),
-                read_only: false,
-            }],
-            ..ContainerSpec::default()
+            ..self.image_spec(storage)
         };
         engine
             .create_container(&spec)
@@ -508,6 +503,24 @@ impl LocalRegistry {
             "container {name} did not answer at {address} within 10 s; its log ends with: {}",
             tail(&log)
         )))
+    }
+
+    /// The image with the registry's data and configuration: what the serving container and the
+    /// one-off garbage collection share, so that both see the same storage the same way.
+    pub(crate) fn image_spec(&self, storage: &Path) -> ContainerSpec {
+        ContainerSpec {
+            image: self.options.image.clone(),
+            env: vec!["REGISTRY_STORAGE_DELETE_ENABLED=true".to_string()],
+            // Files the registry writes belong to whoever owns the data directory (the user),
+            // not to root, so the user can back them up or remove them.
+            user: owner(storage),
+            mounts: vec![BindMount {
+                host_path: storage.to_path_buf(),
+                container_path: IMAGE_STORAGE.to_string(),
+                read_only: false,
+            }],
+            ..ContainerSpec::default()
+        }
     }
 
     /// Stops the registry Slipway started; the data stays for the next start. The container is
@@ -620,7 +633,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalRegistryError {
 }
 
 /// The last few lines of a log, on one line, for an error message.
-fn tail(log: &str) -> String {
+pub(crate) fn tail(log: &str) -> String {
     let mut lines: Vec<&str> = log.lines().rev().take(5).collect();
     lines.reverse();
     lines.join(" | ")
@@ -656,7 +669,7 @@ fn owner(_dir: &Path) -> Option<String> {
     None
 }
 
-async fn container_log(engine: &Engine, name: &str) -> String {
+pub(crate) async fn container_log(engine: &Engine, name: &str) -> String {
     use futures_util::StreamExt;
     let chunks: Vec<_> = engine.container_logs(name, false).collect().await;
     let mut log = String::new();

@@ -23,7 +23,7 @@ use crate::profiles::RegistryProfile;
 use crate::pull_back::PullCommands;
 use crate::push::{How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::registry::{
-    BlobDto, CatalogPage, CopyEvent, CopyOutcome, DeletePlan, DeleteScope, Elsewhere,
+    BlobDto, CatalogPage, CopyEvent, CopyOutcome, Coverage, DeletePlan, DeleteScope, Elsewhere,
     PlannedManifest, RemoteHistoryDto, RemoteImageDto, Selection, Snippet, TagPage, TagRow,
     TagSort, Usage, UsageEntry,
 };
@@ -84,6 +84,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<Snippet>(),
         declaration::<Usage>(),
         declaration::<UsageEntry>(),
+        declaration::<Coverage>(),
         declaration::<TagPage>(),
         declaration::<TagSort>(),
         declaration::<GcBlob>(),

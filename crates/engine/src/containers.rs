@@ -44,6 +44,10 @@ pub struct ContainerSpec {
     pub image: String,
     /// The container name; the engine picks one when `None`.
     pub name: Option<String>,
+    /// The entrypoint; the image's ENTRYPOINT when `None`. A one-off run of an image's program
+    /// with other arguments (a registry's `garbage-collect`) needs it, since `cmd` only replaces
+    /// the arguments an entrypoint script is given.
+    pub entrypoint: Option<Vec<String>>,
     /// The command; the image's CMD when `None`.
     pub cmd: Option<Vec<String>>,
     /// Extra environment, `KEY=value`.
@@ -192,6 +196,7 @@ impl Engine {
         }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
             cmd: spec.cmd.clone(),
             env: (!spec.env.is_empty()).then(|| spec.env.clone()),
             user: spec.user.clone(),

@@ -1,15 +1,16 @@
-//! The one libpod endpoint Slipway needs beyond Podman's Docker-compatible API: its own push,
-//! which can be told per request to use plain HTTP (`tlsVerify=false`), so Podman can push to
-//! Slipway's relay on 127.0.0.1 as Docker does without configuration.
+//! The two libpod endpoints Slipway needs beyond Podman's Docker-compatible API: its own push and
+//! pull, which can be told per request to use plain HTTP (`tlsVerify=false`), so Podman can push
+//! to and pull from Slipway's relay on 127.0.0.1 as Docker does without configuration. (Podman's
+//! Docker-compatible pull has no such switch, and 127.0.0.0/8 is not insecure to it by default.)
 //!
-//! bollard only speaks the Docker API, so this is one small HTTP/1.0 request on the engine's
+//! bollard only speaks the Docker API, so each is one small HTTP/1.0 request on the engine's
 //! socket (HTTP/1.0: the answer is the body up to the close, never chunked).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{Engine, Error, Result};
 
-/// The longest answer read back; Podman's push reports a few lines per layer.
+/// The longest answer read back; Podman's push and pull report a few lines per layer.
 const MAX_ANSWER: u64 = 4 << 20;
 
 impl Engine {
@@ -17,19 +18,49 @@ impl Engine {
     /// [API](https://docs.podman.io/en/v4.3/_static/api.html#tag/images/operation/ImagePushLibpod)),
     /// allowing plain HTTP; Podman sends only the layers the registry lacks.
     pub async fn podman_push(&self, reference: &str) -> Result<()> {
+        let name = encode(reference);
+        self.libpod_post(&format!(
+            "images/{name}/push?destination={name}&tlsVerify=false&quiet=true"
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Has Podman pull `reference` itself (libpod `images/pull`,
+    /// [API](https://docs.podman.io/en/v4.3/_static/api.html#tag/images/operation/ImagePullLibpod)),
+    /// allowing plain HTTP; Podman downloads layers in parallel and unpacks each as it arrives.
+    /// Returns the lines Podman reported.
+    pub async fn podman_pull(&self, reference: &str) -> Result<Vec<String>> {
+        let name = encode(reference);
+        let body = self
+            .libpod_post(&format!(
+                "images/pull?reference={name}&tlsVerify=false&quiet=true&policy=always"
+            ))
+            .await?;
+        Ok(body
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|v| v.get("stream").and_then(|s| s.as_str()).map(str::to_string))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
+
+    /// POSTs to a libpod endpoint and returns the body of a 200 that reports no error; errors
+    /// after the 200 arrive in the body as JSON lines with an `error` field.
+    async fn libpod_post(&self, path_and_query: &str) -> Result<String> {
         let socket = self
             .endpoint()
             .strip_prefix("unix://")
             .ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "Podman's own push needs its unix socket; the engine is at {}",
+                    "Podman's own push and pull need its unix socket; the engine is at {}",
                     self.endpoint()
                 ))
             })?
             .to_string();
-        let name = encode(reference);
         let request = format!(
-            "POST /v4.0.0/libpod/images/{name}/push?destination={name}&tlsVerify=false&quiet=true HTTP/1.0\r\n\
+            "POST /v4.0.0/libpod/{path_and_query} HTTP/1.0\r\n\
              Host: podman\r\nContent-Length: 0\r\nX-Registry-Auth: e30=\r\n\r\n"
         );
         let disconnected = |e: std::io::Error| Error::Disconnected {
@@ -61,7 +92,6 @@ impl Engine {
                 message: body.trim().to_string(),
             });
         }
-        // Errors after the 200 arrive in the body as JSON lines with an `error` field.
         for line in body.lines() {
             if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
                 if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
@@ -73,7 +103,7 @@ impl Engine {
                 }
             }
         }
-        Ok(())
+        Ok(body.to_string())
     }
 }
 

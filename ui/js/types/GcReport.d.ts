@@ -4,7 +4,12 @@ import type { GcBlob } from "./GcBlob";
 /**
  * What a garbage collection removed, or would remove on a dry run.
  */
-export type GcReport = { dry_run: boolean, blobs: Array<GcBlob>, 
+export type GcReport = { dry_run: boolean, 
+/**
+ * What ran the collection, as the local registry's status names its backend: the program's
+ * path, or the image in the engine.
+ */
+backend: string, blobs: Array<GcBlob>, 
 /**
  * The sum of the blobs' sizes.
  */

@@ -33,11 +33,31 @@ async function usage() {
           h('tr', { 'data-testid': 'usage-row', 'data-tag': e.name, 'data-frees': String(e.frees) },
             h('td', {}, e.name), h('td', {}, formatBytes(e.bytes)), h('td', {}, formatBytes(e.frees)), h('td', {}, formatBytes(e.shared)))))),
       h('p', { 'data-testid': 'usage-total', 'data-frees': String(u.frees) },
-        `The repository: ${formatBytes(u.bytes)}; deleting it frees ${formatBytes(u.frees)}, ${formatBytes(u.shared)} shared with other repositories.`
-        + (u.complete ? '' : ' The registry hides its catalog, so sharing with other repositories is unknown.')));
+        `The repository: ${formatBytes(u.bytes)}; deleting it frees ${u.complete ? '' : 'at most '}${formatBytes(u.frees)}, ${formatBytes(u.shared)} shared with other repositories.`
+        + (u.complete || capped(u.coverage) ? '' : ' The registry hides its catalog, so sharing with other repositories is unknown.')),
+      coverageNote(u.coverage));
   } catch (e) {
     box.textContent = e.message;
   }
+}
+
+/** @param {import('../types/Coverage').Coverage} c */
+const capped = (c) => c.counted < c.listed;
+
+/**
+ * How many of the registry's repositories the figures took into account. Blobs shared only with
+ * a repository that was not read look held alone, so a "frees" is then at most what garbage
+ * collection gives back.
+ * @param {import('../types/Coverage').Coverage} c
+ */
+function coverageNote(c) {
+  const text = capped(c)
+    ? `Counted ${c.counted} of ${c.listed} repositories (in name order through ${c.through ?? 'none'}); `
+      + `blobs shared only with the ${c.listed - c.counted} not read count as freed, so the figure is at most what garbage collection frees.`
+    : `Counted all ${c.listed} ${c.listed === 1 ? 'repository' : 'repositories'} of the registry.`;
+  return h('p', {
+    'data-testid': 'coverage', 'data-counted': String(c.counted), 'data-listed': String(c.listed), class: 'muted',
+  }, text);
 }
 
 /** Asks core for the plan of a delete and shows it; nothing is deleted until Delete. */
@@ -48,6 +68,7 @@ export async function plan(what) {
   $('delete-text').textContent = 'Planning…';
   $('delete-plan').replaceChildren();
   $('delete-frees').textContent = '';
+  $('delete-coverage').replaceChildren();
   $('delete-confirm').disabled = true;
   try {
     const p = await api.deletePlan(ctx.profile(), ctx.repo(), what);
@@ -70,8 +91,11 @@ function render(p) {
         : `manifest ${shortDigest(m.digest)} with tag${m.tags.length === 1 ? '' : 's'} ${m.tags.join(', ')}`)));
   const frees = $('delete-frees');
   frees.dataset.frees = String(p.frees);
-  frees.textContent = `Frees ${formatBytes(p.frees)} after garbage collection${p.complete ? '' : ' (at most: the registry hides its catalog)'}.`
+  frees.textContent = `Frees ${p.complete ? '' : 'at most '}${formatBytes(p.frees)} after garbage collection`
+    + `${p.complete || capped(p.coverage) ? '' : ' (the registry hides its catalog)'}.`
     + (p.empties_repository ? ` ${p.empties_repository}` : '');
+  // Said only when the cap left repositories unread: a complete count needs no footnote here.
+  $('delete-coverage').replaceChildren(...(capped(p.coverage) ? [coverageNote(p.coverage)] : []));
   $('delete-confirm').disabled = !p.tags.length && !p.manifests.length;
 }
 
@@ -108,6 +132,7 @@ async function gc(dryRun) {
     lines.push(dryRun
       ? `Would free ${formatBytes(r.bytes)} (${r.blobs.length} blobs).`
       : `Freed ${formatBytes(r.freed)} on disk (${r.blobs.length} blobs).`);
+    lines.push(`Collected by ${r.backend}.`);
     out.textContent = lines.join('\n');
     out.dataset.freed = String(dryRun ? r.bytes : r.freed);
     out.dataset.kind = dryRun ? 'dry' : 'real';

@@ -8,7 +8,9 @@
 //! long as the engine knows the layers: a classic store knows a layer's registry digest only
 //! once it pushed (or pulled) it. The containerd store keeps layers compressed and always knows
 //! them. Podman pushes with its own (libpod) API, the only one it lets use plain HTTP toward
-//! 127.0.0.1; like a classic store it knows a layer once it pushed or pulled it.
+//! 127.0.0.1, and there its push wins even a first push: it compresses layers in parallel
+//! (containers/image's pgzip) straight from its store, where the export makes Podman write the
+//! whole image to a temporary archive first (13.8 s against `podman push`'s 8.5 s for 892 MB).
 
 use serde::{Deserialize, Serialize};
 use slipway_engine::images::ImageDetails;
@@ -66,10 +68,12 @@ impl Slipway {
         if details.tags.is_empty() || own_compression {
             return Ok(Route::Export);
         }
+        if kind == EngineKind::Podman {
+            return Ok(Route::Engine);
+        }
         // A Docker image with registry digests was pulled or pushed by the engine, which then
-        // knows all its layers. Podman lists digests for images it loaded or built as well, so
-        // there only Slipway's own record counts.
-        let pushed_or_pulled = kind == EngineKind::Docker && !details.digests.is_empty();
+        // knows all its layers.
+        let pushed_or_pulled = !details.digests.is_empty();
         let knows = |diff_id: &String| pushed_or_pulled || known.contains(diff_id);
         let new_to_engine: u64 = details
             .diff_ids

@@ -19,7 +19,7 @@ use slipway_oci::{BlobSource, Client, Digest, TagDelete};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::ledger::Inventory;
+use super::ledger::{Coverage, Inventory, MAX_REPOSITORIES};
 use super::tags::{compare_versions, date_of, tag_page, TagSort, EMPTY_REPOSITORY};
 use super::{parse, RegistryAccess};
 use crate::{Error, Result};
@@ -75,9 +75,12 @@ pub struct DeletePlan {
     pub kept: Vec<String>,
     /// Bytes garbage collection frees afterwards (see [`super::ledger`]).
     pub frees: u64,
-    /// False when the registry hides its catalog, so `frees` may count blobs that other
-    /// repositories still use.
+    /// False when the registry hides its catalog or has more repositories than were read, so
+    /// `frees` may count blobs that other repositories still use: it is then at most what
+    /// garbage collection frees.
     pub complete: bool,
+    /// How many of the registry's repositories `frees` took into account.
+    pub coverage: Coverage,
     /// Said when the repository is left without tags (see [`EMPTY_REPOSITORY`]).
     pub empties_repository: Option<String>,
 }
@@ -99,9 +102,20 @@ pub async fn delete_plan(
     access: &RegistryAccess,
     scope: DeleteScope,
 ) -> Result<DeletePlan> {
+    delete_plan_within(reference, access, scope, MAX_REPOSITORIES).await
+}
+
+/// [`delete_plan`], taking at most `max_repositories` of the catalog into account for `frees`
+/// (see [`Coverage`]); the repository of `reference` is always read whole.
+pub async fn delete_plan_within(
+    reference: &str,
+    access: &RegistryAccess,
+    scope: DeleteScope,
+    max_repositories: usize,
+) -> Result<DeletePlan> {
     let r = parse(reference)?;
     let (registry, repo) = (r.registry().to_string(), r.repository().to_string());
-    let inventory = Inventory::load(&registry, access, Some(&repo)).await?;
+    let inventory = Inventory::load(&registry, access, Some(&repo), max_repositories).await?;
     let not_found = || {
         Error::Registry(slipway_oci::Error::NotFound {
             registry: registry.clone(),
@@ -140,6 +154,7 @@ pub async fn delete_plan(
             kept,
             frees: 0,
             complete: inventory.complete,
+            coverage: inventory.coverage.clone(),
             empties_repository: None,
         });
     }
@@ -154,7 +169,7 @@ pub async fn bulk_plan(
 ) -> Result<DeletePlan> {
     let r = parse(repository)?;
     let (registry, repo) = (r.registry().to_string(), r.repository().to_string());
-    let inventory = Inventory::load(&registry, access, Some(&repo)).await?;
+    let inventory = Inventory::load(&registry, access, Some(&repo), MAX_REPOSITORIES).await?;
     let dated = if selection.older_than.is_some() || selection.keep_newest.is_some() {
         tag_page(repository, access, TagSort::Date, 0, usize::MAX)
             .await?
@@ -301,6 +316,7 @@ fn plan(
         scope,
         frees: inventory.frees(&pairs),
         complete: inventory.complete,
+        coverage: inventory.coverage.clone(),
         empties_repository: (kept.is_empty() && !tags.is_empty())
             .then(|| EMPTY_REPOSITORY.to_string()),
         manifests,

@@ -6,6 +6,13 @@
 //! are blobs too. So the bytes a deletion frees are the sizes of the manifests, configs and layers
 //! that the deleted tags reach and that no surviving tag in any repository reaches, each counted
 //! once. That is what [`Inventory::frees`] computes, and what the delete confirmation shows.
+//!
+//! Taking stock reads every tag's manifest of every repository, several at a time. On a registry
+//! with thousands of repositories that is still too long to wait for before a delete, so at most
+//! [`MAX_REPOSITORIES`] are read (in the catalog's order, plus always the one a plan is about),
+//! and the plan or ledger says how far it got in its [`Coverage`]: blobs shared only with a
+//! repository it did not read look held alone, so `frees` is then at most what garbage collection
+//! gives back, and the registry's total at least what it holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use ts_rs::TS;
@@ -16,10 +23,35 @@ use slipway_oci::manifests::{digest_of, ManifestKind};
 use slipway_oci::Client;
 
 use super::{parse, RegistryAccess};
-use crate::{Error, Result};
+use crate::Result;
 
-/// Manifests read at once while taking stock.
+/// Manifests (and tag lists) read at once while taking stock: enough to hide latency, few enough
+/// not to look like a flood to a rate-limiting registry.
 const IN_FLIGHT: usize = 8;
+
+/// Repositories a plan or a ledger reads at most: at a few manifests each, what a registry
+/// answers in well under a minute.
+pub const MAX_REPOSITORIES: usize = 2000;
+
+/// How much of a registry a plan or a ledger took into account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Coverage {
+    /// Repositories whose tags and manifests were read.
+    pub counted: usize,
+    /// Repositories the catalog lists; when the registry hides its catalog, only the one asked
+    /// about is known, and this is 1.
+    pub listed: usize,
+    /// The last repository read in the catalog's (sorted) order: every one up to it was read,
+    /// none after it, except the one a plan is about, which is always read.
+    pub through: Option<String>,
+}
+
+impl Coverage {
+    /// Whether the cap left repositories of the catalog unread.
+    pub fn capped(&self) -> bool {
+        self.counted < self.listed
+    }
+}
 
 /// What a registry (or the part of it Slipway could list) holds, by tag.
 #[derive(Debug, Clone, Default)]
@@ -31,61 +63,97 @@ pub struct Inventory {
     reach: HashMap<String, BTreeSet<String>>,
     /// blob digest -> size in bytes.
     sizes: HashMap<String, u64>,
-    /// Whether every repository was listed; without the catalog only the asked-for one is.
+    /// Whether every repository was read: false without the catalog (only the asked-for one is)
+    /// or when the catalog lists more than the cap.
     pub complete: bool,
+    /// How many repositories were read, of how many.
+    pub coverage: Coverage,
 }
 
 impl Inventory {
-    /// Takes stock of `registry`: every repository of its catalog (or only `focus` when the
-    /// catalog is refused), every tag, every manifest once.
+    /// Takes stock of `registry`: the repositories of its catalog, at most `max_repositories` of
+    /// them plus always `focus` (only `focus` when the catalog is refused), every tag, every
+    /// manifest once.
     pub async fn load(
         registry: &str,
         access: &RegistryAccess,
         focus: Option<&str>,
+        max_repositories: usize,
     ) -> Result<Inventory> {
         let client = access.client(registry)?;
-        let (repositories, complete) = match client.catalog().await {
+        let (mut listed, catalog) = match client.catalog().await {
             Ok(all) => (all, true),
             Err(e) => match focus {
                 // Without the catalog, other repositories may share the focus's blobs; the
                 // figures then say what this repository holds, flagged as incomplete.
-                Some(repo) => (vec![repo.to_string()], {
+                Some(repo) => {
                     tracing::debug!("catalog refused, ledger limited to {repo}: {e}");
-                    false
-                }),
+                    (vec![repo.to_string()], false)
+                }
                 None => return Err(e.into()),
             },
         };
+        // Sorted, so that "read through X" means the same on every run, whatever order the
+        // registry's storage lists them in.
+        listed.sort();
+        listed.dedup();
+        let mut chosen: Vec<String> = listed.iter().take(max_repositories).cloned().collect();
+        let through = chosen.last().cloned();
+        if let Some(repo) = focus.filter(|f| !chosen.iter().any(|c| c == f)) {
+            chosen.push(repo.to_string());
+        }
+        let coverage = Coverage {
+            counted: chosen.len(),
+            listed: listed.len().max(chosen.len()),
+            through,
+        };
         let mut inventory = Inventory {
-            complete,
+            complete: catalog && !coverage.capped(),
+            coverage,
             ..Inventory::default()
         };
-        for repository in repositories {
-            let tags = client.tags(&repository).await.unwrap_or_default();
-            let read: Vec<(String, Result<slipway_oci::Manifest>)> = stream::iter(tags)
-                .map(|tag| {
-                    let client = client.clone();
-                    let repository = repository.clone();
-                    async move {
-                        let m = client.get_manifest(&repository, &tag).await;
-                        (tag, m.map_err(Error::from))
-                    }
-                })
-                .buffered(IN_FLIGHT)
-                .collect()
-                .await;
-            let mut by_tag = BTreeMap::new();
-            for (tag, manifest) in read {
-                // A tag deleted while we read is simply not there any more.
-                let Ok(manifest) = manifest else { continue };
-                let digest = manifest.digest.to_string();
-                if !inventory.reach.contains_key(&digest) {
-                    let reach = inventory.reach_of(&client, &repository, &manifest).await?;
-                    inventory.reach.insert(digest.clone(), reach);
+        // Every repository read gets its entry, a repository without tags included.
+        for repository in &chosen {
+            inventory.tags.insert(repository.clone(), BTreeMap::new());
+        }
+        let tag_lists: Vec<(String, Vec<String>)> = stream::iter(chosen)
+            .map(|repository| {
+                let client = client.clone();
+                async move {
+                    let tags = client.tags(&repository).await.unwrap_or_default();
+                    (repository, tags)
                 }
-                by_tag.insert(tag, digest);
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        let pairs = tag_lists
+            .into_iter()
+            .flat_map(|(repository, tags)| tags.into_iter().map(move |t| (repository.clone(), t)));
+        // `buffered` keeps the order the pairs were given in, so the reach of an index (read
+        // below, one at a time) and every figure come out the same on every run.
+        let mut reads = stream::iter(pairs)
+            .map(|(repository, tag)| {
+                let client = client.clone();
+                async move {
+                    let manifest = client.get_manifest(&repository, &tag).await;
+                    (repository, tag, manifest)
+                }
+            })
+            .buffered(IN_FLIGHT);
+        while let Some((repository, tag, manifest)) = reads.next().await {
+            // A tag deleted while we read is simply not there any more.
+            let Ok(manifest) = manifest else { continue };
+            let digest = manifest.digest.to_string();
+            if !inventory.reach.contains_key(&digest) {
+                let reach = inventory.reach_of(&client, &repository, &manifest).await?;
+                inventory.reach.insert(digest.clone(), reach);
             }
-            inventory.tags.insert(repository, by_tag);
+            inventory
+                .tags
+                .entry(repository)
+                .or_default()
+                .insert(tag, digest);
         }
         Ok(inventory)
     }
@@ -222,13 +290,24 @@ pub struct Usage {
     pub frees: u64,
     pub shared: u64,
     pub entries: Vec<UsageEntry>,
-    /// False when the registry refused its catalog, so blobs shared with repositories Slipway
-    /// could not see count as held alone.
+    /// False when the registry refused its catalog or had more repositories than were read, so
+    /// blobs shared with repositories Slipway did not see count as held alone.
     pub complete: bool,
+    /// How many repositories were read, of how many.
+    pub coverage: Coverage,
 }
 
 /// The ledger of `HOST` (per repository) or `HOST/REPO` (per tag).
 pub async fn usage(scope: &str, access: &RegistryAccess) -> Result<Usage> {
+    usage_within(scope, access, MAX_REPOSITORIES).await
+}
+
+/// [`usage`], reading at most `max_repositories` of the catalog (see [`Coverage`]).
+pub async fn usage_within(
+    scope: &str,
+    access: &RegistryAccess,
+    max_repositories: usize,
+) -> Result<Usage> {
     let (registry, repository) = match scope.split_once('/') {
         Some(_) => {
             let r = parse(scope)?;
@@ -236,7 +315,8 @@ pub async fn usage(scope: &str, access: &RegistryAccess) -> Result<Usage> {
         }
         None => (scope.to_string(), None),
     };
-    let inventory = Inventory::load(&registry, access, repository.as_deref()).await?;
+    let inventory =
+        Inventory::load(&registry, access, repository.as_deref(), max_repositories).await?;
     Ok(ledger(&inventory, scope, repository.as_deref()))
 }
 
@@ -285,6 +365,7 @@ pub fn ledger(inventory: &Inventory, scope: &str, repository: Option<&str>) -> U
                 shared: bytes.saturating_sub(frees),
                 entries,
                 complete: inventory.complete,
+                coverage: inventory.coverage.clone(),
             }
         }
         None => {
@@ -304,6 +385,7 @@ pub fn ledger(inventory: &Inventory, scope: &str, repository: Option<&str>) -> U
                 shared: 0,
                 entries,
                 complete: inventory.complete,
+                coverage: inventory.coverage.clone(),
             }
         }
     }

@@ -11,10 +11,11 @@ pub mod ledger;
 pub mod tags;
 
 pub use delete::{
-    bulk_plan, delete, delete_plan, execute, DeletePlan, DeleteScope, PlannedManifest, Selection,
+    bulk_plan, delete, delete_plan, delete_plan_within, execute, DeletePlan, DeleteScope,
+    PlannedManifest, Selection,
 };
 pub use elsewhere::{elsewhere, Elsewhere, Snippet};
-pub use ledger::{usage, Inventory, Usage, UsageEntry};
+pub use ledger::{usage, usage_within, Coverage, Inventory, Usage, UsageEntry, MAX_REPOSITORIES};
 pub use tags::{tag_page, tag_rows, TagPage, TagRow, TagSort};
 
 use std::collections::HashSet;

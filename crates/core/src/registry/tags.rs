@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use ts_rs::TS;
 
 use futures_util::stream::{self, StreamExt};
@@ -81,6 +82,31 @@ storage. Push a tag to use it again.";
 /// rate-limiting registry.
 const TAG_DETAILS_IN_FLIGHT: usize = 4;
 
+/// What each manifest already read said, by `registry/repository@digest`. A digest names the
+/// manifest's bytes, and those name the config's, so what they say cannot change: later pages by
+/// date, and a repository opened again, only ask each tag's digest (a HEAD). Forgotten whole
+/// when it grows past [`READ_REMEMBERED`], so browsing many registries never grows it without end.
+static READ: LazyLock<Mutex<HashMap<String, TagRow>>> = LazyLock::new(Default::default);
+const READ_REMEMBERED: usize = 20_000;
+
+fn remembered(base: &str, digest: &str) -> Option<TagRow> {
+    READ.lock()
+        .expect("tag details lock")
+        .get(&format!("{base}@{digest}"))
+        .cloned()
+}
+
+fn remember(base: &str, row: &TagRow) {
+    let Some(digest) = row.digest.as_ref().filter(|_| row.error.is_none()) else {
+        return;
+    };
+    let mut read = READ.lock().expect("tag details lock");
+    if read.len() >= READ_REMEMBERED {
+        read.clear();
+    }
+    read.insert(format!("{base}@{digest}"), row.clone());
+}
+
 /// Every tag of a repository (`host/repo`) with its details, in `sort` order.
 pub async fn tag_rows(repository: &str, access: &RegistryAccess) -> Result<Vec<TagRow>> {
     let page = tag_page(repository, access, TagSort::Date, 0, usize::MAX).await?;
@@ -93,7 +119,8 @@ pub async fn tag_rows(repository: &str, access: &RegistryAccess) -> Result<Vec<T
 /// By name or version, only the page's tags are read (one manifest and one config each), so a
 /// repository with thousands of tags opens as fast as one with a hundred. By date every tag must
 /// be dated first: each tag's digest is asked with a HEAD and each distinct manifest is read
-/// once, since tags that share a digest share a date.
+/// once, since tags that share a digest share a date, and never again in this process (see
+/// [`READ`]), so later pages cost only the HEADs.
 pub async fn tag_page(
     repository: &str,
     access: &RegistryAccess,
@@ -186,12 +213,20 @@ async fn rows_by_digest(base: &str, names: Vec<String>, access: &RegistryAccess)
             first_tag.entry(d.clone()).or_insert_with(|| tag.clone());
         }
     }
-    let unique: Vec<String> = first_tag.values().cloned().collect();
-    let read: HashMap<String, TagRow> = detail_rows(base, unique, access)
-        .await
-        .into_iter()
-        .map(|r| (r.tag.clone(), r))
-        .collect();
+    let mut read: HashMap<String, TagRow> = HashMap::new();
+    let mut unknown = Vec::new();
+    for (digest, tag) in &first_tag {
+        match remembered(base, digest) {
+            Some(row) => {
+                read.insert(tag.clone(), row);
+            }
+            None => unknown.push(tag.clone()),
+        }
+    }
+    for row in detail_rows(base, unknown, access).await {
+        remember(base, &row);
+        read.insert(row.tag.clone(), row);
+    }
     let mut rows = Vec::with_capacity(heads.len());
     let mut unread = Vec::new();
     for (tag, digest) in heads {

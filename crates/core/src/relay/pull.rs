@@ -257,32 +257,34 @@ fn held_back(
 }
 
 impl crate::Slipway {
-    /// Has a Docker engine pull `served` through a pull relay and tags the result `tag`; the
-    /// engine's messages on success. `None` when this engine cannot pull from the relay
-    /// (Podman's Docker-compatible pull has no way to allow plain HTTP on 127.0.0.1): the caller
-    /// then loads an archive instead.
+    /// Has the engine pull `served` through a pull relay and tags the result `tag`; the
+    /// engine's messages. Docker pulls with its own API (it trusts 127.0.0.0/8 over plain HTTP);
+    /// Podman with libpod's pull, the one that can be told to allow plain HTTP per request.
     pub(crate) async fn pull_through_relay(
         &self,
         served: Served,
         tag: &str,
-    ) -> crate::Result<Option<Vec<String>>> {
+    ) -> crate::Result<Vec<String>> {
         use slipway_engine::system::EngineKind;
-        if self.engine().info().await?.kind == EngineKind::Podman {
-            return Ok(None);
-        }
+        let podman = self.engine().info().await?.kind == EngineKind::Podman;
         let repository = served.repository.clone();
         let relay = PullRelay::start(served).await.map_err(|e| {
             crate::Error::Engine(format!("could not serve the pull relay on 127.0.0.1: {e}"))
         })?;
         let relay_ref = super::temporary_name(relay.addr, &repository);
-        let mut pull = Box::pin(self.engine().pull_image(&relay_ref));
-        let mut failed = None;
-        while let Some(event) = pull.next().await {
-            if let Err(e) = event {
-                failed = Some(e);
-                break;
+        let failed = if podman {
+            self.engine().podman_pull(&relay_ref).await.err()
+        } else {
+            let mut pull = Box::pin(self.engine().pull_image(&relay_ref));
+            let mut failed = None;
+            while let Some(event) = pull.next().await {
+                if let Err(e) = event {
+                    failed = Some(e);
+                    break;
+                }
             }
-        }
+            failed
+        };
         // The relay's reason first: the engine reports a cut download as a bare "EOF".
         if let Some(why) = relay.take_failure() {
             return Err(why);
@@ -293,6 +295,6 @@ impl crate::Slipway {
         self.engine().tag_image(&relay_ref, tag).await?;
         // The relay's name goes; the image keeps the tag the user asked for.
         let _ = self.engine().remove_image(&relay_ref, false).await;
-        Ok(Some(vec![format!("Pulled by the engine: {tag}")]))
+        Ok(vec![format!("Pulled by the engine: {tag}")])
     }
 }

@@ -6,15 +6,22 @@
 //! while the registry is stopped or read-only, because an upload in flight could otherwise lose
 //! its blobs. So the real run stops the managed registry, collects with `--delete-untagged`
 //! (manifests no tag points at go too, as the single-tag delete leaves them), and starts it again.
+//!
+//! The collection runs on whichever backend serves the registry: the program in place
+//! ([`program`]), or a one-off container of the same image on the same data ([`container`]).
+//! Either way the bytes freed are measured here, on the host's data folder, so that both backends
+//! report the same kind of figure.
+
+mod container;
+mod program;
 
 use std::collections::HashMap;
 use std::path::Path;
 use ts_rs::TS;
 
 use serde::Serialize;
-use tokio::process::Command;
 
-use crate::local_registry::{LocalRegistry, LocalRegistryError};
+use crate::local_registry::{Backend, LocalRegistry, LocalRegistryError};
 
 /// One blob garbage collection deletes (or would).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -28,6 +35,9 @@ pub struct GcBlob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct GcReport {
     pub dry_run: bool,
+    /// What ran the collection, as the local registry's status names its backend: the program's
+    /// path, or the image in the engine.
+    pub backend: String,
     pub blobs: Vec<GcBlob>,
     /// The sum of the blobs' sizes.
     pub bytes: u64,
@@ -42,14 +52,8 @@ pub struct GcReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
-    #[error("garbage collection of the managed registry needs {program}, which runs it in place; the registry:2 image backend is not supported yet. Stop the registry and run: docker run --rm -v {storage}:/var/lib/registry {image} garbage-collect --delete-untagged /etc/docker/registry/config.yml")]
-    NoProgram {
-        program: String,
-        storage: String,
-        image: String,
-    },
-    #[error("the managed registry has never been started here, so there is nothing to collect ({config} does not exist); start it with `slipway local-registry start`")]
-    NeverStarted { config: String },
+    #[error("the managed registry has never been started here, so there is nothing to collect ({path} does not exist); start it first")]
+    NeverStarted { path: String },
     #[error("garbage collection failed ({status}); its output ends with: {output}")]
     Failed { status: String, output: String },
     #[error(transparent)]
@@ -59,7 +63,6 @@ pub enum GcError {
 impl GcError {
     pub fn code(&self) -> &'static str {
         match self {
-            GcError::NoProgram { .. } => "registry_backend_missing",
             GcError::NeverStarted { .. } => "not_found",
             GcError::Failed { .. } => "gc_failed",
             GcError::Registry(e) => e.code(),
@@ -76,27 +79,62 @@ impl From<GcError> for crate::ErrorDto {
     }
 }
 
+/// What a backend's `garbage-collect` run printed, and whether it succeeded.
+struct Collected {
+    success: bool,
+    /// How it ended, e.g. `exit status: 1`, for an error message.
+    status: String,
+    /// Its stdout and stderr.
+    output: String,
+}
+
+impl Collected {
+    /// The run's output, or the error that says how it failed.
+    fn into_output(self) -> Result<String, GcError> {
+        if self.success {
+            return Ok(self.output);
+        }
+        Err(GcError::Failed {
+            status: self.status,
+            output: crate::local_registry::tail(&self.output),
+        })
+    }
+}
+
+/// The arguments of distribution's collection after the program's name.
+fn arguments(dry_run: bool, config: &str) -> Vec<String> {
+    let mut args = vec![
+        "garbage-collect".to_string(),
+        "--delete-untagged".to_string(),
+    ];
+    if dry_run {
+        args.push("--dry-run".to_string());
+    }
+    args.push(config.to_string());
+    args
+}
+
 /// Runs the managed registry's garbage collection: with `dry_run`, lists what would go while the
 /// registry keeps running; otherwise stops it, collects, starts it again (detached when it had
 /// been started detached, see [`LocalRegistry::start_detached`]) and measures what left the disk.
 pub async fn garbage_collect(reg: &LocalRegistry, dry_run: bool) -> Result<GcReport, GcError> {
-    let options = reg.options();
-    let dir = options
+    let dir = reg
+        .options()
         .data_dir
         .clone()
         .ok_or(LocalRegistryError::NoDataDir)?;
     let storage = dir.join("storage");
-    if !options.program.is_file() {
-        return Err(GcError::NoProgram {
-            program: options.program.display().to_string(),
-            storage: storage.display().to_string(),
-            image: options.image.clone(),
-        });
-    }
+    let backend = reg.backend().await?;
+    // The program reads the config file `start` writes; the image reads its own config and finds
+    // the data in the bind-mounted storage. Either missing means no start ever happened here.
     let config = dir.join("config.yml");
-    if !config.is_file() {
+    let needed = match backend {
+        Backend::Program(_) => &config,
+        Backend::Image(_) => &storage,
+    };
+    if !needed.exists() {
         return Err(GcError::NeverStarted {
-            config: config.display().to_string(),
+            path: needed.display().to_string(),
         });
     }
     let blobs_root = storage.join("docker/registry/v2/blobs");
@@ -108,12 +146,10 @@ pub async fn garbage_collect(reg: &LocalRegistry, dry_run: bool) -> Result<GcRep
     if was_running {
         reg.stop().await;
     }
-    let mut command = Command::new(&options.program);
-    command.arg("garbage-collect").arg("--delete-untagged");
-    if dry_run {
-        command.arg("--dry-run");
-    }
-    let output = command.arg(&config).output().await;
+    let collected = match &backend {
+        Backend::Program(path) => program::collect(path, &config, dry_run).await,
+        Backend::Image(engine) => container::collect(reg, engine, &storage, dry_run).await,
+    };
     // Whatever the collection did, the registry the user had running runs again.
     if was_running {
         if detached {
@@ -122,23 +158,8 @@ pub async fn garbage_collect(reg: &LocalRegistry, dry_run: bool) -> Result<GcRep
             reg.start().await?;
         }
     }
-    let output = output.map_err(|e| GcError::Failed {
-        status: format!("could not run {}", options.program.display()),
-        output: e.to_string(),
-    })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() {
-        let tail: Vec<&str> = text.lines().rev().take(5).collect();
-        return Err(GcError::Failed {
-            status: output.status.to_string(),
-            output: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
-        });
-    }
-    let blobs: Vec<GcBlob> = eligible(&text)
+    let output = collected.into_output()?;
+    let blobs: Vec<GcBlob> = eligible(&output)
         .into_iter()
         .map(|digest| GcBlob {
             size: sizes.get(&digest).copied().unwrap_or(0),
@@ -147,14 +168,14 @@ pub async fn garbage_collect(reg: &LocalRegistry, dry_run: bool) -> Result<GcRep
         .collect();
     let bytes = blobs.iter().map(|b| b.size).sum();
     let disk_after = blob_bytes(&blobs_root);
-    let freed = disk_before.saturating_sub(disk_after);
     Ok(GcReport {
         dry_run,
+        backend: reg.backend_display(&backend),
         blobs,
         bytes,
         disk_before,
         disk_after,
-        freed,
+        freed: disk_before.saturating_sub(disk_after),
         restarted: was_running,
     })
 }
