@@ -4,8 +4,9 @@
 //! Each layer keeps its row, by diff_id, from the start ([`super::engine_rows`]): Docker's own
 //! progress lines name the layer they are about, by diff_id on a classic store and by compressed
 //! digest on the containerd store, whose manifest a dry run through the relay reads first.
-//! Podman's push says nothing until it ends. When the manifest is in, each row ends on the
-//! digest the registry holds the layer under.
+//! Podman's push says nothing until it ends; the relay still skips, at once, a layer it asks
+//! about by a compressed digest the push cache knows. When the manifest is in, each row ends on
+//! the digest the registry holds the layer under.
 
 use std::sync::Arc;
 
@@ -59,7 +60,20 @@ impl Slipway {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(RELAY_PORT);
-        let relay = Relay::start(ctx.clone(), port).await.map_err(|e| {
+        // The compressed digests this push cache knows for the image's layers: what an engine
+        // that pushed them before asks the relay about.
+        let known: std::collections::HashMap<Digest, String> = details
+            .diff_ids
+            .iter()
+            .filter_map(|diff_id| {
+                let layer = ctx.cache.get(
+                    super::codec::cache_name(slipway_oci::image::LayerCompression::Gzip),
+                    diff_id,
+                )?;
+                Some((layer.compressed, diff_id.clone()))
+            })
+            .collect();
+        let relay = Relay::start(ctx.clone(), port, known).await.map_err(|e| {
             Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
         })?;
         let relay_ref = crate::relay::temporary_name(relay.addr, ctx.target.repository());

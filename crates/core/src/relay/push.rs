@@ -33,7 +33,7 @@ use slipway_oci::uploads::Upload;
 use slipway_oci::Digest;
 
 use super::{not_found, parse_digest, query_value, reply, route, Outcome, Route};
-use crate::push::Ctx;
+use crate::push::{Ctx, PushEvent};
 use crate::task::AbortOnDrop;
 
 /// A layer as the relay saw it go by.
@@ -66,6 +66,10 @@ struct Shared {
     failure: Mutex<Option<crate::Error>>,
     /// A dry run: every blob is said to be there, nothing reaches the target.
     dry_run: AtomicBool,
+    /// The layer (diff_id) each known compressed digest is, so that a blob the target has is
+    /// `Skipped` on its layer's row as soon as the engine asks about it, before its manifest
+    /// says so; Podman's push reports nothing else while it runs.
+    layers: HashMap<Digest, String>,
 }
 
 /// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
@@ -79,7 +83,11 @@ impl Relay {
     /// Starts a relay towards `ctx`'s target. `port` 0 takes any free port; a fixed port keeps
     /// the engine's memory of which layers it pushed where tidy, but any port works, because the
     /// engine asks about a known layer at whatever registry it pushes to.
-    pub async fn start(ctx: Arc<Ctx>, port: u16) -> std::io::Result<Relay> {
+    pub async fn start(
+        ctx: Arc<Ctx>,
+        port: u16,
+        layers: HashMap<Digest, String>,
+    ) -> std::io::Result<Relay> {
         let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
             Ok(l) => l,
             // Another push (the app and the CLI at once) holds the port: any port will do.
@@ -95,6 +103,7 @@ impl Relay {
             heads: Mutex::default(),
             failure: Mutex::default(),
             dry_run: AtomicBool::new(false),
+            layers,
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -200,6 +209,21 @@ async fn settle(
     Ok(None)
 }
 
+/// Notes that the engine will skip `digest`, which the target has, and says so on its layer's
+/// row when the layer is known.
+fn skipped(shared: &Shared, digest: &Digest) {
+    let first = shared
+        .heads
+        .lock()
+        .expect("relay lock")
+        .insert(digest.clone());
+    if let Some(diff_id) = shared.layers.get(digest).filter(|_| first) {
+        shared.ctx.emit(PushEvent::Skipped {
+            blob: diff_id.clone(),
+        });
+    }
+}
+
 /// A blob the target has (or can mount) answers 200 with its length, as a registry does; the
 /// engine then skips it (and remembers it as pushed, which is what makes the next push
 /// incremental).
@@ -214,11 +238,7 @@ async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
     }
     match settle(shared, &digest, None).await? {
         Some(size) => {
-            shared
-                .heads
-                .lock()
-                .expect("relay lock")
-                .insert(digest.clone());
+            skipped(shared, &digest);
             Ok(reply(
                 StatusCode::OK,
                 &[
@@ -243,11 +263,7 @@ async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
         let from = query_value(query, "from");
         if dry_run || settle(shared, &digest, from.as_deref()).await?.is_some() {
             if !dry_run {
-                shared
-                    .heads
-                    .lock()
-                    .expect("relay lock")
-                    .insert(digest.clone());
+                skipped(shared, &digest);
             }
             let location = format!("{}/{digest}", prefix.trim_end_matches("/uploads"));
             return Ok(reply(
