@@ -23,6 +23,12 @@ async fn push(
     push_recording(slipway, image, target, route, cache).await.0
 }
 
+/// Held by each push of this file: engines remember which layers a registry has by its
+/// host:port (Podman's blob info cache asks the relay about a layer it pushed only at the same
+/// address), and a relay whose port another test's push holds falls back to any port, so two
+/// pushes at once would make an incremental push upload everything again.
+static RELAY_PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A push, with every progress event it sent.
 async fn push_recording(
     slipway: &Slipway,
@@ -31,6 +37,7 @@ async fn push_recording(
     route: Route,
     cache: &std::path::Path,
 ) -> (PushOutcome, Vec<PushEvent>) {
+    let _port = RELAY_PORT.lock().await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let outcome = slipway

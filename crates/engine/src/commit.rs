@@ -65,7 +65,7 @@ impl Engine {
         // Podman's Docker-compatible commit ignores the config body and applies only `changes`
         // (Dockerfile instructions, which it splits at newlines); Docker applies both, so the
         // instructions go to Podman alone, where they are the only way in.
-        if self.info().await?.kind == crate::system::EngineKind::Podman {
+        if self.kind() == crate::system::EngineKind::Podman {
             let changes = as_instructions(&spec.config);
             if !changes.is_empty() {
                 options = options.changes(&changes);

@@ -18,11 +18,13 @@ pub mod images;
 pub mod libpod;
 pub mod load;
 pub mod push;
+mod raw;
 pub mod system;
 
 pub use error::{Attempt, Error, Result};
 
-use bollard::{Docker, API_DEFAULT_VERSION};
+use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
+use system::EngineKind;
 
 /// How long the engine may take to start answering one request, in seconds. bollard applies it
 /// until the response headers arrive, not to the body, so long streams (pull, exec, logs) are not
@@ -31,7 +33,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 /// the future.
 const REQUEST_TIMEOUT_SECS: u64 = 3600;
 
-/// How long we wait for a candidate endpoint to answer `/version` before moving to the next one.
+/// How long we wait for a candidate endpoint to answer before moving to the next one.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A connection to a container engine whose API version has been negotiated.
@@ -39,6 +41,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Engine {
     docker: Docker,
     endpoint: String,
+    kind: EngineKind,
 }
 
 impl Engine {
@@ -60,7 +63,13 @@ impl Engine {
         let mut attempts = Vec::new();
         for (endpoint, source) in candidates(docker_host) {
             match probe(&endpoint).await {
-                Ok(docker) => return Ok(Engine { docker, endpoint }),
+                Ok((docker, kind)) => {
+                    return Ok(Engine {
+                        docker,
+                        endpoint,
+                        kind,
+                    })
+                }
                 Err(reason) => attempts.push(Attempt {
                     endpoint,
                     source,
@@ -74,6 +83,11 @@ impl Engine {
     /// The endpoint this engine answered on, e.g. `unix:///var/run/docker.sock`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Docker or Podman, as the engine said when it was connected.
+    pub fn kind(&self) -> EngineKind {
+        self.kind
     }
 
     /// The underlying bollard client, for the modules of this crate.
@@ -108,14 +122,20 @@ fn candidates(docker_host: Option<&str>) -> Vec<(String, String)> {
     list
 }
 
-/// Builds a client for one endpoint and negotiates the API version with it.
+/// Builds a client for one endpoint and negotiates the API version with it; also says which
+/// product answers.
 ///
 /// Negotiation is mandatory: bollard defaults to a newer API than older engines (Docker 20.10
 /// speaks 1.41) accept, and such an engine rejects every request with "client version is too new".
-async fn probe(endpoint: &str) -> std::result::Result<Docker, String> {
+async fn probe(endpoint: &str) -> std::result::Result<(Docker, EngineKind), String> {
     let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
         if !std::path::Path::new(path).exists() {
             return Err("no socket at this path".to_string());
+        }
+        if let Some((version, kind)) = ping(path).await {
+            let docker = Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, &version)
+                .map_err(|error| error.to_string())?;
+            return Ok((docker, kind));
         }
         Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
@@ -126,14 +146,54 @@ async fn probe(endpoint: &str) -> std::result::Result<Docker, String> {
         );
     }
     .map_err(|error| error.to_string())?;
-    match tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version()).await {
-        Ok(Ok(docker)) => Ok(docker),
+    let asked = async {
+        let docker = docker.negotiate_version().await?;
+        let version = docker.version().await?;
+        Ok::<_, bollard::errors::Error>((docker, system::kind_of(&version)))
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        Ok(Ok(answer)) => Ok(answer),
         Ok(Err(error)) => Err(describe_probe_error(&error)),
         Err(_) => Err(format!(
             "no answer within {} seconds",
             PROBE_TIMEOUT.as_secs()
         )),
     }
+}
+
+/// The API version to speak and the product, from the headers of `GET /_ping` on a unix socket.
+/// Asked instead of `/version` because Podman answers that in 0.7 to 0.9 s (it gathers facts
+/// about the host) and `/_ping` in 10 ms, and every `slipway` command connects anew. `None` when
+/// the ping says too little; the caller then asks the slow way, which also words the failure.
+async fn ping(socket: &str) -> Option<(ClientVersion, EngineKind)> {
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, raw::request(socket, "GET", "/_ping", ""))
+        .await
+        .ok()?
+        .ok()?;
+    if answer.status != 200 {
+        return None;
+    }
+    let (major, minor) = answer.header("api-version")?.split_once('.')?;
+    let theirs = ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    };
+    let version = if theirs < *API_DEFAULT_VERSION {
+        theirs
+    } else {
+        *API_DEFAULT_VERSION
+    };
+    // Podman adds its own API version and names itself in `Server`; Docker does neither.
+    let podman = answer.header("libpod-api-version").is_some()
+        || answer
+            .header("server")
+            .is_some_and(|s| s.starts_with("Libpod"));
+    let kind = if podman {
+        EngineKind::Podman
+    } else {
+        EngineKind::Docker
+    };
+    Some((version, kind))
 }
 
 fn describe_probe_error(error: &bollard::errors::Error) -> String {

@@ -3,15 +3,9 @@
 //! to and pull from Slipway's relay on 127.0.0.1 as Docker does without configuration. (Podman's
 //! Docker-compatible pull has no such switch, and 127.0.0.0/8 is not insecure to it by default.)
 //!
-//! bollard only speaks the Docker API, so each is one small HTTP/1.0 request on the engine's
-//! socket (HTTP/1.0: the answer is the body up to the close, never chunked).
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! bollard only speaks the Docker API, so each is one request of [`crate::raw`].
 
 use crate::{Engine, Error, Result};
-
-/// The longest answer read back; Podman's push and pull report a few lines per layer.
-const MAX_ANSWER: u64 = 4 << 20;
 
 impl Engine {
     /// Has Podman push the local image `reference` to `reference` itself (libpod `images/push`,
@@ -49,50 +43,29 @@ impl Engine {
     /// POSTs to a libpod endpoint and returns the body of a 200 that reports no error; errors
     /// after the 200 arrive in the body as JSON lines with an `error` field.
     async fn libpod_post(&self, path_and_query: &str) -> Result<String> {
-        let socket = self
-            .endpoint()
-            .strip_prefix("unix://")
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "Podman's own push and pull need its unix socket; the engine is at {}",
-                    self.endpoint()
-                ))
-            })?
-            .to_string();
-        let request = format!(
-            "POST /v4.0.0/libpod/{path_and_query} HTTP/1.0\r\n\
-             Host: podman\r\nContent-Length: 0\r\nX-Registry-Auth: e30=\r\n\r\n"
-        );
-        let disconnected = |e: std::io::Error| Error::Disconnected {
+        let socket = self.endpoint().strip_prefix("unix://").ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "Podman's own push and pull need its unix socket; the engine is at {}",
+                self.endpoint()
+            ))
+        })?;
+        let answer = crate::raw::request(
+            socket,
+            "POST",
+            &format!("/v4.0.0/libpod/{path_and_query}"),
+            "X-Registry-Auth: e30=\r\n",
+        )
+        .await
+        .map_err(|e| Error::Disconnected {
             message: format!("{socket}: {e}"),
-        };
-        let mut stream = tokio::net::UnixStream::connect(&socket)
-            .await
-            .map_err(disconnected)?;
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(disconnected)?;
-        let mut answer = Vec::new();
-        stream
-            .take(MAX_ANSWER)
-            .read_to_end(&mut answer)
-            .await
-            .map_err(disconnected)?;
-        let answer = String::from_utf8_lossy(&answer);
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if status != 200 {
+        })?;
+        if answer.status != 200 {
             return Err(Error::Refused {
-                status,
-                message: body.trim().to_string(),
+                status: answer.status,
+                message: answer.body.trim().to_string(),
             });
         }
-        for line in body.lines() {
+        for line in answer.body.lines() {
             if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
                 if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
                     if !error.is_empty() {
@@ -103,7 +76,7 @@ impl Engine {
                 }
             }
         }
-        Ok(body.to_string())
+        Ok(answer.body)
     }
 }
 

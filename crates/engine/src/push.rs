@@ -2,19 +2,19 @@
 //!
 //! bollard's `push_image` decodes the engine's progress lines into a model that has no `id`, so
 //! which layer a line is about is lost. On a unix socket this module sends the request itself
-//! (HTTP/1.0: the answer is the body up to the close, never chunked) and reads the lines whole;
-//! on any other endpoint it falls back to bollard, whose lines then name no layer.
+//! ([`crate::raw`]) and reads the lines whole as they come; on any other endpoint it falls back
+//! to bollard, whose lines then name no layer.
 
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::images::split_tag;
-use crate::{Engine, Error, Result};
+use crate::{raw, Engine, Error, Result};
 
-/// The longest line of the answer's head or refusal read; the engine's are a few hundred bytes.
-const MAX_LINE: u64 = 64 << 10;
+/// The longest refusal read; the engine's are a few hundred bytes.
+const MAX_REFUSAL: u64 = 64 << 10;
 
 /// One line of the engine's push progress, as the engine sends it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,46 +133,21 @@ async fn open(socket: String, reference: String) -> Result<Lines> {
             "cannot push {reference}: the engine's push takes a plain host/name:tag"
         )));
     }
-    let request = format!(
-        "POST /images/{image}/push?tag={tag} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\
-         X-Registry-Auth: e30=\r\n\r\n"
-    );
-    let mut stream = tokio::net::UnixStream::connect(&socket)
+    let path = format!("/images/{image}/push?tag={tag}");
+    let (status, mut reader) = raw::stream(&socket, "POST", &path, "X-Registry-Auth: e30=\r\n")
         .await
-        .map_err(|e| disconnected(&socket, e))?;
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| disconnected(&socket, e))?;
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    read_line(&mut reader, &mut status_line).await?;
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    loop {
-        let mut header = String::new();
-        if read_line(&mut reader, &mut header).await? == 0 || header.trim().is_empty() {
-            break;
-        }
-    }
+        .map_err(|e| Error::Disconnected {
+            message: format!("{socket}: {e}"),
+        })?;
     if status != 200 {
         let mut body = String::new();
-        let _ = (&mut reader).take(MAX_LINE).read_to_string(&mut body).await;
+        let _ = (&mut reader)
+            .take(MAX_REFUSAL)
+            .read_to_string(&mut body)
+            .await;
         return Err(refusal(status, &body));
     }
     Ok(reader.lines())
-}
-
-/// One line of the head, at most [`MAX_LINE`] bytes.
-async fn read_line(
-    reader: &mut BufReader<tokio::net::UnixStream>,
-    line: &mut String,
-) -> Result<usize> {
-    let mut bounded = reader.take(MAX_LINE);
-    bounded.read_line(line).await.map_err(lost)
 }
 
 /// The engine's answer to a request it refused, as bollard would have reported it.
@@ -222,12 +197,6 @@ fn parse_line(line: &str) -> Result<Option<PushProgress>> {
             .and_then(|n| u64::try_from(n).ok())
             .filter(|n| *n > 0),
     }))
-}
-
-fn disconnected(socket: &str, error: std::io::Error) -> Error {
-    Error::Disconnected {
-        message: format!("{socket}: {error}"),
-    }
 }
 
 fn lost(error: std::io::Error) -> Error {

@@ -67,28 +67,32 @@ impl Engine {
     /// Asks the engine who it is.
     pub async fn info(&self) -> Result<EngineInfo> {
         let version = self.docker().version().await?;
-        // Podman lists a component named "Podman Engine" and puts "Podman" in the platform name;
-        // Docker names its component "Engine".
-        let is_podman = version
-            .components
-            .iter()
-            .flatten()
-            .any(|component| component.name.contains("Podman"))
-            || version
-                .platform
-                .as_ref()
-                .is_some_and(|platform| platform.name.contains("Podman"));
         Ok(EngineInfo {
-            kind: if is_podman {
-                EngineKind::Podman
-            } else {
-                EngineKind::Docker
-            },
+            kind: kind_of(&version),
             version: version.version.unwrap_or_default(),
             api_version: self.docker().client_version().to_string(),
             os: version.os.unwrap_or_default(),
             arch: version.arch.unwrap_or_default(),
             endpoint: self.endpoint.clone(),
         })
+    }
+}
+
+/// Which product a `/version` answer comes from. Podman lists a component named "Podman Engine"
+/// and puts "Podman" in the platform name; Docker names its component "Engine".
+pub(crate) fn kind_of(version: &bollard::models::SystemVersion) -> EngineKind {
+    let is_podman = version
+        .components
+        .iter()
+        .flatten()
+        .any(|component| component.name.contains("Podman"))
+        || version
+            .platform
+            .as_ref()
+            .is_some_and(|platform| platform.name.contains("Podman"));
+    if is_podman {
+        EngineKind::Podman
+    } else {
+        EngineKind::Docker
     }
 }

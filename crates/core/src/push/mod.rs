@@ -293,7 +293,7 @@ impl Slipway {
             phase: PushPhase::Checking,
         });
         let known = ctx.cache.engine_knows(self.engine().endpoint());
-        let kind = self.engine().info().await?.kind;
+        let kind = self.engine().kind();
         let route = self
             .choose_route(&request, kind, &details, &layer_sizes, &known)
             .await?;

@@ -266,7 +266,7 @@ impl crate::Slipway {
         tag: &str,
     ) -> crate::Result<Vec<String>> {
         use slipway_engine::system::EngineKind;
-        let podman = self.engine().info().await?.kind == EngineKind::Podman;
+        let podman = self.engine().kind() == EngineKind::Podman;
         let repository = served.repository.clone();
         let relay = PullRelay::start(served).await.map_err(|e| {
             crate::Error::Engine(format!("could not serve the pull relay on 127.0.0.1: {e}"))
