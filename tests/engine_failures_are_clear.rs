@@ -6,8 +6,8 @@ mod engine_cleanup;
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use engine_cleanup::Cleanup;
+use futures_util::StreamExt;
 use slipway_core::{
     CancellationToken, CommitRequest, ConnectOptions, ConsoleEvent, Error, OutputChunk, RunRequest,
     Slipway,

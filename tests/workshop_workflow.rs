@@ -8,8 +8,8 @@ mod engine_cleanup;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use engine_cleanup::Cleanup;
+use futures_util::StreamExt;
 use slipway_core::{
     CancellationToken, ChangeKindDto, CommitRequest, ConsoleEvent, OutputChunk, PullEvent,
     RunRequest, WorkshopLog,

@@ -26,6 +26,7 @@ pub mod registry;
 pub mod registry_gc;
 mod relay;
 mod task;
+pub mod terminal;
 #[cfg(test)]
 mod ui_types;
 pub mod workshop_log;
@@ -38,5 +39,6 @@ pub use diff::{ChangeDto, ChangeKindDto};
 pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use error::{Error, ErrorDto, Result};
 pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
+pub use terminal::{TerminalEvent, TerminalSize, Terminals};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};

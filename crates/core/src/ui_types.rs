@@ -28,6 +28,7 @@ use crate::registry::{
     TagSort, Usage, UsageEntry,
 };
 use crate::registry_gc::{GcBlob, GcReport};
+use crate::terminal::TerminalEvent;
 use crate::workshop_log::{LogEntry, WorkshopLog};
 
 /// One declaration file: its name and its text.
@@ -91,6 +92,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<RemoteHistoryDto>(),
         declaration::<RemoteImageDto>(),
         declaration::<TagRow>(),
+        declaration::<TerminalEvent>(),
     ]
 }
 

@@ -18,6 +18,7 @@ pub mod images;
 pub mod libpod;
 pub mod load;
 pub mod system;
+pub mod terminal;
 
 pub use error::{Attempt, Error, Result};
 
