@@ -2,12 +2,13 @@
 //! `TERM`, a shell whose `cd` persists, prompts answered by typing (`read -p`, apt-get's
 //! "Do you want to continue?" without `-y`), an interactive python3, a resize the shell sees,
 //! every command in the workshop log with its exit code, and a large output delivered whole
-//! before the exit. The core of it runs on Podman's compatible socket as well.
+//! before the exit. The core of it runs with busybox sh (an image without bash) and on Podman's
+//! compatible socket as well.
 
 use std::time::{Duration, Instant};
 
 use slipway_core::{Slipway, TerminalEvent, TerminalSize, Terminals};
-use slipway_tests::{connect_to, debian_image_on, unique, TestEngine};
+use slipway_tests::{base_image_on, connect_to, debian_image_on, unique, TestEngine};
 use tokio::sync::mpsc;
 
 /// A terminal as a test sees it: what it typed, what the screen got, what was recorded.
@@ -291,6 +292,23 @@ async fn a_debian_workshop_terminal_runs_prompts_apt_and_python_and_records_each
     let first = ("echo ready-$((20+22))".to_string(), Some(0));
     assert_eq!(log[0], first, "{log:?}");
     assert_eq!(&log[1..], &expected[..], "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_without_bash_gets_sh_with_the_same_hook() {
+    let engine = TestEngine::system();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect_to(&engine, data.path()).await;
+    let name = unique("terminal-sh");
+    let _guard = Container(engine.clone(), name.clone());
+    slipway
+        .run_workshop(&base_image_on(&engine), Some(&name))
+        .await
+        .unwrap();
+    shell_basics(&slipway, &name).await;
+    let log = logged(&slipway.workshop_log(&name).await.unwrap());
+    assert!(log.contains(&("false".to_string(), Some(1))), "{log:?}");
+    assert!(log.contains(&("pwd".to_string(), Some(0))), "{log:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

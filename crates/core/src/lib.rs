@@ -33,7 +33,7 @@ pub mod workshop_log;
 
 pub use change::ChangeError;
 pub use commit::{CommitOutcome, CommitRequest};
-pub use console::{ConsoleEvent, ExecOutcome};
+pub use console::ConsoleEvent;
 pub use containers::{ContainerDto, OutputChunk, RunOutcome, RunRequest};
 pub use diff::{ChangeDto, ChangeKindDto};
 pub use engine::{ConnectOptions, EngineStatus, Slipway};

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
 use crate::commit::{CommitOutcome, CommitRequest};
-use crate::console::{ConsoleEvent, ExecOutcome};
-use crate::containers::{ContainerDto, OutputChunk};
+use crate::containers::ContainerDto;
 use crate::diff::{ChangeDto, ChangeKindDto};
 use crate::engine::EngineStatus;
 use crate::error::ErrorDto;
@@ -47,14 +46,11 @@ fn declarations() -> Vec<(String, String)> {
     vec![
         declaration::<CommitOutcome>(),
         declaration::<CommitRequest>(),
-        declaration::<ConsoleEvent>(),
-        declaration::<ExecOutcome>(),
         declaration::<LocalRegistryStatus>(),
         declaration::<NameCheck>(),
         declaration::<RegistryProfile>(),
         declaration::<LogEntry>(),
         declaration::<WorkshopLog>(),
-        declaration::<OutputChunk>(),
         declaration::<ContainerDto>(),
         declaration::<ChangeDto>(),
         declaration::<ChangeKindDto>(),

@@ -3,15 +3,16 @@
 //! A terminal's input is keystrokes, not command lines (arrows, tab completion and Ctrl-R all
 //! edit the line inside the shell), so the only one who knows which command ran and how it ended
 //! is the shell. Each time it draws a prompt, the shell prints an OSC sequence
-//! (`ESC ] 6973 ; token ; status ; history-number ; command BEL`) with the last command from its
+//! (`ESC ] 6973 ; token ; status ; history-mark ; command BEL`) with the last command from its
 //! history and `$?`. [`HookFilter`] takes those sequences out of the output before the page sees
 //! them. The token is random per session and never in the environment, so a program in the
 //! container that prints a look-alike sequence is not believed: its sequence stays in the output
 //! (where the page's terminal ignores an unknown OSC) and records nothing.
 //!
-//! The history number tells a new command from a prompt redrawn for an empty line. The first
-//! prompt only sets the baseline, since the history loaded from an earlier session's file
-//! already has a last command.
+//! The history mark tells a new command from a prompt redrawn for an empty line: bash's number of
+//! the last history entry, or for busybox sh (whose history has no numbers that keep growing) a
+//! digest of the whole history list. The first prompt only sets the baseline, since the history
+//! loaded from an earlier session's file already has a last command.
 
 /// The OSC number Slipway's hook uses (no terminal assigns it a meaning).
 const OSC_PREFIX: &[u8] = b"\x1b]6973;";
@@ -25,8 +26,8 @@ const MAX_HOOK: usize = 1 << 20;
 pub struct Prompt {
     /// `$?` of the last command.
     pub status: i64,
-    /// The number of the last history entry; unchanged when no command ran.
-    pub history_number: u64,
+    /// Changes when the history got a new entry: its number (bash) or a digest of the list (sh).
+    pub history_mark: String,
     /// The last command as the history has it.
     pub command: String,
 }
@@ -124,7 +125,7 @@ impl HookFilter {
         std::mem::take(&mut self.held)
     }
 
-    /// `token;status;number;command` when the token is ours.
+    /// `token;status;mark;command` when the token is ours.
     fn parse(&self, body: &[u8]) -> Option<Prompt> {
         let text = String::from_utf8_lossy(body);
         let mut parts = text.splitn(4, ';');
@@ -132,11 +133,11 @@ impl HookFilter {
             return None;
         }
         let status = parts.next()?.trim().parse().ok()?;
-        let history_number = parts.next()?.trim().parse().unwrap_or(0);
+        let history_mark = parts.next()?.trim().to_string();
         let command = parts.next().unwrap_or("").trim().to_string();
         Some(Prompt {
             status,
-            history_number,
+            history_mark,
             command,
         })
     }
@@ -154,24 +155,25 @@ fn find_terminator(body: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// Turns prompts into the commands to record: a command is new when the history number moved.
+/// Turns prompts into the commands to record: a command is new when the history mark moved.
 #[derive(Debug, Default)]
 pub struct CommandTracker {
-    last_number: Option<u64>,
+    last_mark: Option<String>,
 }
 
 impl CommandTracker {
     /// The command that `prompt` reports as just finished, with its exit code, if any.
     pub fn finished(&mut self, prompt: &Prompt) -> Option<(String, i64)> {
-        let previous = self.last_number.replace(prompt.history_number);
-        let moved = previous.is_some_and(|n| n != prompt.history_number);
+        let previous = self.last_mark.replace(prompt.history_mark.clone());
+        let moved = previous.is_some_and(|mark| mark != prompt.history_mark);
         (moved && !prompt.command.is_empty()).then(|| (prompt.command.clone(), prompt.status))
     }
 }
 
 /// The shell command that starts the terminal's shell with the hook: bash when the image has it
-/// (its history and `PROMPT_COMMAND`), else `sh` (busybox ash: a history file and a command
-/// substitution in `PS1`). The startup file comes in on fd 3 from a here-document, so nothing is
+/// (its history and `PROMPT_COMMAND`), else `sh` (busybox ash: its `history` builtin, read by a
+/// command substitution in `PS1` that writes the sequence to the TTY and adds nothing to the
+/// prompt, so line editing still knows the prompt's width). The startup file comes in on fd 3 from a here-document, so nothing is
 /// written into the container and the token never reaches the environment; it closes fd 3.
 ///
 /// In bash the user's `~/.bashrc` still runs first; then the hook goes before any
@@ -196,10 +198,10 @@ PROMPT_COMMAND="__slipway_hook${{PROMPT_COMMAND:+;$PROMPT_COMMAND}}"
 exec 3<&-
 SLIPWAY_RC
 fi
-export HISTFILE=/tmp/.slipway-sh-history ENV=/dev/fd/3
+export ENV=/dev/fd/3
 exec sh -i 3<<'SLIPWAY_RC'
 unset ENV
-PS1='$(s=$?; printf "\033]6973;{token};%s;%s;%s\007" "$s" "$(wc -l < "$HISTFILE" 2>/dev/null)" "$(tail -n 1 "$HISTFILE" 2>/dev/null)" >&2)# '
+PS1='$(s=$?; h=$(history); printf "\033]6973;{token};%s;%s;%s\007" "$s" "$(printf %s "$h" | md5sum)" "$(printf %s "$h" | tail -n 1 | sed "s/^ *[0-9]* //")" >&2)# '
 exec 3<&-
 SLIPWAY_RC
 "#
@@ -268,7 +270,7 @@ mod tests {
                 prompts,
                 vec![Prompt {
                     status: 1,
-                    history_number: 7,
+                    history_mark: "7".into(),
                     command: "false; echo a;b".into()
                 }]
             );
@@ -298,7 +300,7 @@ mod tests {
     fn a_command_is_recorded_when_the_history_moves() {
         let prompt = |n: u64, command: &str, status: i64| Prompt {
             status,
-            history_number: n,
+            history_mark: n.to_string(),
             command: command.into(),
         };
         let mut tracker = CommandTracker::default();
