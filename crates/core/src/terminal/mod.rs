@@ -339,6 +339,94 @@ async fn pump(
 mod tests {
     use super::*;
 
+    /// Runs `pump` over `chunks` as if the engine sent them; returns the events and the log.
+    async fn pumped(chunks: Vec<Vec<u8>>) -> (Vec<TerminalEvent>, crate::WorkshopLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path());
+        store.start("c", "base:1").unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let events: TerminalEvents = Arc::new(move |event| sink.lock().unwrap().push(event));
+        let recorder = Recorder {
+            store: store.clone(),
+            container_id: "c".into(),
+            tracker: CommandTracker::default(),
+            typing_since: Arc::new(Mutex::new(None)),
+        };
+        let output = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok(bytes::Bytes::from(c)))
+                .collect::<Vec<slipway_engine::Result<bytes::Bytes>>>(),
+        )
+        .boxed();
+        pump(output, "tok", recorder, &events).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (seen, store.load("c").unwrap())
+    }
+
+    fn screen(events: &[TerminalEvent]) -> Vec<u8> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TerminalEvent::Output { data } => Some(data.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn many_small_chunks_go_out_as_few_batches_in_order() {
+        let lines: Vec<Vec<u8>> = (1..=200_000)
+            .map(|i| format!("{i}\r\n").into_bytes())
+            .collect();
+        let expected: Vec<u8> = lines.concat();
+        let (events, _) = pumped(lines).await;
+        assert_eq!(screen(&events), expected);
+        assert!(
+            events.len() <= expected.len() / BATCH_BYTES + 2,
+            "{} messages for {} bytes",
+            events.len(),
+            expected.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reported_command_is_logged_after_the_output_before_it() {
+        let hook = |mark: u32, status: i32, command: &str| {
+            format!("\x1b]6973;tok;{status};{mark};{command}\x07").into_bytes()
+        };
+        let (events, log) = pumped(vec![
+            hook(4, 0, "an earlier session's"),
+            b"# false\r\n".to_vec(),
+            hook(5, 1, "false"),
+            b"# ".to_vec(),
+        ])
+        .await;
+        assert_eq!(
+            events,
+            vec![
+                TerminalEvent::Output {
+                    data: b"# false\r\n".to_vec()
+                },
+                TerminalEvent::Recorded {
+                    command: "false".into(),
+                    exit_code: 1
+                },
+                TerminalEvent::Output {
+                    data: b"# ".to_vec()
+                },
+            ]
+        );
+        let logged: Vec<_> = log
+            .entries
+            .iter()
+            .map(|e| (e.command.as_str(), e.exit_code))
+            .collect();
+        assert_eq!(logged, vec![("false", Some(1))]);
+    }
+
     #[test]
     fn output_travels_as_base64_and_events_are_tagged() {
         let event = TerminalEvent::Output {
