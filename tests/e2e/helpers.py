@@ -139,4 +139,8 @@ def terminal_run(driver, command, timeout=60.0):
                 return code
         return None
 
-    return wait_for(driver, reported, timeout, f"`{command}` in the workshop log")
+    try:
+        return wait_for(driver, reported, timeout, f"`{command}` in the workshop log")
+    except TimeoutError as e:
+        focus = driver.execute_script("const a = document.activeElement; return (a ? a.tagName + '.' + a.className : 'none') + ' hasFocus=' + document.hasFocus();")
+        raise TimeoutError(f"{e}; the log lists {log_entries(driver)}; focus {focus}; the terminal shows:\n{terminal_text(driver)}") from None

@@ -106,8 +106,9 @@ function bytes(b64) {
  */
 export async function open(element, container, listener) {
   // Said before anything is awaited, so nobody reads the old shell's state as the new one's.
+  const closing = close();
   listener.onState('starting', 'starting a shell…');
-  await close();
+  await closing;
   const t = ensureTerminal(element);
   t.reset();
   fit();
@@ -152,11 +153,14 @@ export async function open(element, container, listener) {
   }
 }
 
-/** Closes the open shell, if any (it is killed with what it runs). */
+/** Closes the open shell, if any (it is killed with what it runs). Its state line says so at
+ * once: keys typed from now on go nowhere, and nothing may take the old "running" for a shell. */
 export async function close() {
   const old = session;
   session = null;
-  if (old?.id) await api.closeTerminal(old.id).catch(() => {});
+  if (!old) return;
+  old.listener.onState('closed', 'no shell');
+  if (old.id) await api.closeTerminal(old.id).catch(() => {});
 }
 
 /** Puts `text` on the shell's command line without running it, and focuses the terminal. */

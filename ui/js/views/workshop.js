@@ -81,6 +81,9 @@ async function startContainer() {
   const image = $('ws-image').value;
   if (!image) return;
   $('ws-container').textContent = `starting ${image}…`;
+  // The shell of the workshop attached so far ends now, not when the new one is ready, so
+  // nothing typed meanwhile lands in the old container.
+  terminal.close();
   try {
     $('changes-body').replaceChildren();
     $('ws-log').replaceChildren();
@@ -93,9 +96,12 @@ async function startContainer() {
 
 async function stopContainer() {
   if (!container) return;
+  const removing = container;
   try {
     await terminal.close();
-    await api.removeWorkshop(container);
+    await api.removeWorkshop(removing);
+    // A workshop started while this one was being removed stays attached.
+    if (container !== removing) return;
     container = null;
     $('ws-container').textContent = 'no container';
     $('ws-container').dataset.state = 'none';
