@@ -81,6 +81,9 @@ async function startContainer() {
   const image = $('ws-image').value;
   if (!image) return;
   $('ws-container').textContent = `starting ${image}…`;
+  // Until the new container answers, nothing here names the old one as running.
+  $('ws-container').dataset.state = 'starting';
+  delete $('ws-container').dataset.container;
   // The shell of the workshop attached so far ends now, not when the new one is ready, so
   // nothing typed meanwhile lands in the old container.
   terminal.close();
@@ -89,7 +92,9 @@ async function startContainer() {
     $('ws-log').replaceChildren();
     attach(await api.startWorkshop(image));
   } catch (e) {
+    container = null;
     $('ws-container').textContent = 'no container';
+    $('ws-container').dataset.state = 'none';
     showError($('ws-error'), e);
   }
 }
