@@ -8,7 +8,9 @@ pub mod state;
 
 use tauri::Manager;
 
-use commands::{engine, housekeeping, images, local_registry, ops, profiles, registry, workshop};
+use commands::{
+    engine, housekeeping, images, local_registry, ops, profiles, registry, terminal, workshop,
+};
 
 /// Builds the app on any runtime, so that `run()` and the mock-runtime tests share one wiring.
 /// Keep the command list in step with `COMMANDS` in build.rs and capabilities/default.json.
@@ -17,6 +19,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
         .manage(ops::Ops::default())
         .manage(state::EngineConn::default())
         .manage(slipway_core::local_registry::LocalRegistry::default())
+        .manage(slipway_core::Terminals::default())
         .invoke_handler(tauri::generate_handler![
             ops::op_cancel,
             engine::engine_status,
@@ -28,7 +31,10 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             images::image_pull,
             workshop::workshop_start,
             workshop::workshop_remove,
-            workshop::console_exec,
+            terminal::terminal_open,
+            terminal::terminal_input,
+            terminal::terminal_resize,
+            terminal::terminal_close,
             workshop::container_changes,
             workshop::validate_reference,
             workshop::container_commit,
@@ -67,9 +73,13 @@ pub fn run() {
         .run(|app, event| {
             // Tauri exits the process without dropping managed state, so the registry child
             // would outlive the app; stop it explicitly.
+            // The terminals' shells are killed too, so none is left waiting on a TTY that
+            // nobody reads; the workshops themselves keep running.
             if let tauri::RunEvent::Exit = event {
                 let registry = app.state::<slipway_core::local_registry::LocalRegistry>();
                 tauri::async_runtime::block_on(registry.stop_on_exit());
+                let terminals = app.state::<slipway_core::Terminals>();
+                tauri::async_runtime::block_on(terminals.close_all());
             }
         });
 }

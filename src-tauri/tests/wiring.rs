@@ -92,4 +92,18 @@ fn commands_are_wired_and_errors_are_code_and_message() {
         invoke("op_cancel", json!({"opId": "nothing"})).unwrap(),
         false
     );
+
+    // The terminal's commands are wired; keys for a session that is not open are refused.
+    let err = invoke(
+        "terminal_input",
+        json!({"id": "terminal-gone", "data": "ls\r"}),
+    )
+    .expect_err("input to a terminal that is not open is refused");
+    assert_eq!(err["code"], "not_found", "{err}");
+    let err = invoke(
+        "terminal_resize",
+        json!({"id": "terminal-gone", "rows": 0, "cols": 80}),
+    )
+    .expect_err("a terminal without rows is refused");
+    assert_eq!(err["code"], "invalid_input", "{err}");
 }

@@ -201,6 +201,29 @@ def base_image() -> str:
     return BASE_IMAGE
 
 
+DEBIAN_IMAGE = "slipway-test/debian:bookworm"
+DEBIAN_ROOTFS = Path.home() / ".cache/slipway/debian/bookworm-minbase.tar"
+
+
+@pytest.fixture(scope="session")
+def debian_image() -> str:
+    """The Debian base the terminal test installs packages in: the harness's
+    `debootstrap --variant=minbase bookworm` rootfs (tests/harness/debian.rs, cached once per
+    machine), imported with bash as its CMD, as the harness imports it."""
+    if subprocess.run(["docker", "image", "inspect", DEBIAN_IMAGE], capture_output=True).returncode == 0:
+        return DEBIAN_IMAGE
+    if not DEBIAN_ROOTFS.exists():
+        pytest.fail(
+            f"{DEBIAN_ROOTFS} is missing; the Rust scenarios make it first "
+            "(cargo test -p slipway-tests --test workshop_terminal, as ./dev test runs before the e2e tests)"
+        )
+    subprocess.run(
+        ["docker", "import", "--change", 'CMD ["/bin/bash"]', str(DEBIAN_ROOTFS), DEBIAN_IMAGE],
+        check=True, capture_output=True,
+    )
+    return DEBIAN_IMAGE
+
+
 class Registry:
     """Debian's docker-registry on loopback with a temp root dir and deletes enabled; with
     `secure=True` it serves TLS from a CA made here and wants htpasswd Basic auth."""

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -100,3 +101,46 @@ def add_profile(driver, name, address, http=False, ca="", user="", password=""):
     click(driver, tid("profile-save"))
     wait_for(driver, lambda d: attr(d, tid("profile-msg"), "data-kind") in ("ok", "error"), 30, "save answered")
     return attr(driver, tid("profile-msg"), "data-kind"), text_of(driver, tid("profile-msg"))
+
+
+def terminal_ready(driver, timeout=60):
+    """Waits until the workshop's shell runs and has drawn its first prompt."""
+    wait_for(driver, lambda d: attr(d, tid("console-exit"), "data-state") == "running", timeout, "shell running")
+    wait_for(driver, lambda d: (text_of(d, tid("console-out")) or "").rstrip().endswith(("#", "$")), timeout, "first prompt")
+
+
+def terminal_type(driver, text, enter=True):
+    """Types into the workshop's terminal as a user does: the terminal has the focus, keys go to it."""
+    driver.execute_script("document.querySelector('#console-out .xterm-helper-textarea').focus();")
+    ActionChains(driver).send_keys(text + (Keys.ENTER if enter else "")).perform()
+
+
+def terminal_text(driver) -> str:
+    """The terminal's screen as text (the DOM renderer keeps its rows in the page)."""
+    return text_of(driver, tid("console-out")) or ""
+
+
+def log_entries(driver):
+    """The workshop log as the page lists it: [(command, exit code as text)]."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"ws-log-entry\"]')]"
+        ".map(e => [e.querySelector('code').textContent, e.getAttribute('data-exit-code')]);"
+    )
+
+
+def terminal_run(driver, command, timeout=60.0):
+    """Types `command` and Enter, waits until the workshop log lists it; returns its exit code."""
+    before = len(log_entries(driver))
+    terminal_type(driver, command)
+
+    def reported(d):
+        for typed, code in log_entries(d)[before:]:
+            if typed == command:
+                return code
+        return None
+
+    try:
+        return wait_for(driver, reported, timeout, f"`{command}` in the workshop log")
+    except TimeoutError as e:
+        focus = driver.execute_script("const a = document.activeElement; return (a ? a.tagName + '.' + a.className : 'none') + ' hasFocus=' + document.hasFocus();")
+        raise TimeoutError(f"{e}; the log lists {log_entries(driver)}; focus {focus}; the terminal shows:\n{terminal_text(driver)}") from None

@@ -3,10 +3,12 @@
 //! Nothing here is a mock. The engines are the system engine and those `scripts/engines` starts
 //! beside it ([`TestEngine`]). The base image is built from Debian's `busybox-static` and imported
 //! into each real engine, because no image can be pulled from the internet on the machines that run
-//! these tests. Registries are Debian's `docker-registry` (the reference implementation) started
+//! these tests; a Debian base for apt-get is made with debootstrap from the machine's own mirror
+//! ([`debian_image`]). Registries are Debian's `docker-registry` (the reference implementation) started
 //! on 127.0.0.1 with a throwaway config.
 
 mod base;
+mod debian;
 mod engine;
 mod engines;
 mod hostile;
@@ -16,6 +18,7 @@ mod secure;
 mod seed;
 
 pub use base::{base_image, base_image_on, BASE_IMAGE};
+pub use debian::{debian_image, debian_image_on, DEBIAN_IMAGE};
 pub use engine::{
     assert_runs_and_says, assert_runs_and_says_on, connect, connect_to, derive_image,
     derive_image_from_on, derive_image_on, TempContainer, TempImage,

@@ -8,7 +8,6 @@
 /** @typedef {import('./types/CatalogPage').CatalogPage} CatalogPage */
 /** @typedef {import('./types/ChangeDto').ChangeDto} ChangeDto */
 /** @typedef {import('./types/CommitOutcome').CommitOutcome} CommitOutcome */
-/** @typedef {import('./types/ConsoleEvent').ConsoleEvent} ConsoleEvent */
 /** @typedef {import('./types/ContainerDto').ContainerDto} ContainerDto */
 /** @typedef {import('./types/CopyEvent').CopyEvent} CopyEvent */
 /** @typedef {import('./types/CopyOutcome').CopyOutcome} CopyOutcome */
@@ -21,7 +20,6 @@
 /** @typedef {import('./types/Usage').Usage} Usage */
 /** @typedef {import('./types/EngineStatus').EngineStatus} EngineStatus */
 /** @typedef {import('./types/ErrorDto').ErrorDto} ErrorDto */
-/** @typedef {import('./types/ExecOutcome').ExecOutcome} ExecOutcome */
 /** @typedef {import('./types/FetchEvent').FetchEvent} FetchEvent */
 /** @typedef {import('./types/FetchOutcome').FetchOutcome} FetchOutcome */
 /** @typedef {import('./types/ImageDetailsDto').ImageDetailsDto} ImageDetailsDto */
@@ -35,6 +33,7 @@
 /** @typedef {import('./types/RegistryProfile').RegistryProfile} RegistryProfile */
 /** @typedef {import('./types/RemoteImageDto').RemoteImageDto} RemoteImageDto */
 /** @typedef {import('./types/TagRow').TagRow} TagRow */
+/** @typedef {import('./types/TerminalEvent').TerminalEvent} TerminalEvent */
 /** @typedef {import('./types/WorkshopLog').WorkshopLog} WorkshopLog */
 /** What a registry's probe found (slipway-oci's Capabilities); the page lists it as it comes. */
 /** @typedef {Record<string, unknown>} Capabilities */
@@ -112,9 +111,16 @@ export const cancel = (opId) => call('op_cancel', { opId });
 export const startWorkshop = (image) => call('workshop_start', { image });
 /** @type {(container: string) => Promise<void>} */
 export const removeWorkshop = (container) => call('workshop_remove', { container });
-/** @type {(container: string, command: string, opId: string, onOutput: (ev: ConsoleEvent) => void) => Promise<ExecOutcome>} */
-export const execInConsole = (container, command, opId, onOutput) =>
-  call('console_exec', { container, command, opId, onOutput: channel(onOutput) });
+// The workshop's terminal: a shell in the container, by session id, until its `exit` event.
+/** @type {(container: string, rows: number, cols: number, onEvent: (ev: TerminalEvent) => void) => Promise<string>} */
+export const openTerminal = (container, rows, cols, onEvent) =>
+  call('terminal_open', { container, rows, cols, onEvent: channel(onEvent) });
+/** @type {(id: string, data: string) => Promise<void>} */
+export const terminalInput = (id, data) => call('terminal_input', { id, data });
+/** @type {(id: string, rows: number, cols: number) => Promise<void>} */
+export const resizeTerminal = (id, rows, cols) => call('terminal_resize', { id, rows, cols });
+/** @type {(id: string) => Promise<void>} */
+export const closeTerminal = (id) => call('terminal_close', { id });
 /** @type {(container: string) => Promise<WorkshopLog>} */
 export const workshopLog = (container) => call('workshop_log', { container });
 /** The workshop-log label a commit would store, exactly (redacted, newest 64 KiB). */

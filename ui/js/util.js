@@ -78,10 +78,3 @@ export function shortDigest(d) {
   const i = s.indexOf(':');
   return i >= 0 ? `${s.slice(0, i + 1)}${s.slice(i + 1, i + 13)}` : s.slice(0, 12);
 }
-
-// ESC [ params letter: colours, cursor moves and erases. The console shows plain text, so these are
-// stripped rather than half-rendered.
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
-export function stripAnsi(s) {
-  return String(s).replace(ANSI, '');
-}

@@ -28,12 +28,6 @@ pub enum ConsoleEvent {
     },
 }
 
-/// How a console command ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct ExecOutcome {
-    pub exit_code: i64,
-}
-
 impl Slipway {
     /// Runs `command_line` under `/bin/sh -c` in the running `container` and streams its output,
     /// then its exit code. Cancelling `cancel` (or dropping the stream) kills the command; the

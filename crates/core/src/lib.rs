@@ -27,18 +27,20 @@ pub mod registry;
 pub mod registry_gc;
 mod relay;
 mod task;
+pub mod terminal;
 #[cfg(test)]
 mod ui_types;
 pub mod workshop_log;
 
 pub use change::ChangeError;
 pub use commit::{CommitOutcome, CommitRequest};
-pub use console::{ConsoleEvent, ExecOutcome};
+pub use console::ConsoleEvent;
 pub use containers::{ContainerDto, OutputChunk, RunOutcome, RunRequest};
 pub use diff::{ChangeDto, ChangeKindDto};
 pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use engine_failure::EngineFailure;
 pub use error::{Error, ErrorDto, Result};
 pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
+pub use terminal::{TerminalEvent, TerminalSize, Terminals};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};

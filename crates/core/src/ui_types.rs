@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
 use crate::commit::{CommitOutcome, CommitRequest};
-use crate::console::{ConsoleEvent, ExecOutcome};
-use crate::containers::{ContainerDto, OutputChunk};
+use crate::containers::ContainerDto;
 use crate::diff::{ChangeDto, ChangeKindDto};
 use crate::engine::EngineStatus;
 use crate::error::ErrorDto;
@@ -28,6 +27,7 @@ use crate::registry::{
     TagSort, Usage, UsageEntry,
 };
 use crate::registry_gc::{GcBlob, GcReport};
+use crate::terminal::TerminalEvent;
 use crate::workshop_log::{LogEntry, WorkshopLog};
 
 /// One declaration file: its name and its text.
@@ -46,14 +46,11 @@ fn declarations() -> Vec<(String, String)> {
     vec![
         declaration::<CommitOutcome>(),
         declaration::<CommitRequest>(),
-        declaration::<ConsoleEvent>(),
-        declaration::<ExecOutcome>(),
         declaration::<LocalRegistryStatus>(),
         declaration::<NameCheck>(),
         declaration::<RegistryProfile>(),
         declaration::<LogEntry>(),
         declaration::<WorkshopLog>(),
-        declaration::<OutputChunk>(),
         declaration::<ContainerDto>(),
         declaration::<ChangeDto>(),
         declaration::<ChangeKindDto>(),
@@ -92,6 +89,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<RemoteHistoryDto>(),
         declaration::<RemoteImageDto>(),
         declaration::<TagRow>(),
+        declaration::<TerminalEvent>(),
     ]
 }
 

@@ -115,7 +115,7 @@ impl Engine {
 }
 
 /// A token unique within this process and, thanks to the PID and clock, across processes.
-fn new_marker() -> String {
+pub(crate) fn new_marker() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -214,32 +214,29 @@ async fn run_exec(
         }
     }
 
-    // The output closes when the process exits, but the engine may record the exit code a moment
-    // later, so poll briefly until inspect no longer says "running".
-    for _ in 0..100 {
-        match engine.docker().inspect_exec(&exec_id).await {
-            Ok(inspect) if inspect.running == Some(false) => {
-                let code = inspect.exit_code.unwrap_or(-1);
-                let _ = sender.send(Ok(ExecEvent::Exit(code))).await;
-                return;
-            }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(error) => {
-                let _ = sender.send(Err(error.into())).await;
-                return;
-            }
-        }
-    }
     let _ = sender
-        .send(Err(Error::Stream {
-            message: "the command's output ended but the engine still reports it running"
-                .to_string(),
-        }))
+        .send(exit_code(&engine, &exec_id).await.map(ExecEvent::Exit))
         .await;
 }
 
+/// The exit code of an exec whose output has ended. The output closes when the process exits, but
+/// the engine may record the exit code a moment later, so this polls briefly until inspect no
+/// longer says "running".
+pub(crate) async fn exit_code(engine: &Engine, exec_id: &str) -> Result<i64> {
+    for _ in 0..100 {
+        let inspect = engine.docker().inspect_exec(exec_id).await?;
+        if inspect.running == Some(false) {
+            return Ok(inspect.exit_code.unwrap_or(-1));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(Error::Stream {
+        message: "the command's output ended but the engine still reports it running".to_string(),
+    })
+}
+
 /// SIGKILLs every process in `container` whose environment carries `marker`.
-async fn kill_marked(engine: &Engine, container: &str, marker: &str) {
+pub(crate) async fn kill_marked(engine: &Engine, container: &str, marker: &str) {
     let script = format!(
         "for p in /proc/[0-9]*; do \
            if grep -q '{EXEC_MARKER_VAR}={marker}' \"$p/environ\" 2>/dev/null; then \

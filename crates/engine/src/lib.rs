@@ -20,6 +20,7 @@ pub mod load;
 pub mod push;
 mod raw;
 pub mod system;
+pub mod terminal;
 
 pub use error::{Attempt, Error, Result};
 

@@ -8,4 +8,5 @@ pub mod local_registry;
 pub mod ops;
 pub mod profiles;
 pub mod registry;
+pub mod terminal;
 pub mod workshop;

@@ -1,4 +1,4 @@
-//! Long operations (pull, push, exec, copy) are filed under an id the page chooses, so that a
+//! Long operations (pull, push, fetch, copy) are filed under an id the page chooses, so that a
 //! Cancel button can stop one without knowing anything else about it.
 
 use std::collections::HashMap;
@@ -39,19 +39,6 @@ impl Ops {
             res = work => res,
             _ = token.cancelled() => Err(cancelled()),
         };
-        self.finish(id);
-        out
-    }
-
-    /// Runs `work` with the op's token for core calls that cancel themselves (exec records the
-    /// cancellation in the workshop log, which dropping the future would skip).
-    pub async fn run_with_token<T, F, Fut>(&self, id: &str, work: F) -> CmdResult<T>
-    where
-        F: FnOnce(CancellationToken) -> Fut,
-        Fut: Future<Output = CmdResult<T>>,
-    {
-        let token = self.register(id);
-        let out = work(token).await;
         self.finish(id);
         out
     }

@@ -1,13 +1,10 @@
-//! The workshop: a container to work in, its console, its changes, and commit.
+//! The workshop: a container to work in, its changes, and commit (its terminal is in
+//! `terminal`).
 
 use slipway_core::names::NameCheck;
-use slipway_core::{
-    ChangeDto, CommitOutcome, CommitRequest, ConsoleEvent, ContainerDto, ExecOutcome, WorkshopLog,
-};
-use tauri::ipc::Channel;
+use slipway_core::{ChangeDto, CommitOutcome, CommitRequest, ContainerDto, WorkshopLog};
 use tauri::State;
 
-use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 use crate::state::EngineConn;
 
@@ -27,30 +24,6 @@ pub async fn workshop_remove(engine: State<'_, EngineConn>, container: String) -
         .await?
         .remove_container(&container, true)
         .await?)
-}
-
-/// Runs a shell command in the container; output and the exit event go to the page as they come.
-#[tauri::command]
-pub async fn console_exec(
-    engine: State<'_, EngineConn>,
-    ops: State<'_, Ops>,
-    container: String,
-    command: String,
-    op_id: String,
-    on_output: Channel<ConsoleEvent>,
-) -> CmdResult<ExecOutcome> {
-    let slipway = engine.get().await?;
-    ops.run_with_token(&op_id, |token| async move {
-        let exit_code = slipway
-            .exec_with(&container, &command, token, |chunk| {
-                let _ = on_output.send(ConsoleEvent::Output {
-                    chunk: chunk.clone(),
-                });
-            })
-            .await?;
-        Ok(ExecOutcome { exit_code })
-    })
-    .await
 }
 
 #[tauri::command]

@@ -1,23 +1,21 @@
-// Workshop: start a container from an image, run commands in a console with streamed output,
+// Workshop: start a container from an image, work in it in a real terminal (views/terminal.js),
 // see what changed, and commit the result with validated names and config changes.
 import * as api from '../api.js';
+import * as terminal from './terminal.js';
 import { imageNames } from './images.js';
-import { $, h, reveal, showError, setMessage, formatBytes, stripAnsi } from '../util.js';
+import { $, h, reveal, showError, setMessage, formatBytes } from '../util.js';
 
 let nav;
 let container = null;
-let execOp = null;
-const history = [];
-let historyPos = 0;
 let committedRef = null;
+/** Refreshing changes and the log after a burst of commands once, not once per command. */
+let refreshTimer = 0;
 
 export function init({ navigate }) {
   nav = navigate;
   $('ws-start').addEventListener('click', startContainer);
   $('ws-stop').addEventListener('click', stopContainer);
-  $('console-run').addEventListener('click', run);
-  $('console-cancel').addEventListener('click', () => execOp && api.cancel(execOp).catch(() => {}));
-  $('console-input').addEventListener('keydown', onKey);
+  $('terminal-new').addEventListener('click', () => container && openShell());
   $('changes-refresh').addEventListener('click', refreshChanges);
   $('commit-open').addEventListener('click', () => {
     reveal($('commit-dialog'), true);
@@ -34,19 +32,36 @@ export function init({ navigate }) {
   $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
 }
 
-/** Makes `c` (a ContainerDto) the workshop's container. */
+/** Makes `c` (a ContainerDto) the workshop's container and opens a shell in it. */
 function attach(c) {
   container = c.id;
   $('ws-container').textContent = `container ${c.name || c.short_id} from ${c.image}`;
   $('ws-container').dataset.state = 'running';
   $('ws-container').dataset.container = container;
   showError($('ws-error'), null);
+  openShell();
+}
+
+/** A new shell in the attached container, in place of the one before. */
+function openShell() {
+  terminal.open($('console-out'), container, {
+    onRecorded: () => {
+      clearTimeout(refreshTimer);
+      refreshTimer = window.setTimeout(refreshChanges, 300);
+    },
+    onState: (state, text, code) => {
+      const line = $('console-exit');
+      line.textContent = text;
+      line.dataset.state = state;
+      if (code !== undefined && code !== null) line.dataset.exitCode = code;
+      else delete line.dataset.exitCode;
+    },
+  }).catch((e) => showError($('ws-error'), e));
 }
 
 export async function show(params = {}) {
   if (params.container && params.container.id !== container) {
     attach(params.container);
-    $('console-out').textContent = '';
     refreshChanges();
   }
   const sel = $('ws-image');
@@ -66,86 +81,37 @@ async function startContainer() {
   const image = $('ws-image').value;
   if (!image) return;
   $('ws-container').textContent = `starting ${image}…`;
+  // Until the new container answers, nothing here names the old one as running.
+  $('ws-container').dataset.state = 'starting';
+  delete $('ws-container').dataset.container;
+  // The shell of the workshop attached so far ends now, not when the new one is ready, so
+  // nothing typed meanwhile lands in the old container.
+  terminal.close();
   try {
-    attach(await api.startWorkshop(image));
-    $('console-out').textContent = '';
     $('changes-body').replaceChildren();
     $('ws-log').replaceChildren();
-    $('console-input').focus();
+    attach(await api.startWorkshop(image));
   } catch (e) {
+    container = null;
     $('ws-container').textContent = 'no container';
+    $('ws-container').dataset.state = 'none';
     showError($('ws-error'), e);
   }
 }
 
 async function stopContainer() {
   if (!container) return;
+  const removing = container;
   try {
-    await api.removeWorkshop(container);
+    await terminal.close();
+    await api.removeWorkshop(removing);
+    // A workshop started while this one was being removed stays attached.
+    if (container !== removing) return;
     container = null;
     $('ws-container').textContent = 'no container';
     $('ws-container').dataset.state = 'none';
   } catch (e) {
     showError($('ws-error'), e);
-  }
-}
-
-function onKey(ev) {
-  if (ev.key === 'Enter') {
-    run();
-  } else if (ev.key === 'ArrowUp' && history.length) {
-    historyPos = Math.max(0, historyPos - 1);
-    $('console-input').value = history[historyPos];
-    ev.preventDefault();
-  } else if (ev.key === 'ArrowDown' && history.length) {
-    historyPos = Math.min(history.length, historyPos + 1);
-    $('console-input').value = history[historyPos] || '';
-    ev.preventDefault();
-  }
-}
-
-function append(text, cls) {
-  const out = $('console-out');
-  out.append(h('span', { class: cls }, stripAnsi(text)));
-  out.scrollTop = out.scrollHeight;
-}
-
-async function run() {
-  const command = $('console-input').value.trim();
-  if (!command) return;
-  if (execOp) {
-    // One command at a time, as in a terminal; the typed command stays in the input.
-    showError($('ws-error'), { message: 'A command is still running; wait for it or press Cancel.' });
-    return;
-  }
-  if (!container) {
-    showError($('ws-error'), { message: 'Start a container first: pick an image and press "Start container".' });
-    return;
-  }
-  showError($('ws-error'), null);
-  history.push(command);
-  historyPos = history.length;
-  $('console-input').value = '';
-  append(`$ ${command}\n`, 'cmd');
-  $('console-exit').textContent = 'running…';
-  $('console-exit').dataset.state = 'running';
-  execOp = api.newOpId('exec');
-  try {
-    const res = await api.execInConsole(container, command, execOp, (ev) => {
-      if (ev.event !== 'output') return;
-      append(ev.chunk.text, ev.chunk.stream === 'stderr' ? 'stderr' : 'stdout');
-    });
-    const code = res.exit_code;
-    $('console-exit').textContent = `exit code ${code}`;
-    $('console-exit').dataset.state = 'done';
-    $('console-exit').dataset.exitCode = code;
-  } catch (e) {
-    append(`${e.message}\n`, 'stderr');
-    $('console-exit').textContent = e.code === 'cancelled' ? 'cancelled' : 'failed';
-    $('console-exit').dataset.state = 'error';
-  } finally {
-    execOp = null;
-    refreshChanges();
   }
 }
 
@@ -159,10 +125,7 @@ async function refreshLog() {
           'data-testid': 'ws-log-entry',
           'data-exit-code': e.exit_code ?? '',
           title: `${e.started} – ${e.finished}`,
-          onclick: () => {
-            $('console-input').value = e.command;
-            $('console-input').focus();
-          },
+          onclick: () => terminal.typeText(e.command),
         },
         h('span', { class: `exit ${e.exit_code === 0 ? 'ok' : 'error'}` }, e.cancelled ? 'cancelled' : `exit ${e.exit_code ?? '?'}`),
         ' ',
