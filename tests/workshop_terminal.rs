@@ -269,7 +269,13 @@ async fn a_debian_workshop_terminal_runs_prompts_apt_and_python_and_records_each
     })
     .await;
 
-    let log = logged(&slipway.workshop_log(&name).await.unwrap());
+    let mut log = logged(&slipway.workshop_log(&name).await.unwrap());
+    // Close kills the command first and then the shell; when the shell gets to print one more
+    // prompt in between, the killed command is recorded with the signal's 137, which is as true
+    // as not recording it. Either is accepted.
+    if log.last() == Some(&("sleep 1000".to_string(), Some(137))) {
+        log.pop();
+    }
     let expected: Vec<(String, Option<i64>)> = [
         ("tty", 0),
         ("echo \"term=$TERM\"", 0),
