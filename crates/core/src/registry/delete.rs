@@ -200,7 +200,7 @@ pub fn select(
     for tag in &selection.tags {
         if !all.contains(tag) {
             return Err(Error::NotFound(format!(
-                "tag `{tag}` is not in this repository; list its tags with `slipway tags`"
+                "tag `{tag}` is not in this repository; choose one from its tag list"
             )));
         }
     }
@@ -516,7 +516,7 @@ mod tests {
             now(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("slipway tags"), "{err}");
+        assert!(err.to_string().contains("its tag list"), "{err}");
         let err = select(
             &all(),
             &dated(),
