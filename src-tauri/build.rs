@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "image_pull",
     "workshop_start",
     "workshop_remove",
+    "workshops_running",
     "terminal_open",
     "terminal_input",
     "terminal_resize",

@@ -31,6 +31,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             images::image_pull,
             workshop::workshop_start,
             workshop::workshop_remove,
+            workshop::workshops_running,
             terminal::terminal_open,
             terminal::terminal_input,
             terminal::terminal_resize,

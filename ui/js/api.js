@@ -109,6 +109,9 @@ export const cancel = (opId) => call('op_cancel', { opId });
 // Workshop.
 /** @type {(image: string) => Promise<ContainerDto>} */
 export const startWorkshop = (image) => call('workshop_start', { image });
+/** The workshops still running, newest first (a restarted window reattaches to them). */
+/** @type {() => Promise<ContainerDto[]>} */
+export const runningWorkshops = () => call('workshops_running');
 /** @type {(container: string) => Promise<void>} */
 export const removeWorkshop = (container) => call('workshop_remove', { container });
 // The workshop's terminal: a shell in the container, by session id, until its `exit` event.
