@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "image_tag",
     "image_remove",
     "image_pull",
+    "image_build",
     "workshop_start",
     "workshop_remove",
     "workshops_running",

@@ -29,6 +29,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             images::image_tag,
             images::image_remove,
             images::image_pull,
+            images::image_build,
             workshop::workshop_start,
             workshop::workshop_remove,
             workshop::workshops_running,

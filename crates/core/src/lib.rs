@@ -32,6 +32,7 @@ pub mod terminal;
 mod ui_types;
 pub mod workshop_log;
 
+pub use build::BuildEvent;
 pub use change::ChangeError;
 pub use commit::{CommitOutcome, CommitRequest};
 pub use console::ConsoleEvent;
