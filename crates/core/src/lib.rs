@@ -26,6 +26,7 @@ pub mod recipe;
 pub mod registry;
 pub mod registry_gc;
 mod relay;
+pub mod replay;
 mod task;
 pub mod terminal;
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use engine_failure::EngineFailure;
 pub use error::{Error, ErrorDto, Result};
 pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
+pub use replay::{ReplayEvent, ReplayFailure, ReplayOutcome};
 pub use terminal::{TerminalEvent, TerminalSize, Terminals};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};
