@@ -106,4 +106,16 @@ fn commands_are_wired_and_errors_are_code_and_message() {
     )
     .expect_err("a terminal without rows is refused");
     assert_eq!(err["code"], "invalid_input", "{err}");
+
+    // Build is wired with its channel; a tag the grammar refuses is refused before any build
+    // (an engine that cannot be reached answers with its own code, still as `{code, message}`).
+    let err = invoke(
+        "image_build",
+        json!({"dir": "/nonexistent", "tag": "Team/App:1", "opId": "wiring-build", "onEvent": "__CHANNEL__:7"}),
+    )
+    .expect_err("an invalid tag is refused");
+    assert!(
+        ["invalid_reference", "engine_unreachable"].contains(&err["code"].as_str().unwrap_or("")),
+        "{err}"
+    );
 }

@@ -144,3 +144,21 @@ def terminal_run(driver, command, timeout=60.0):
     except TimeoutError as e:
         focus = driver.execute_script("const a = document.activeElement; return (a ? a.tagName + '.' + a.className : 'none') + ' hasFocus=' + document.hasFocus();")
         raise TimeoutError(f"{e}; the log lists {log_entries(driver)}; focus {focus}; the terminal shows:\n{terminal_text(driver)}") from None
+
+
+def stop_workshop(driver, timeout=30.0):
+    """Stop & remove the attached workshop, confirming the loss of its uncommitted changes when
+    the page asks about them; waits until no container is attached."""
+    click(driver, tid("ws-stop"))
+
+    def settled(d):
+        if attr(d, tid("ws-container"), "data-state") == "none":
+            return "removed"
+        confirm = d.find_elements(By.CSS_SELECTOR, tid("ws-confirm"))
+        if confirm and confirm[0].is_displayed():
+            return "asked"
+        return None
+
+    if wait_for(driver, settled, timeout, "removed or asked") == "asked":
+        click(driver, tid("ws-confirm-yes"))
+    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "none", timeout, "container removed")

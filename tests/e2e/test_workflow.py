@@ -9,7 +9,7 @@ import pytest
 from conftest import skopeo_digest
 from helpers import (
     attr, click, el, log_entries, nav, screenshot, terminal_ready, terminal_run, terminal_text,
-    terminal_type, text_of, tid, type_into, wait_for,
+    stop_workshop, terminal_type, text_of, tid, type_into, wait_for,
 )
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -201,8 +201,7 @@ def test_whole_workflow_by_clicking(driver, out_dir, base_image, registry, clean
 
     # Clean up the workshop container and the committed image.
     nav(driver, "workshop")
-    click(driver, tid("ws-stop"))
-    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "none", 30, "container removed")
+    stop_workshop(driver)
     subprocess.run(["docker", "rmi", ref], capture_output=True)
 
 
@@ -273,7 +272,7 @@ def test_push_can_be_cancelled(driver, out_dir, base_image, registry, cleanup):
     assert attr(driver, tid("push-result"), "data-state") == "error"
     assert "cancelled" in text_of(driver, tid("push-result"))
     nav(driver, "workshop")
-    click(driver, tid("ws-stop"))
+    stop_workshop(driver)
 
 
 def test_first_push_to_the_default_local_registry_offers_to_start_it(driver, out_dir, base_image):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from helpers import (
     attr, click, log_entries, nav, terminal_ready, terminal_run, terminal_text, terminal_type, tid,
-    wait_for,
+    stop_workshop, wait_for,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -78,5 +78,4 @@ def test_a_debian_workshop_answers_prompts_installs_with_apt_and_runs_python(dri
     wait_for(driver, lambda d: "now-/" in terminal_text(d) and "now-/tmp" not in terminal_text(d), 10, "a fresh shell")
 
     nav(driver, "workshop")
-    click(driver, tid("ws-stop"))
-    wait_for(driver, lambda d: attr(d, tid("ws-container"), "data-state") == "none", 30, "container removed")
+    stop_workshop(driver)

@@ -9,6 +9,7 @@
 /** @typedef {import('./types/ChangeDto').ChangeDto} ChangeDto */
 /** @typedef {import('./types/CommitOutcome').CommitOutcome} CommitOutcome */
 /** @typedef {import('./types/ContainerDto').ContainerDto} ContainerDto */
+/** @typedef {import('./types/BuildEvent').BuildEvent} BuildEvent */
 /** @typedef {import('./types/CopyEvent').CopyEvent} CopyEvent */
 /** @typedef {import('./types/CopyOutcome').CopyOutcome} CopyOutcome */
 /** @typedef {import('./types/DeletePlan').DeletePlan} DeletePlan */
@@ -103,12 +104,19 @@ export const pullImage = (reference, opId, onProgress) =>
 /** @type {(source: string, profile: string, target: string, opId: string, onProgress: (ev: PushEvent) => void) => Promise<PushOutcome>} */
 export const pushImage = (source, profile, target, opId, onProgress) =>
   call('image_push', { source, profile, target, opId, onProgress: channel(onProgress) });
+/** Builds the folder `dir` (its Dockerfile) as `tag`; resolves with the new image's id. */
+/** @type {(dir: string, tag: string, opId: string, onEvent: (ev: BuildEvent) => void) => Promise<string>} */
+export const buildImage = (dir, tag, opId, onEvent) =>
+  call('image_build', { dir, tag, opId, onEvent: channel(onEvent) });
 /** @type {(opId: string) => Promise<boolean>} */
 export const cancel = (opId) => call('op_cancel', { opId });
 
 // Workshop.
 /** @type {(image: string) => Promise<ContainerDto>} */
 export const startWorkshop = (image) => call('workshop_start', { image });
+/** The workshops still running, newest first (a restarted window reattaches to them). */
+/** @type {() => Promise<ContainerDto[]>} */
+export const runningWorkshops = () => call('workshops_running');
 /** @type {(container: string) => Promise<void>} */
 export const removeWorkshop = (container) => call('workshop_remove', { container });
 // The workshop's terminal: a shell in the container, by session id, until its `exit` event.

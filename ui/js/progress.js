@@ -8,6 +8,7 @@ import { h, formatBytes, shortDigest } from './util.js';
 /** @typedef {import('./types/PullEvent').PullEvent} PullEvent */
 /** @typedef {import('./types/FetchEvent').FetchEvent} FetchEvent */
 /** @typedef {import('./types/CopyEvent').CopyEvent} CopyEvent */
+/** @typedef {import('./types/BuildEvent').BuildEvent} BuildEvent */
 
 /**
  * @typedef {object} Row
@@ -349,6 +350,23 @@ export function followCopy(bars) {
  * is ignored rather than breaking the page.
  * @param {never} ev
  */
+/**
+ * Follows a build: the engine's output, handed to `write` as it arrives.
+ * @param {(text: string) => void} write
+ * @returns {(ev: BuildEvent) => void}
+ */
+export function followBuild(write) {
+  return (ev) => {
+    switch (ev.event) {
+      case 'output':
+        write(ev.text);
+        break;
+      default:
+        unknown(ev);
+    }
+  };
+}
+
 function unknown(ev) {
   console.warn('progress event this page does not know', ev);
 }

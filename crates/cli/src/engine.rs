@@ -107,6 +107,16 @@ pub enum EngineCommand {
         #[arg(short, long)]
         tag: String,
     },
+    /// Run the workshop's successful commands again, one by one, in a new workshop from
+    /// another image; stops at the first that fails and exits with its code. Prints the new
+    /// workshop's name.
+    Replay {
+        /// The workshop container whose log is replayed, id or name.
+        container: String,
+        /// The image to start the new workshop from.
+        #[arg(long = "on", value_name = "IMAGE")]
+        on: String,
+    },
     /// Give an image another name.
     Tag {
         /// The image, name:tag or id.
@@ -329,6 +339,9 @@ pub async fn run(command: EngineCommand, context: &Context) -> Result<i32, Failu
                 })
                 .await?;
             println!("{id}");
+        }
+        EngineCommand::Replay { container, on } => {
+            return crate::replay::replay(&slipway, &container, &on, context.json).await;
         }
         EngineCommand::Tag { source, target } => slipway.tag(&source, &target).await?,
         EngineCommand::Rmi { force, images } => {

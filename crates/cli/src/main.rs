@@ -9,6 +9,7 @@ mod format;
 mod housekeeping;
 // Registry subcommands live in registry.rs and are flattened into `Command` below.
 mod registry;
+mod replay;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
 //! Dockerfiles both ways on the real engine: `slipway dockerfile` writes a workshop's recipe, which
 //! `docker build` turns into an image holding what the workshop made; `slipway build` builds a
-//! folder with a Dockerfile, its output streamed.
+//! folder with a Dockerfile, its output streamed; `slipway replay` runs a workshop's commands on
+//! another base and exits with the code of the command that stopped it.
 
 use std::process::{Command, Output};
 
@@ -180,4 +181,49 @@ fn build_makes_an_image_from_a_folder_and_streams_its_output() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn replay_runs_the_commands_again_and_stops_at_the_first_failure() {
+    let base = base_image();
+    let data = tempfile::tempdir().unwrap();
+    let mut cleanup = Cleanup::default();
+    let name = unique("replay-cli");
+    cleanup.containers.push(name.clone());
+    let out = slipway(data.path(), &["run", "--workshop", "--name", &name, &base]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for command in ["mkdir /replayed", "echo again > /replayed/note"] {
+        let out = slipway(data.path(), &["exec", &name, command]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    // On the same base every command succeeds; stdout is the new workshop's name.
+    let out = slipway(data.path(), &["replay", &name, "--on", &base]);
+    let copy = text(&out.stdout).trim().to_string();
+    cleanup.containers.push(copy.clone());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("[2] echo again > /replayed/note"));
+    let note = Command::new("docker")
+        .args(["exec", &copy, "cat", "/replayed/note"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&note.stdout), "again\n");
+
+    // On an image that already has /replayed, the mkdir fails: the replay stops there, says
+    // which command it was and exits with its code.
+    let committed = format!("slipway-test/{}:1", unique("replay-cli-base"));
+    cleanup.images.push(committed.clone());
+    let out = slipway(data.path(), &["commit", &name, &committed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = slipway(data.path(), &["replay", &name, "--on", &committed]);
+    cleanup
+        .containers
+        .push(text(&out.stdout).trim().to_string());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("command 1 of 2 failed with exit code 1: mkdir /replayed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[2]"), "{stderr}");
 }

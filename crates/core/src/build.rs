@@ -2,8 +2,23 @@
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
 use crate::names::check_tag_target;
 use crate::{Error, Result, Slipway};
+
+/// What a build reports while it runs. The build ends with the call's own result (the image id,
+/// or the error), as every long operation does, so the only event is its output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BuildEvent {
+    /// The engine's output as it arrives: each step, and what the RUN commands print.
+    Output {
+        /// The text, as the engine sent it (lines end in `\n`).
+        text: String,
+    },
+}
 
 impl Slipway {
     /// Builds the folder `dir` (its `Dockerfile` and everything beside it as the context) as
@@ -24,6 +39,21 @@ impl Slipway {
         }
         let context = context_tar(dir.to_path_buf()).await?;
         Ok(self.engine().build_image(context, tag, on_output).await?)
+    }
+
+    /// `build_with` for the window: the output as `BuildEvent`s.
+    pub async fn build_events(
+        &self,
+        dir: &Path,
+        tag: &str,
+        on_event: impl Fn(BuildEvent),
+    ) -> Result<String> {
+        self.build_with(dir, tag, |text| {
+            on_event(BuildEvent::Output {
+                text: text.to_string(),
+            })
+        })
+        .await
     }
 }
 

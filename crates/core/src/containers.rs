@@ -124,6 +124,15 @@ impl Slipway {
         Ok(list)
     }
 
+    /// The workshops that still run, newest first: the ones a window opened after a restart can
+    /// reattach to. A container counts as a workshop when this data directory holds its log,
+    /// the same rule `containers` applies.
+    pub async fn running_workshops(&self) -> Result<Vec<ContainerDto>> {
+        let mut list = self.containers().await?;
+        list.retain(|c| c.workshop && c.state == "running");
+        Ok(list)
+    }
+
     /// The container with this id or name.
     pub async fn container(&self, container: &str) -> Result<ContainerDto> {
         let state = self

@@ -26,12 +26,14 @@ pub mod recipe;
 pub mod registry;
 pub mod registry_gc;
 mod relay;
+pub mod replay;
 mod task;
 pub mod terminal;
 #[cfg(test)]
 mod ui_types;
 pub mod workshop_log;
 
+pub use build::BuildEvent;
 pub use change::ChangeError;
 pub use commit::{CommitOutcome, CommitRequest};
 pub use console::ConsoleEvent;
@@ -41,6 +43,7 @@ pub use engine::{ConnectOptions, EngineStatus, Slipway};
 pub use engine_failure::EngineFailure;
 pub use error::{Error, ErrorDto, Result};
 pub use images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
+pub use replay::{ReplayEvent, ReplayFailure, ReplayOutcome};
 pub use terminal::{TerminalEvent, TerminalSize, Terminals};
 pub use tokio_util::sync::CancellationToken;
 pub use workshop_log::{LogEntry, WorkshopLog};

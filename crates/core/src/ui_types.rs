@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ts_rs::TS;
 
+use crate::build::BuildEvent;
 use crate::commit::{CommitOutcome, CommitRequest};
 use crate::containers::ContainerDto;
 use crate::diff::{ChangeDto, ChangeKindDto};
@@ -90,6 +91,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<RemoteImageDto>(),
         declaration::<TagRow>(),
         declaration::<TerminalEvent>(),
+        declaration::<BuildEvent>(),
     ]
 }
 

@@ -1,7 +1,8 @@
-//! Local images: list, inspect, tag, remove, and pull with per-layer progress.
+//! Local images: list, inspect, tag, remove, pull with per-layer progress, and build from a
+//! folder with a Dockerfile.
 
 use futures_util::StreamExt;
-use slipway_core::{ImageDetailsDto, ImageDto, PullEvent};
+use slipway_core::{BuildEvent, ImageDetailsDto, ImageDto, PullEvent};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -55,6 +56,27 @@ pub async fn image_pull(
             let _ = on_progress.send(event?);
         }
         Ok(slipway.inspect_image(&reference).await?)
+    })
+    .await
+}
+
+/// Builds the folder `dir` (its Dockerfile) as `tag`, streaming the engine's output; returns the
+/// new image's id.
+#[tauri::command]
+pub async fn image_build(
+    engine: State<'_, EngineConn>,
+    ops: State<'_, Ops>,
+    dir: String,
+    tag: String,
+    op_id: String,
+    on_event: Channel<BuildEvent>,
+) -> CmdResult<String> {
+    let slipway = engine.get().await?;
+    let send = |event| {
+        let _ = on_event.send(event);
+    };
+    ops.run(&op_id, async {
+        Ok(slipway.build_events(dir.as_ref(), &tag, send).await?)
     })
     .await
 }

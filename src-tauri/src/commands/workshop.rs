@@ -16,6 +16,12 @@ pub async fn workshop_start(
     Ok(engine.get().await?.run_workshop(&image, None).await?)
 }
 
+/// The workshops still running, newest first, so a window opened after a restart reattaches.
+#[tauri::command]
+pub async fn workshops_running(engine: State<'_, EngineConn>) -> CmdResult<Vec<ContainerDto>> {
+    Ok(engine.get().await?.running_workshops().await?)
+}
+
 /// Stops and removes a workshop container (force: its work is either committed or abandoned).
 #[tauri::command]
 pub async fn workshop_remove(engine: State<'_, EngineConn>, container: String) -> CmdResult<()> {

@@ -4,6 +4,7 @@ import * as api from '../api.js';
 import { describe } from '../hints.js';
 import { LayerBars, PhaseLine, followPull, followPush } from '../progress.js';
 import { cancelFetch, fetchInto } from './pull_back.js';
+import * as buildDialog from './build.js';
 import { $, h, reveal, showError, setMessage, formatBytes, formatDate, shortDigest } from '../util.js';
 
 let images = [];
@@ -25,6 +26,7 @@ export function init({ navigate }) {
   $('image-workshop').addEventListener('click', () => nav('workshop', { image: selected }));
   $('push-start').addEventListener('click', push);
   $('push-cancel').addEventListener('click', () => pushOp && api.cancel(pushOp).catch(() => {}));
+  buildDialog.init({ onBuilt: () => refresh(), onPush: (ref) => openPush(ref) });
 }
 
 

@@ -7,6 +7,12 @@ import { $, h, reveal, showError, setMessage, formatBytes } from '../util.js';
 
 let nav;
 let container = null;
+/** What the header says about the attached container, kept for the questions that name it. */
+let containerLabel = '';
+/** The first visit to the view after the app opened looks for workshops left running. */
+let reattachDone = false;
+/** Answers the question the confirm box is asking, if any (see `ask`). */
+let answer = null;
 let committedRef = null;
 /** Refreshing changes and the log after a burst of commands once, not once per command. */
 let refreshTimer = 0;
@@ -15,6 +21,8 @@ export function init({ navigate }) {
   nav = navigate;
   $('ws-start').addEventListener('click', startContainer);
   $('ws-stop').addEventListener('click', stopContainer);
+  $('ws-confirm-yes').addEventListener('click', () => answer && answer(true));
+  $('ws-confirm-no').addEventListener('click', () => answer && answer(false));
   $('terminal-new').addEventListener('click', () => container && openShell());
   $('changes-refresh').addEventListener('click', refreshChanges);
   $('commit-open').addEventListener('click', () => {
@@ -35,7 +43,8 @@ export function init({ navigate }) {
 /** Makes `c` (a ContainerDto) the workshop's container and opens a shell in it. */
 function attach(c) {
   container = c.id;
-  $('ws-container').textContent = `container ${c.name || c.short_id} from ${c.image}`;
+  containerLabel = `${(c.name || c.short_id).replace(/^\//, '')} from ${c.image}`;
+  $('ws-container').textContent = `container ${containerLabel}`;
   $('ws-container').dataset.state = 'running';
   $('ws-container').dataset.container = container;
   showError($('ws-error'), null);
@@ -61,9 +70,13 @@ function openShell() {
 
 export async function show(params = {}) {
   if (params.container && params.container.id !== container) {
-    attach(params.container);
-    refreshChanges();
+    switchTo(params.container);
   }
+  // The containers outlive the window: after a restart the newest running workshop is attached
+  // again, with its log, and the others are offered in the picker.
+  const first = !reattachDone;
+  reattachDone = true;
+  refreshPicker(first && !container);
   const sel = $('ws-image');
   try {
     const list = await api.listImages();
@@ -77,9 +90,77 @@ export async function show(params = {}) {
   }
 }
 
+/**
+ * Asks `text` in the workshop's confirm box and resolves true when the user picks `yes`. The box
+ * is part of the page rather than `window.confirm`, so it can say which button does what and a
+ * test can read it; a second question answers the first with no.
+ */
+function ask(topic, text, yes, no, danger = false) {
+  if (answer) answer(false);
+  const box = $('ws-confirm');
+  box.dataset.topic = topic;
+  $('ws-confirm-text').textContent = text;
+  $('ws-confirm-yes').textContent = yes;
+  $('ws-confirm-yes').className = danger ? 'danger' : 'primary';
+  $('ws-confirm-no').textContent = no;
+  reveal(box, true);
+  return new Promise((resolve) => {
+    answer = (v) => {
+      answer = null;
+      reveal(box, false);
+      resolve(v);
+    };
+  });
+}
+
+/** Lists the running workshops to pick from; `attachNewest` attaches the newest when none is. */
+async function refreshPicker(attachNewest = false) {
+  try {
+    const running = await api.runningWorkshops();
+    if (attachNewest && !container && running.length) switchTo(running[0]);
+    // Shown when there is a choice, and after a removal left others running to go back to.
+    reveal($('ws-pick'), running.length > 1 || (running.length > 0 && !container));
+    $('ws-pick-list').replaceChildren(
+      ...running.map((c) =>
+        h('li', { 'data-testid': 'ws-pick-row', 'data-container': c.id },
+          h('button', {
+            'data-testid': 'ws-pick-attach',
+            onclick: () => c.id !== container && switchTo(c),
+          }, c.id === container ? 'Attached' : 'Attach'),
+          ' ',
+          h('code', {}, (c.name || c.short_id).replace(/^\//, '')),
+          ` from ${c.image}, ${c.status}`)),
+    );
+  } catch (e) {
+    showError($('ws-error'), e);
+  }
+}
+
+/** Attaches another running workshop: its own terminal, changes and log replace the shown ones. */
+function switchTo(c) {
+  terminal.close();
+  $('changes-body').replaceChildren();
+  $('ws-log').replaceChildren();
+  attach(c);
+  refreshChanges();
+  refreshPicker();
+}
+
 async function startContainer() {
   const image = $('ws-image').value;
   if (!image) return;
+  // Starting never replaces the attached workshop silently: its container and its work stay, and
+  // the user says whether to open a second one beside it.
+  if (container) {
+    const beside = await ask(
+      'start',
+      `The workshop ${containerLabel} is attached. Start another from ${image} beside it? The ` +
+        'current one keeps running and stays in the list of running workshops.',
+      'Start another beside it',
+      'Keep the current one',
+    );
+    if (!beside) return;
+  }
   $('ws-container').textContent = `starting ${image}…`;
   // Until the new container answers, nothing here names the old one as running.
   $('ws-container').dataset.state = 'starting';
@@ -91,6 +172,7 @@ async function startContainer() {
     $('changes-body').replaceChildren();
     $('ws-log').replaceChildren();
     attach(await api.startWorkshop(image));
+    refreshPicker();
   } catch (e) {
     container = null;
     $('ws-container').textContent = 'no container';
@@ -102,6 +184,20 @@ async function startContainer() {
 async function stopContainer() {
   if (!container) return;
   const removing = container;
+  // Removing destroys whatever was not committed, so the user is told how much that is first.
+  let question = null;
+  try {
+    const count = (await api.containerChanges(removing)).length;
+    if (count > 0) {
+      question = `${containerLabel} has ${count} uncommitted ${count === 1 ? 'change' : 'changes'}. ` +
+        'Removing the container loses them; commit first to keep them.';
+    }
+    $('ws-confirm').dataset.count = String(count);
+  } catch (e) {
+    question = `The changes of ${containerLabel} could not be read (${e.message}). Remove it anyway?`;
+  }
+  if (question && !(await ask('remove', question, 'Remove with its changes', 'Cancel', true))) return;
+  if (container !== removing) return;
   try {
     await terminal.close();
     await api.removeWorkshop(removing);
@@ -110,6 +206,7 @@ async function stopContainer() {
     container = null;
     $('ws-container').textContent = 'no container';
     $('ws-container').dataset.state = 'none';
+    refreshPicker();
   } catch (e) {
     showError($('ws-error'), e);
   }
