@@ -2,8 +2,9 @@
 // see what changed, and commit the result with validated names and config changes.
 import * as api from '../api.js';
 import * as terminal from './terminal.js';
+import * as changesView from './changes.js';
 import { imageNames } from './images.js';
-import { $, h, reveal, showError, setMessage, formatBytes } from '../util.js';
+import { $, h, reveal, showError, setMessage } from '../util.js';
 
 let nav;
 let container = null;
@@ -17,6 +18,7 @@ export function init({ navigate }) {
   $('ws-stop').addEventListener('click', stopContainer);
   $('terminal-new').addEventListener('click', () => container && openShell());
   $('changes-refresh').addEventListener('click', refreshChanges);
+  changesView.init();
   $('commit-open').addEventListener('click', () => {
     reveal($('commit-dialog'), true);
     reveal($('commit-push'), false);
@@ -88,7 +90,7 @@ async function startContainer() {
   // nothing typed meanwhile lands in the old container.
   terminal.close();
   try {
-    $('changes-body').replaceChildren();
+    changesView.clear();
     $('ws-log').replaceChildren();
     attach(await api.startWorkshop(image));
   } catch (e) {
@@ -140,14 +142,7 @@ async function refreshChanges() {
   if (!container) return;
   refreshLog();
   try {
-    const changes = await api.containerChanges(container);
-    $('changes-body').replaceChildren(
-      ...changes.map((c) =>
-        h('tr', { 'data-testid': 'change-row', 'data-path': c.path },
-          h('td', { class: `kind-${String(c.kind).toLowerCase()}` }, c.kind),
-          h('td', { class: 'mono' }, c.path),
-          h('td', {}, formatBytes(c.size)))),
-    );
+    changesView.show(await api.containerChanges(container));
   } catch (e) {
     showError($('ws-error'), e);
   }
