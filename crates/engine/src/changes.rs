@@ -199,6 +199,46 @@ impl Engine {
         .await
     }
 
+    /// Which of `paths` (regular files) contain `needle`, read by `grep -l -F` in the running
+    /// container as root. A file that cannot be read is simply not listed.
+    pub async fn files_containing(
+        &self,
+        container: &str,
+        needle: &str,
+        paths: &[String],
+    ) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for batch in batches(paths, STAT_BATCH_BYTES) {
+            let mut cmd = vec![
+                "grep".to_string(),
+                "-l".to_string(),
+                "-F".to_string(),
+                "-e".to_string(),
+                needle.to_string(),
+                "--".to_string(),
+            ];
+            cmd.extend(batch);
+            let spec = ExecSpec {
+                cmd,
+                user: Some("0".to_string()),
+                ..ExecSpec::default()
+            };
+            let mut stream = Box::pin(self.exec(container, spec, CancellationToken::new()));
+            let mut stdout = Vec::new();
+            while let Some(event) = stream.next().await {
+                match event? {
+                    ExecEvent::Output(Output::Stdout(bytes)) => stdout.extend_from_slice(&bytes),
+                    ExecEvent::Output(Output::Stderr(_)) => {}
+                    // grep exits 1 when no file matched and 2 when one could not be read; the
+                    // names it printed are right either way.
+                    ExecEvent::Exit(_) => break,
+                }
+            }
+            found.extend(String::from_utf8_lossy(&stdout).lines().map(str::to_string));
+        }
+        Ok(found)
+    }
+
     /// Removes exactly `paths` (recursively) in the running container, as root, in as few execs
     /// as the argument limit allows.
     pub async fn remove_paths(&self, container: &str, paths: &[String]) -> Result<()> {
