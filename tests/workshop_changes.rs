@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use engine_cleanup::Cleanup;
-use slipway_core::ChangeKindDto;
+use slipway_core::{ChangeKindDto, JunkKind};
 use slipway_tests::{base_image, connect, unique};
 
 /// What `stat` in the container says, path -> (size, is a directory, is a regular file).
@@ -108,4 +108,109 @@ async fn thousands_of_changes_are_listed_with_sizes_quickly() {
     assert!(changes
         .iter()
         .any(|change| change.path == "/bin/true" && change.kind == ChangeKindDto::Deleted));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hygiene_finds_apt_lists_and_clean_removes_them() {
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let mut cleanup = Cleanup::default();
+    let name = unique("workshop-changes-apt");
+    cleanup.containers.push(name.clone());
+    slipway
+        .run_workshop(&slipway_tests::debian_image(), Some(&name))
+        .await
+        .unwrap();
+    let (code, _, stderr) = slipway
+        .engine()
+        .exec_collect(&name, "apt-get update -q && echo hi > /tmp/note")
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&stderr));
+
+    let report = slipway.hygiene(&name, &[]).await.unwrap();
+    let lists = report
+        .junk
+        .iter()
+        .find(|junk| junk.kind == JunkKind::AptLists)
+        .expect("apt lists are junk");
+    // The bytes are those of the files apt-get update wrote, as `du` counts them.
+    let (_, du, _) = slipway
+        .engine()
+        .exec_collect(
+            &name,
+            "find /var/lib/apt/lists -type f -newer /etc/hostname -exec stat -c %s {} + | awk '{s+=$1} END {print s}'",
+        )
+        .await
+        .unwrap();
+    let expected: u64 = String::from_utf8_lossy(&du).trim().parse().unwrap();
+    assert!(lists.bytes > 1_000_000, "{lists:?}");
+    assert_eq!(lists.bytes, expected);
+    assert!(lists
+        .paths
+        .iter()
+        .all(|path| path.starts_with("/var/lib/apt/lists/")));
+    assert!(report
+        .junk
+        .iter()
+        .any(|junk| junk.kind == JunkKind::Tmp && junk.paths == ["/tmp/note"]));
+
+    let outcome = slipway.clean(&name).await.unwrap();
+    assert!(outcome.bytes >= lists.bytes);
+    let after = slipway.changes(&name).await.unwrap();
+    let left: Vec<_> = after
+        .iter()
+        .filter(|change| {
+            change.kind != ChangeKindDto::Deleted
+                && change.path.starts_with("/var/lib/apt/lists/")
+                && !change.is_dir
+        })
+        .collect();
+    assert!(left.is_empty(), "still listed after the clean: {left:?}");
+    let again = slipway.hygiene(&name, &[]).await.unwrap();
+    assert!(again.junk.is_empty(), "{:?}", again.junk);
+    // apt still works after the clean.
+    let (code, _, stderr) = slipway
+        .engine()
+        .exec_collect(
+            &name,
+            "test -d /var/lib/apt/lists/partial || test -d /var/lib/apt/lists",
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hygiene_warns_of_a_planted_key_and_a_token() {
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let mut cleanup = Cleanup::default();
+    let name = unique("workshop-changes-secret");
+    cleanup.containers.push(name.clone());
+    slipway
+        .run_workshop(&base_image(), Some(&name))
+        .await
+        .unwrap();
+    let plant = "mkdir -p /root/.ssh /srv/tls && \
+                 printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n-----END OPENSSH PRIVATE KEY-----\\n' > /root/.ssh/id_rsa && \
+                 printf -- '-----BEGIN RSA PRIVATE KEY-----\\nabc\\n' > /srv/tls/server.pem && \
+                 printf -- '-----BEGIN CERTIFICATE-----\\nabc\\n' > /srv/tls/ca.pem";
+    let (code, _, stderr) = slipway.engine().exec_collect(&name, plant).await.unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&stderr));
+
+    let report = slipway
+        .hygiene(
+            &name,
+            &["API_TOKEN=s3cr3t".to_string(), "LANG=C".to_string()],
+        )
+        .await
+        .unwrap();
+    let found: Vec<&str> = report.secrets.iter().map(|s| s.what.as_str()).collect();
+    assert!(found.contains(&"/root/.ssh/id_rsa"), "{found:?}");
+    assert!(found.contains(&"/srv/tls/server.pem"), "{found:?}");
+    assert!(!found.contains(&"/srv/tls/ca.pem"), "{found:?}");
+    assert!(found.contains(&"ENV API_TOKEN"), "{found:?}");
+    assert!(!found.iter().any(|what| what.contains("LANG")));
+    assert!(!format!("{report:?}").contains("s3cr3t"));
 }

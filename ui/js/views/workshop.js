@@ -3,6 +3,7 @@
 import * as api from '../api.js';
 import * as terminal from './terminal.js';
 import * as changesView from './changes.js';
+import * as hygiene from './hygiene.js';
 import { imageNames } from './images.js';
 import { $, h, reveal, showError, setMessage } from '../util.js';
 
@@ -31,6 +32,8 @@ export function init({ navigate }) {
   $('commit-repo').addEventListener('input', validate);
   $('commit-tag').addEventListener('input', validate);
   $('commit-do').addEventListener('click', commit);
+  // ENV values the commit would store are checked for tokens as they are typed.
+  $('commit-env').addEventListener('change', () => hygiene.check(container, envLines()));
   $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
 }
 
@@ -91,6 +94,7 @@ async function startContainer() {
   terminal.close();
   try {
     changesView.clear();
+    hygiene.clear();
     $('ws-log').replaceChildren();
     attach(await api.startWorkshop(image));
   } catch (e) {
@@ -143,6 +147,7 @@ async function refreshChanges() {
   refreshLog();
   try {
     changesView.show(await api.containerChanges(container));
+    hygiene.check(container, envLines());
   } catch (e) {
     showError($('ws-error'), e);
   }
@@ -160,6 +165,11 @@ async function previewLog() {
   } catch (e) {
     box.textContent = e.message;
   }
+}
+
+/** The commit dialog's ENV lines, as the commit sends them. */
+function envLines() {
+  return list($('commit-env').value);
 }
 
 /** Splits "a, b" lists; empty input gives an empty list. */
@@ -198,7 +208,7 @@ async function commit() {
   const add = (instr, v) => v && changes.push(`${instr} ${v}`);
   add('CMD', $('commit-cmd').value.trim());
   add('ENTRYPOINT', $('commit-entrypoint').value.trim());
-  for (const e of list($('commit-env').value)) add('ENV', e);
+  for (const e of envLines()) add('ENV', e);
   add('WORKDIR', $('commit-workdir').value.trim());
   add('USER', $('commit-user').value.trim());
   for (const p of list($('commit-expose').value)) add('EXPOSE', p);
