@@ -34,7 +34,8 @@ export function matches(change, filter) {
 }
 
 /**
- * The tree of `changes` (absolute paths). Children are sorted folders first, then by name; a
+ * The tree of `changes` (absolute paths). Children are sorted folders first, then by name
+ * (numbers by value); a
  * folder's counts include every change below it but not its own entry.
  * @param {ChangeDto[]} changes
  * @returns {TreeNode}
@@ -82,6 +83,7 @@ function node(name, path) {
 }
 
 function sort(n) {
-  n.children.sort((a, b) => Number(isFolder(b)) - Number(isFolder(a)) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Numbers in names in their order (f2 before f10), as file managers sort them.
+  n.children.sort((a, b) => Number(isFolder(b)) - Number(isFolder(a)) || a.name.localeCompare(b.name, 'en', { numeric: true }));
   for (const child of n.children) sort(child);
 }

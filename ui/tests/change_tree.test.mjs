@@ -34,6 +34,11 @@ test('folders count and weigh everything below them', () => {
   assert.ok(!isFolder(etc.children[1]));
 });
 
+test('names with numbers sort by value', () => {
+  const root = buildTree(['/f10', '/f2', '/f1'].map((path) => ({ path, kind: 'added', is_dir: false, size: 1 })));
+  assert.deepEqual(root.children.map((n) => n.name), ['f1', 'f2', 'f10']);
+});
+
 test('kinds are counted and filtered', () => {
   assert.deepEqual(countKinds(changes), { added: 4, changed: 1, deleted: 1 });
   assert.deepEqual(changes.filter((c) => matches(c, 'APT list')).map((c) => c.path), ['/etc/apt/a.list', '/etc/apt/b.list']);

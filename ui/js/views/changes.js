@@ -14,6 +14,8 @@ const KIND_WORD = { added: 'added', changed: 'changed', deleted: 'deleted' };
 
 /** @type {ChangeDto[]} */
 let all = [];
+/** Folders the user opened or closed, by path, so a refresh after each command keeps them so. */
+const opened = new Map();
 let filterTimer = 0;
 
 export function init() {
@@ -32,6 +34,7 @@ export function show(changes) {
 
 /** Empties the panel, for a new workshop. */
 export function clear() {
+  opened.clear();
   show([]);
 }
 
@@ -73,20 +76,19 @@ function drawNode(n, open) {
       kind, h('span', { class: 'name mono', title: n.path }, n.name),
       h('span', { class: 'size' }, formatBytes(n.change?.size)));
   }
-  const details = h('details', { class: 'change-folder', 'data-testid': 'change-folder', 'data-path': n.path, 'data-count': n.count, open },
+  const isOpen = opened.get(n.path) ?? open;
+  const details = h('details', { class: 'change-folder', 'data-testid': 'change-folder', 'data-path': n.path, 'data-count': n.count, open: isOpen },
     h('summary', {},
       kind, h('span', { class: 'name mono', title: n.path }, `${n.name}/`),
       h('span', { class: 'count muted' }, n.count ? `${n.count}` : ''),
       h('span', { class: 'size' }, n.bytes ? formatBytes(n.bytes) : '')));
   // Closed folders draw their content when first opened, so thousands of changes cost only
   // the rows someone looks at.
-  if (open) details.append(h('div', { class: 'children' }, n.children.map((c) => drawNode(c, open))));
-  else {
-    details.addEventListener('toggle', () => {
-      if (details.open && details.children.length === 1) {
-        details.append(h('div', { class: 'children' }, n.children.map((c) => drawNode(c, false))));
-      }
-    });
-  }
+  const fill = () => details.append(h('div', { class: 'children' }, n.children.map((c) => drawNode(c, open))));
+  if (isOpen) fill();
+  details.addEventListener('toggle', () => {
+    opened.set(n.path, details.open);
+    if (details.open && details.children.length === 1) fill();
+  });
   return details;
 }
