@@ -1,6 +1,8 @@
 //! `slipway hygiene CONTAINER [--clean] [--env KEY=value]`: the junk a commit of the workshop
 //! would keep, with its bytes, and likely secrets; `--clean` removes the junk first.
 
+use slipway_core::JunkKind;
+
 use crate::format::size;
 use crate::{Context, Failure};
 
@@ -30,7 +32,7 @@ pub async fn run(
         for junk in &report.junk {
             println!(
                 "junk  {:<14} {:>8}  {} path(s): {}",
-                format!("{:?}", junk.kind),
+                kind_name(junk.kind),
                 size(junk.bytes),
                 junk.paths.len(),
                 preview(&junk.paths)
@@ -51,6 +53,18 @@ pub async fn run(
     Ok(i32::from(
         !report.junk.is_empty() || !report.secrets.is_empty(),
     ))
+}
+
+/// The kind's name as the JSON output spells it.
+fn kind_name(kind: JunkKind) -> &'static str {
+    match kind {
+        JunkKind::AptLists => "apt_lists",
+        JunkKind::AptArchives => "apt_archives",
+        JunkKind::PipCache => "pip_cache",
+        JunkKind::NpmCache => "npm_cache",
+        JunkKind::Tmp => "tmp",
+        JunkKind::ShellHistory => "shell_history",
+    }
 }
 
 /// The first few paths, then how many more.
