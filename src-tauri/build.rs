@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "terminal_resize",
     "terminal_close",
     "container_changes",
+    "workshop_hygiene",
+    "workshop_clean",
     "validate_reference",
     "container_commit",
     "workshop_log",

@@ -38,6 +38,8 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
             terminal::terminal_resize,
             terminal::terminal_close,
             workshop::container_changes,
+            workshop::workshop_hygiene,
+            workshop::workshop_clean,
             workshop::validate_reference,
             workshop::container_commit,
             workshop::workshop_log,

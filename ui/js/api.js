@@ -136,6 +136,10 @@ export const workshopLog = (container) => call('workshop_log', { container });
 export const workshopLogLabel = (container) => call('workshop_log_label', { container });
 /** @type {(container: string) => Promise<ChangeDto[]>} */
 export const containerChanges = (container) => call('container_changes', { container });
+/** @type {(container: string, env: string[]) => Promise<import('./types/HygieneDto').HygieneDto>} */
+export const workshopHygiene = (container, env) => call('workshop_hygiene', { container, env });
+/** @type {(container: string) => Promise<import('./types/CleanOutcome').CleanOutcome>} */
+export const workshopClean = (container) => call('workshop_clean', { container });
 /** @type {(repository: string, tag: string) => Promise<NameCheck>} */
 export const validateReference = (repository, tag) => call('validate_reference', { repository, tag });
 /** @type {(request: import('./types/CommitRequest').CommitRequest) => Promise<CommitOutcome>} */

@@ -7,6 +7,7 @@
 mod engine;
 mod format;
 mod housekeeping;
+mod hygiene;
 // Registry subcommands live in registry.rs and are flattened into `Command` below.
 mod registry;
 mod replay;
@@ -43,6 +44,18 @@ enum Command {
     /// The registry Slipway runs on loopback (127.0.0.1:5000 unless SLIPWAY_LOCAL_REGISTRY_ADDR).
     #[command(name = "local-registry", subcommand)]
     LocalRegistry(housekeeping::LocalRegistryCommand),
+    /// The junk a commit of a workshop would keep (apt lists and archives, pip/npm caches, /tmp,
+    /// shell history) with the bytes each costs, and likely secrets. Exits 1 when any is found.
+    Hygiene {
+        /// The container, id or name.
+        container: String,
+        /// Remove the junk in the container first (`rm -rf` of exactly the listed paths).
+        #[arg(long)]
+        clean: bool,
+        /// An ENV line the commit will set, KEY=value, checked for token-like values (repeatable).
+        #[arg(long, value_name = "KEY=value")]
+        env: Vec<String>,
+    },
     /// Garbage-collect the managed registry to get the space of deleted images back; for
     /// another registry, print what its operator has to run.
     Gc {
@@ -150,6 +163,11 @@ async fn main() -> ExitCode {
         Command::LocalRegistry(command) => housekeeping::local_registry(command, &context)
             .await
             .map(|()| 0),
+        Command::Hygiene {
+            container,
+            clean,
+            env,
+        } => hygiene::run(container, clean, env, &context).await,
         Command::Gc { host, dry_run } => {
             housekeeping::gc(host, dry_run, &context).await.map(|()| 0)
         }

@@ -16,6 +16,7 @@ use crate::diff::{ChangeDto, ChangeKindDto};
 use crate::engine::EngineStatus;
 use crate::error::ErrorDto;
 use crate::fetch::{FetchEvent, FetchOutcome};
+use crate::hygiene::{CleanOutcome, HygieneDto, JunkDto, JunkKind, SecretDto};
 use crate::images::{HistoryDto, ImageDetailsDto, ImageDto, PullEvent};
 use crate::local_registry::LocalRegistryStatus;
 use crate::names::NameCheck;
@@ -55,6 +56,11 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<ContainerDto>(),
         declaration::<ChangeDto>(),
         declaration::<ChangeKindDto>(),
+        declaration::<HygieneDto>(),
+        declaration::<JunkDto>(),
+        declaration::<JunkKind>(),
+        declaration::<SecretDto>(),
+        declaration::<CleanOutcome>(),
         declaration::<EngineStatus>(),
         declaration::<ErrorDto>(),
         declaration::<FetchEvent>(),

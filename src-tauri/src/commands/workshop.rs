@@ -2,7 +2,9 @@
 //! `terminal`).
 
 use slipway_core::names::NameCheck;
-use slipway_core::{ChangeDto, CommitOutcome, CommitRequest, ContainerDto, WorkshopLog};
+use slipway_core::{
+    ChangeDto, CleanOutcome, CommitOutcome, CommitRequest, ContainerDto, HygieneDto, WorkshopLog,
+};
 use tauri::State;
 
 use crate::error::CmdResult;
@@ -71,4 +73,24 @@ pub async fn workshop_log(
     container: String,
 ) -> CmdResult<WorkshopLog> {
     Ok(engine.get().await?.workshop_log(&container).await?)
+}
+
+/// The hygiene check before a commit: junk with its bytes, likely secrets (`env`: the commit
+/// dialog's ENV lines).
+#[tauri::command]
+pub async fn workshop_hygiene(
+    engine: State<'_, EngineConn>,
+    container: String,
+    env: Vec<String>,
+) -> CmdResult<HygieneDto> {
+    Ok(engine.get().await?.hygiene(&container, &env).await?)
+}
+
+/// Removes the junk the hygiene check lists from the workshop container.
+#[tauri::command]
+pub async fn workshop_clean(
+    engine: State<'_, EngineConn>,
+    container: String,
+) -> CmdResult<CleanOutcome> {
+    Ok(engine.get().await?.clean(&container).await?)
 }

@@ -2,8 +2,10 @@
 // see what changed, and commit the result with validated names and config changes.
 import * as api from '../api.js';
 import * as terminal from './terminal.js';
+import * as changesView from './changes.js';
+import * as hygiene from './hygiene.js';
 import { imageNames } from './images.js';
-import { $, h, reveal, showError, setMessage, formatBytes } from '../util.js';
+import { $, h, reveal, showError, setMessage } from '../util.js';
 
 let nav;
 let container = null;
@@ -25,6 +27,7 @@ export function init({ navigate }) {
   $('ws-confirm-no').addEventListener('click', () => answer && answer(false));
   $('terminal-new').addEventListener('click', () => container && openShell());
   $('changes-refresh').addEventListener('click', refreshChanges);
+  changesView.init();
   $('commit-open').addEventListener('click', () => {
     reveal($('commit-dialog'), true);
     reveal($('commit-push'), false);
@@ -37,6 +40,8 @@ export function init({ navigate }) {
   $('commit-repo').addEventListener('input', validate);
   $('commit-tag').addEventListener('input', validate);
   $('commit-do').addEventListener('click', commit);
+  // ENV values the commit would store are checked for tokens as they are typed.
+  $('commit-env').addEventListener('change', () => hygiene.check(container, envLines()));
   $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
 }
 
@@ -169,7 +174,8 @@ async function startContainer() {
   // nothing typed meanwhile lands in the old container.
   terminal.close();
   try {
-    $('changes-body').replaceChildren();
+    changesView.clear();
+    hygiene.clear();
     $('ws-log').replaceChildren();
     attach(await api.startWorkshop(image));
     refreshPicker();
@@ -237,14 +243,8 @@ async function refreshChanges() {
   if (!container) return;
   refreshLog();
   try {
-    const changes = await api.containerChanges(container);
-    $('changes-body').replaceChildren(
-      ...changes.map((c) =>
-        h('tr', { 'data-testid': 'change-row', 'data-path': c.path },
-          h('td', { class: `kind-${String(c.kind).toLowerCase()}` }, c.kind),
-          h('td', { class: 'mono' }, c.path),
-          h('td', {}, formatBytes(c.size)))),
-    );
+    changesView.show(await api.containerChanges(container));
+    hygiene.check(container, envLines());
   } catch (e) {
     showError($('ws-error'), e);
   }
@@ -262,6 +262,11 @@ async function previewLog() {
   } catch (e) {
     box.textContent = e.message;
   }
+}
+
+/** The commit dialog's ENV lines, as the commit sends them. */
+function envLines() {
+  return list($('commit-env').value);
 }
 
 /** Splits "a, b" lists; empty input gives an empty list. */
@@ -300,7 +305,7 @@ async function commit() {
   const add = (instr, v) => v && changes.push(`${instr} ${v}`);
   add('CMD', $('commit-cmd').value.trim());
   add('ENTRYPOINT', $('commit-entrypoint').value.trim());
-  for (const e of list($('commit-env').value)) add('ENV', e);
+  for (const e of envLines()) add('ENV', e);
   add('WORKDIR', $('commit-workdir').value.trim());
   add('USER', $('commit-user').value.trim());
   for (const p of list($('commit-expose').value)) add('EXPOSE', p);
