@@ -11,10 +11,8 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::ContainerArchiveInfoOptionsBuilder;
 use futures_util::StreamExt;
-use tokio_util::sync::CancellationToken;
 
-use crate::containers::Output;
-use crate::exec::{ExecEvent, ExecSpec};
+use crate::exec::ExecSpec;
 use crate::{Engine, Result};
 
 /// Above this many changes the per-path fallback is not tried (`size` stays `None`): one request
@@ -141,24 +139,10 @@ impl Engine {
             "--".to_string(),
         ];
         cmd.extend(batch);
-        let spec = ExecSpec {
-            cmd,
-            // Root, so that files of other users are measured too.
-            user: Some("0".to_string()),
-            ..ExecSpec::default()
-        };
-        let mut stream = Box::pin(self.exec(container, spec, CancellationToken::new()));
-        let mut stdout = Vec::new();
-        while let Some(event) = stream.next().await {
-            match event.ok()? {
-                ExecEvent::Output(Output::Stdout(bytes)) => stdout.extend_from_slice(&bytes),
-                ExecEvent::Output(Output::Stderr(_)) => {}
-                // 1 is `stat` saying some path was missing (it still printed the others); 126 and
-                // 127 are the engine saying there is no `stat` to run.
-                ExecEvent::Exit(code) => return (code == 0 || code == 1).then_some(stdout),
-            }
-        }
-        None
+        let (code, stdout, _) = self.collect_as_root(container, cmd).await.ok()?;
+        // 1 is `stat` saying some path was missing (it still printed the others); 126 and 127
+        // are the engine saying there is no `stat` to run.
+        (code == 0 || code == 1).then_some(stdout)
     }
 
     /// The slow route: one archive `HEAD` per path, 16 at a time.
@@ -218,22 +202,9 @@ impl Engine {
                 "--".to_string(),
             ];
             cmd.extend(batch);
-            let spec = ExecSpec {
-                cmd,
-                user: Some("0".to_string()),
-                ..ExecSpec::default()
-            };
-            let mut stream = Box::pin(self.exec(container, spec, CancellationToken::new()));
-            let mut stdout = Vec::new();
-            while let Some(event) = stream.next().await {
-                match event? {
-                    ExecEvent::Output(Output::Stdout(bytes)) => stdout.extend_from_slice(&bytes),
-                    ExecEvent::Output(Output::Stderr(_)) => {}
-                    // grep exits 1 when no file matched and 2 when one could not be read; the
-                    // names it printed are right either way.
-                    ExecEvent::Exit(_) => break,
-                }
-            }
+            // grep exits 1 when no file matched and 2 when one could not be read; the names it
+            // printed are right either way.
+            let (_, stdout, _) = self.collect_as_root(container, cmd).await?;
             found.extend(String::from_utf8_lossy(&stdout).lines().map(str::to_string));
         }
         Ok(found)
@@ -245,30 +216,32 @@ impl Engine {
         for batch in batches(paths, STAT_BATCH_BYTES) {
             let mut cmd = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
             cmd.extend(batch);
-            let spec = ExecSpec {
-                cmd,
-                user: Some("0".to_string()),
-                ..ExecSpec::default()
-            };
-            let mut stream = Box::pin(self.exec(container, spec, CancellationToken::new()));
-            let mut stderr = Vec::new();
-            while let Some(event) = stream.next().await {
-                match event? {
-                    ExecEvent::Output(Output::Stderr(bytes)) => stderr.extend_from_slice(&bytes),
-                    ExecEvent::Output(Output::Stdout(_)) => {}
-                    ExecEvent::Exit(0) => break,
-                    ExecEvent::Exit(code) => {
-                        return Err(crate::Error::Stream {
-                            message: format!(
-                                "rm exited with {code}: {}",
-                                String::from_utf8_lossy(&stderr).trim()
-                            ),
-                        })
-                    }
-                }
+            let (code, _, stderr) = self.collect_as_root(container, cmd).await?;
+            if code != 0 {
+                return Err(crate::Error::Stream {
+                    message: format!(
+                        "rm exited with {code}: {}",
+                        String::from_utf8_lossy(&stderr).trim()
+                    ),
+                });
             }
         }
         Ok(())
+    }
+
+    /// Runs `cmd` in the running container as root, so that files of every user count, and
+    /// collects its exit code and output.
+    async fn collect_as_root(
+        &self,
+        container: &str,
+        cmd: Vec<String>,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        let spec = ExecSpec {
+            cmd,
+            user: Some("0".to_string()),
+            ..ExecSpec::default()
+        };
+        self.exec_collect_spec(container, spec).await
     }
 }
 

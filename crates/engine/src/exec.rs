@@ -95,11 +95,17 @@ impl Engine {
         container: &str,
         command_line: &str,
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
-        let mut stream = Box::pin(self.exec(
-            container,
-            ExecSpec::shell(command_line),
-            CancellationToken::new(),
-        ));
+        self.exec_collect_spec(container, ExecSpec::shell(command_line))
+            .await
+    }
+
+    /// [`Engine::exec_collect`] for any [`ExecSpec`] (an argv, a user).
+    pub async fn exec_collect_spec(
+        &self,
+        container: &str,
+        spec: ExecSpec,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        let mut stream = Box::pin(self.exec(container, spec, CancellationToken::new()));
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         while let Some(event) = stream.next().await {
             match event? {
