@@ -145,6 +145,18 @@ export const validateReference = (repository, tag) => call('validate_reference',
 /** @type {(request: import('./types/CommitRequest').CommitRequest) => Promise<CommitOutcome>} */
 export const commitContainer = (request) => call('container_commit', { request });
 
+/** The workshop as a Dockerfile; `changes` are the commit form's CMD, ENV, … lines. */
+/** @type {(container: string, changes: string[]) => Promise<string>} */
+export const workshopDockerfile = (container, changes) =>
+  call('workshop_dockerfile', { container, changes });
+/** Saves `text` as `dir/Dockerfile`, never over an existing file; resolves with its path. */
+/** @type {(dir: string, text: string) => Promise<string>} */
+export const saveDockerfile = (dir, text) => call('workshop_dockerfile_save', { dir, text });
+/** Runs the workshop's successful commands again in a new workshop from `image`. */
+/** @type {(container: string, image: string, opId: string, onEvent: (ev: import('./types/ReplayEvent').ReplayEvent) => void) => Promise<import('./types/ReplayOutcome').ReplayOutcome>} */
+export const replayWorkshop = (container, image, opId, onEvent) =>
+  call('workshop_replay', { container, image, opId, onEvent: channel(onEvent) });
+
 // Registry profiles and the managed local registry. Every call that talks to a registry takes an
 // op id, so that `cancel(opId)` can stop it.
 /** @type {() => Promise<RegistryProfile[]>} */

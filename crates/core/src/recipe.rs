@@ -3,6 +3,8 @@
 //! digest when it has one), every command that succeeded as `RUN`, in the order it ran, then the
 //! commit's config changes as the instructions they already are.
 
+use std::path::{Path, PathBuf};
+
 use crate::change::parse_changes;
 use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::workshop_log::WorkshopLog;
@@ -115,6 +117,45 @@ fn run_instruction(command: &str) -> String {
     }
 }
 
+/// Writes `text` as `dir/Dockerfile` and returns that path. An existing Dockerfile is never
+/// replaced: a recipe saved over one would lose whatever it held, so the user picks another
+/// folder or moves the old file first. The file appears whole or not at all (a temp sibling,
+/// then a hard link, which fails rather than replace).
+pub fn save_dockerfile(dir: &Path, text: &str) -> Result<PathBuf> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    if !dir.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "{} is not a folder; name an existing folder to save the Dockerfile in",
+            dir.display()
+        )));
+    }
+    let path = dir.join("Dockerfile");
+    if path.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} already exists and was left as it is; pick another folder, or move that file first",
+            path.display()
+        )));
+    }
+    let tmp = slipway_oci::files::unique_sibling(&path, "tmp");
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::InvalidInput(format!(
+                "{} appeared while the recipe was being saved and was left as it is; pick \
+                 another folder",
+                path.display()
+            )))
+        }
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
 impl Slipway {
     /// The recipe of workshop `container` committed with `changes` (see [`dockerfile`]).
     pub async fn dockerfile(&self, container: &str, changes: &[String]) -> Result<String> {
@@ -149,6 +190,21 @@ impl Slipway {
 mod tests {
     use super::*;
     use crate::workshop_log::LogEntry;
+
+    #[test]
+    fn a_saved_recipe_never_replaces_an_existing_dockerfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = save_dockerfile(dir.path(), "FROM a\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "FROM a\n");
+        let err = save_dockerfile(dir.path(), "FROM b\n").unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "FROM a\n");
+        // Nothing but the Dockerfile is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let missing = dir.path().join("nope");
+        let err = save_dockerfile(&missing, "FROM a\n").unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+    }
 
     fn entry(command: &str, exit_code: Option<i64>) -> LogEntry {
         LogEntry {

@@ -11,7 +11,7 @@ use ts_rs::TS;
 
 use crate::build::BuildEvent;
 use crate::commit::{CommitOutcome, CommitRequest};
-use crate::containers::ContainerDto;
+use crate::containers::{ContainerDto, OutputChunk};
 use crate::diff::{ChangeDto, ChangeKindDto};
 use crate::engine::EngineStatus;
 use crate::error::ErrorDto;
@@ -29,6 +29,7 @@ use crate::registry::{
     TagSort, Usage, UsageEntry,
 };
 use crate::registry_gc::{GcBlob, GcReport};
+use crate::replay::{ReplayEvent, ReplayFailure, ReplayOutcome};
 use crate::terminal::TerminalEvent;
 use crate::workshop_log::{LogEntry, WorkshopLog};
 
@@ -98,6 +99,10 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<TagRow>(),
         declaration::<TerminalEvent>(),
         declaration::<BuildEvent>(),
+        declaration::<ReplayEvent>(),
+        declaration::<ReplayFailure>(),
+        declaration::<ReplayOutcome>(),
+        declaration::<OutputChunk>(),
     ]
 }
 

@@ -1,12 +1,16 @@
-//! The workshop: a container to work in, its changes, and commit (its terminal is in
-//! `terminal`).
+//! The workshop: a container to work in, its changes, commit, its recipe and its replay on
+//! another base (its terminal is in `terminal`).
 
 use slipway_core::names::NameCheck;
 use slipway_core::{
-    ChangeDto, CleanOutcome, CommitOutcome, CommitRequest, ContainerDto, HygieneDto, WorkshopLog,
+    ChangeDto, CleanOutcome, CommitOutcome, CommitRequest, ContainerDto, HygieneDto, ReplayEvent,
+    ReplayOutcome, WorkshopLog,
 };
+use tauri::ipc::Channel;
 use tauri::State;
+use tokio_util::sync::CancellationToken;
 
+use crate::commands::ops::Ops;
 use crate::error::CmdResult;
 use crate::state::EngineConn;
 
@@ -93,4 +97,45 @@ pub async fn workshop_clean(
     container: String,
 ) -> CmdResult<CleanOutcome> {
     Ok(engine.get().await?.clean(&container).await?)
+}
+
+/// The workshop as a Dockerfile, with the commit form's `changes` as its last instructions.
+#[tauri::command]
+pub async fn workshop_dockerfile(
+    engine: State<'_, EngineConn>,
+    container: String,
+    changes: Vec<String>,
+) -> CmdResult<String> {
+    Ok(engine.get().await?.dockerfile(&container, &changes).await?)
+}
+
+/// Saves the recipe the dialog shows as `dir/Dockerfile`, never over an existing file; returns
+/// the file's path.
+#[tauri::command]
+pub fn workshop_dockerfile_save(dir: String, text: String) -> CmdResult<String> {
+    let path = slipway_core::recipe::save_dockerfile(dir.as_ref(), &text)?;
+    Ok(path.display().to_string())
+}
+
+/// Replays the workshop's successful commands in a new workshop from `image`, streaming each
+/// command and its output; Cancel (by `op_id`) drops the replay, leaving the new workshop as it is.
+#[tauri::command]
+pub async fn workshop_replay(
+    engine: State<'_, EngineConn>,
+    ops: State<'_, Ops>,
+    container: String,
+    image: String,
+    op_id: String,
+    on_event: Channel<ReplayEvent>,
+) -> CmdResult<ReplayOutcome> {
+    let slipway = engine.get().await?;
+    let send = |event| {
+        let _ = on_event.send(event);
+    };
+    ops.run(&op_id, async {
+        Ok(slipway
+            .replay(&container, &image, CancellationToken::new(), send)
+            .await?)
+    })
+    .await
 }

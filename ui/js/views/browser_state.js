@@ -50,7 +50,7 @@ export function showLoadFailure(el, err, retry) {
   el.replaceChildren(
     h('div', {}, away ? 'This registry does not answer right now.' : ''),
     h('div', { 'data-testid': 'browser-error-text' }, err.message),
-    windowHint(err) ? h('div', { 'data-testid': 'browser-error-hint' }, `What to do: ${windowHint(err)}`) : null,
+    windowHint(err) ? h('div', { 'data-testid': 'browser-error-hint' }, `What to do: ${windowHint(err)}`) : '',
     h('button', { 'data-testid': 'browser-retry', onclick: retry }, 'Retry'));
   reveal(el, true);
 }

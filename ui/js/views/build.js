@@ -25,6 +25,13 @@ export function init({ onBuilt, onPush }) {
   $('build-push').addEventListener('click', () => built && onPush(built));
 }
 
+/** Opens the dialog on folder `dir` (the Workshop's saved recipe), ready for a tag. */
+export function open(dir) {
+  reveal($('build-panel'), true);
+  $('build-dir').value = dir;
+  $('build-tag').focus();
+}
+
 /** The name the Images list shows for `tag`: the engine files a tagless name under `latest`. */
 function listed(tag) {
   return /:[^/]*$/.test(tag) ? tag : `${tag}:latest`;

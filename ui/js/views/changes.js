@@ -62,9 +62,10 @@ function draw() {
       }, `${LETTER[kind]} ${kinds[kind]}`)),
   );
   const open = shown.length <= OPEN_ALL_BELOW;
+  // replaceChildren writes a null argument as the text "null", so the note is added only when due.
   $('changes-body').replaceChildren(
     ...root.children.map((n) => drawNode(n, open)),
-    shown.length ? null : h('p', { class: 'muted' }, all.length ? 'No change matches the filter.' : 'No changes yet.'),
+    ...(shown.length ? [] : [h('p', { class: 'muted' }, all.length ? 'No change matches the filter.' : 'No changes yet.')]),
   );
 }
 

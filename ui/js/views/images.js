@@ -33,6 +33,7 @@ export function init({ navigate }) {
 export async function show(params = {}) {
   await refresh();
   if (params.push) openPush(params.push);
+  if (params.build) buildDialog.open(params.build);
 }
 
 /**

@@ -1,9 +1,12 @@
 // Workshop: start a container from an image, work in it in a real terminal (views/terminal.js),
-// see what changed, and commit the result with validated names and config changes.
+// see what changed, and commit the result with validated names and config changes; its recipe
+// (views/recipe.js) and its replay on another image (views/replay.js) hang off the same page.
 import * as api from '../api.js';
 import * as terminal from './terminal.js';
 import * as changesView from './changes.js';
 import * as hygiene from './hygiene.js';
+import * as recipe from './recipe.js';
+import * as replay from './replay.js';
 import { imageNames } from './images.js';
 import { $, h, reveal, showError, setMessage } from '../util.js';
 
@@ -43,6 +46,16 @@ export function init({ navigate }) {
   // ENV values the commit would store are checked for tokens as they are typed.
   $('commit-env').addEventListener('change', () => hygiene.check(container, envLines()));
   $('commit-push').addEventListener('click', () => nav('images', { push: committedRef }));
+  recipe.init({
+    container: () => container,
+    changes: commitChanges,
+    onBuild: (dir) => nav('images', { build: dir }),
+  });
+  replay.init({
+    container: () => container,
+    images: () => [...$('ws-image').options].map((o) => o.value),
+    onOpen: (c) => c.id !== container && switchTo(c),
+  });
 }
 
 /** Makes `c` (a ContainerDto) the workshop's container and opens a shell in it. */
@@ -61,7 +74,10 @@ function openShell() {
   terminal.open($('console-out'), container, {
     onRecorded: () => {
       clearTimeout(refreshTimer);
-      refreshTimer = window.setTimeout(refreshChanges, 300);
+      refreshTimer = window.setTimeout(() => {
+        refreshChanges();
+        if (recipe.isOpen()) recipe.refresh(container, commitChanges());
+      }, 300);
     },
     onState: (state, text, code) => {
       const line = $('console-exit');
@@ -293,14 +309,11 @@ async function validate() {
   }
 }
 
-async function commit() {
-  if (!container) {
-    setMessage($('commit-result'), 'Start a container first.', 'error');
-    return;
-  }
-  if (!(await validate())) return;
-  // The config changes go to the core as Dockerfile-like lines; the core parses and validates them
-  // and its message names the instruction that is wrong.
+/**
+ * The commit form's config changes as Dockerfile-like lines, which the commit and the recipe both
+ * send; the core parses and validates them, and its message names the instruction that is wrong.
+ */
+function commitChanges() {
   const changes = [];
   const add = (instr, v) => v && changes.push(`${instr} ${v}`);
   add('CMD', $('commit-cmd').value.trim());
@@ -310,6 +323,16 @@ async function commit() {
   add('USER', $('commit-user').value.trim());
   for (const p of list($('commit-expose').value)) add('EXPOSE', p);
   for (const l of list($('commit-labels').value)) add('LABEL', l);
+  return changes;
+}
+
+async function commit() {
+  if (!container) {
+    setMessage($('commit-result'), 'Start a container first.', 'error');
+    return;
+  }
+  if (!(await validate())) return;
+  const changes = commitChanges();
   const repository = $('commit-repo').value.trim();
   const tag = $('commit-tag').value.trim() || 'latest';
   const request = {
