@@ -7,6 +7,7 @@ use slipway_engine::commit::CommitSpec;
 use ts_rs::TS;
 
 use crate::change::parse_changes;
+use crate::containers::starts_nothing;
 use crate::error::{Hint, CONTAINER_HINT, IMAGE_HINT};
 use crate::names::{check_tag_target, split_target};
 use crate::workshop_log::{label_log, label_text, LOG_LABEL};
@@ -83,8 +84,16 @@ impl Slipway {
                 .inspect_image(&state.image_id)
                 .await
                 .hint(IMAGE_HINT)?;
-            config.cmd = base.config.cmd;
-            config.entrypoint = base.config.entrypoint;
+            if starts_nothing(&base.config) {
+                // The workshop of such a base runs its shell as the entrypoint with an empty CMD
+                // (`run_workshop`). The engine fills an empty CMD from the container, which is
+                // empty too, and keeps an entrypoint that is sent empty but not absent (moby's
+                // commit `merge` tests it against nil): the image starts nothing, as its base.
+                config.entrypoint = Some(Vec::new());
+            } else {
+                config.cmd = base.config.cmd;
+                config.entrypoint = base.config.entrypoint;
+            }
         }
         let (repository, tag) = target.unzip();
         let spec = CommitSpec {

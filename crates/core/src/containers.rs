@@ -1,7 +1,5 @@
 //! Container use cases: list, run (a one-off command or a workshop), stop, remove, wait, logs.
 
-use std::collections::HashMap;
-
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use slipway_engine::containers::{ContainerSpec, Output};
@@ -149,13 +147,14 @@ impl Slipway {
 
     /// Creates and starts a container; returns its id without waiting for it.
     pub async fn start(&self, request: &RunRequest) -> Result<String> {
-        self.create_and_start(request, HashMap::new(), false).await
+        self.create_and_start(request, None, false).await
     }
 
+    /// Creates and starts the container `request` describes; `entrypoint` replaces the image's.
     async fn create_and_start(
         &self,
         request: &RunRequest,
-        labels: HashMap<String, String>,
+        entrypoint: Option<Vec<String>>,
         open_stdin: bool,
     ) -> Result<String> {
         check_reference(&request.image)?;
@@ -169,7 +168,7 @@ impl Slipway {
             env: request.env.clone(),
             tty: request.tty,
             open_stdin,
-            labels,
+            entrypoint,
             ..ContainerSpec::default()
         };
         let id = self
@@ -188,9 +187,7 @@ impl Slipway {
     /// Runs a container to completion and collects its output; removes it afterwards when
     /// `remove` is set.
     pub async fn run(&self, request: &RunRequest, remove: bool) -> Result<RunOutcome> {
-        let id = self
-            .create_and_start(request, HashMap::new(), false)
-            .await?;
+        let id = self.create_and_start(request, None, false).await?;
         let exit_code = self.engine().wait_container(&id).await;
         let (mut stdout, mut stderr) = (String::new(), String::new());
         let mut logs = Box::pin(self.engine().container_logs(&id, false));
@@ -215,17 +212,26 @@ impl Slipway {
     /// Starts a workshop: a container from `image` that stays up (a shell waiting on an open
     /// stdin) so that commands can be run in it one by one, with a fresh workshop log.
     pub async fn run_workshop(&self, image: &str, name: Option<&str>) -> Result<ContainerDto> {
+        check_reference(image)?;
+        let shell = vec!["/bin/sh".to_string()];
+        // The engine's commit takes an empty CMD from the container. A base that starts nothing
+        // (no CMD, no ENTRYPOINT) therefore gets the keep-alive shell as its entrypoint, with an
+        // empty CMD, so that a commit can keep "nothing" (see `commit`) instead of the shell.
+        let base = self.engine().inspect_image(image).await.hint(IMAGE_HINT)?;
+        let (entrypoint, cmd) = if starts_nothing(&base.config) {
+            (Some(shell), Some(Vec::new()))
+        } else {
+            (None, Some(shell))
+        };
         let request = RunRequest {
             image: image.to_string(),
             name: name.map(str::to_string),
-            cmd: Some(vec!["/bin/sh".to_string()]),
+            cmd,
             env: Vec::new(),
             tty: true,
         };
         // No marker label: the workshop is known by its log (see `LogStore::exists`).
-        let id = self
-            .create_and_start(&request, HashMap::new(), true)
-            .await?;
+        let id = self.create_and_start(&request, entrypoint, true).await?;
         self.logs_store().start(&id, image)?;
         self.container(&id).await
     }
@@ -274,4 +280,11 @@ impl Slipway {
             .container_logs(container, follow)
             .map(|chunk| Ok(OutputChunk::from_engine(chunk?)))
     }
+}
+
+/// Whether an image starts nothing of its own: no CMD and no ENTRYPOINT (a `docker import`ed
+/// root filesystem, say), so that `docker run` needs a command.
+pub(crate) fn starts_nothing(config: &slipway_engine::images::ImageConfig) -> bool {
+    config.cmd.as_ref().is_none_or(Vec::is_empty)
+        && config.entrypoint.as_ref().is_none_or(Vec::is_empty)
 }
