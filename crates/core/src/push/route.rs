@@ -55,8 +55,9 @@ impl Slipway {
             request.compression != super::Compression::Gzip || request.level.is_some();
         if asked == Route::Engine && own_compression {
             return Err(Error::InvalidInput(
-                "the engine's push compresses with its own gzip: drop --zstd and --level, or \
-                 push with the export route"
+                "the engine's push compresses with its own gzip at its own level, so zstd or a \
+                 chosen level needs the export route: push with the export route, or with the \
+                 default compression"
                     .to_string(),
             ));
         }
