@@ -70,10 +70,15 @@ def test_push_browse_pull_into_engine_and_run_on_a_registry_the_engine_refuses(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "pull-into-engine.png"))
     assert attr(driver, tid("fetch-result"), "data-state") == "done", text_of(driver, tid("fetch-result"))
-    rows = driver.execute_script(
-        "return [...document.querySelectorAll('[data-testid=\"fetch-layers\"] [data-testid=\"layer-row\"]')]"
-        ".map((r) => r.dataset.digest || '')")
-    assert rows and all(r.startswith("sha256:") for r in rows), rows
+    # Tauri orders a channel's messages among themselves but not against the command's result,
+    # so the last rows may settle just after the result line does.
+    def settled_rows(d):
+        rows = d.execute_script(
+            "return [...document.querySelectorAll('[data-testid=\"fetch-layers\"] [data-testid=\"layer-row\"]')]"
+            ".map((r) => r.dataset.digest || '')")
+        return rows if rows and all(r.startswith("sha256:") for r in rows) else None
+
+    wait_for(driver, settled_rows, 10, "every layer row on its registry digest")
     out = subprocess.run(["docker", "run", "--rm", ref], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "came-back"
 
