@@ -57,6 +57,29 @@ fn route(path: &str) -> Route<'_> {
 
 type Outcome = crate::Result<Response>;
 
+/// Bodies arrive in frames of ~16-20 KiB (the engine's upload, the registry's blob), and each
+/// would become a write of its own on the way out. Frames that are already waiting are joined
+/// into one, up to 16 of them, which cuts the system calls of the relay and of whoever reads
+/// from it about tenfold; a frame is never held back to wait for the next, so nothing is late.
+/// Measured on Podman's cold push of the bench image, three runs each, alternating: 8.4 s on
+/// average before, 8.05 s after (podman push alone: 7.1-7.3 s).
+fn coalesce<S>(frames: S) -> impl futures_util::Stream<Item = slipway_oci::Result<bytes::Bytes>>
+where
+    S: futures_util::Stream<Item = slipway_oci::Result<bytes::Bytes>>,
+{
+    use futures_util::StreamExt;
+    frames.ready_chunks(16).map(|ready| {
+        if ready.len() == 1 {
+            return ready.into_iter().next().expect("one frame");
+        }
+        let mut joined = bytes::BytesMut::new();
+        for frame in ready {
+            joined.extend_from_slice(&frame?);
+        }
+        Ok(joined.freeze())
+    })
+}
+
 fn reply(status: StatusCode, headers: &[(&'static str, String)], body: Body) -> Response {
     let mut response = (status, body).into_response();
     let map: &mut HeaderMap = response.headers_mut();

@@ -188,13 +188,14 @@ fn held_back(
     shared: Arc<Shared>,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     struct State {
-        upstream: slipway_oci::blobs::VerifiedStream,
+        upstream:
+            std::pin::Pin<Box<dyn futures_util::Stream<Item = slipway_oci::Result<Bytes>> + Send>>,
         held: Option<Bytes>,
         done: u64,
         finished: bool,
     }
     let state = State {
-        upstream,
+        upstream: Box::pin(super::coalesce(upstream)),
         held: None,
         done: 0,
         finished: false,

@@ -320,6 +320,7 @@ async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Res
             detail: format!("the engine's upload broke off: {e}"),
         }
     });
+    let body = super::coalesce(body);
     let sent = shared.ctx.client.upload_stream(&mut upload, body).await;
     let offset = upload.offset;
     shared
