@@ -54,6 +54,17 @@ export function setMessage(el, text, kind = 'info') {
   el.dataset.kind = kind;
 }
 
+/**
+ * Appends `text` to a streamed output box, keeping only its last `max` characters (the tail,
+ * where a failed step says why, and never so much that appending slows the page), scrolled down.
+ * @param {HTMLElement} el @param {string} text @param {number} [max]
+ */
+export function appendTail(el, text, max = 256 * 1024) {
+  const all = (el.textContent ?? '') + text;
+  el.textContent = all.length > max ? all.slice(-max) : all;
+  el.scrollTop = el.scrollHeight;
+}
+
 export function formatBytes(n) {
   if (n === undefined || n === null || Number.isNaN(Number(n))) return '';
   n = Number(n);

@@ -133,12 +133,6 @@ pub fn save_dockerfile(dir: &Path, text: &str) -> Result<PathBuf> {
         )));
     }
     let path = dir.join("Dockerfile");
-    if path.exists() {
-        return Err(Error::InvalidInput(format!(
-            "{} already exists and was left as it is; pick another folder, or move that file first",
-            path.display()
-        )));
-    }
     let tmp = slipway_oci::files::unique_sibling(&path, "tmp");
     std::fs::write(&tmp, text).map_err(io(&tmp))?;
     let linked = std::fs::hard_link(&tmp, &path);
@@ -147,8 +141,8 @@ pub fn save_dockerfile(dir: &Path, text: &str) -> Result<PathBuf> {
         Ok(()) => Ok(path),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(Error::InvalidInput(format!(
-                "{} appeared while the recipe was being saved and was left as it is; pick \
-                 another folder",
+                "{} already exists and was left as it is; pick another folder, or move that file \
+                 first",
                 path.display()
             )))
         }

@@ -3,11 +3,8 @@
 import * as api from '../api.js';
 import { describe } from '../hints.js';
 import { followBuild } from '../progress.js';
-import { $, reveal, setMessage, shortDigest } from '../util.js';
+import { $, appendTail, reveal, setMessage, shortDigest } from '../util.js';
 
-/** The output kept in the dialog: the tail, where a failed step says why, and never so much that
- * appending to it slows the page. */
-const MAX_OUTPUT = 256 * 1024;
 let buildOp = null;
 let built = null;
 
@@ -55,11 +52,7 @@ async function build(onBuilt) {
   buildOp = api.newOpId('build');
   $('build-start').disabled = true;
   try {
-    const id = await api.buildImage(dir, tag, buildOp, followBuild((text) => {
-      const all = out.textContent + text;
-      out.textContent = all.length > MAX_OUTPUT ? all.slice(-MAX_OUTPUT) : all;
-      out.scrollTop = out.scrollHeight;
-    }));
+    const id = await api.buildImage(dir, tag, buildOp, followBuild((text) => appendTail(out, text)));
     built = listed(tag);
     setMessage(result, `Built ${built} (${shortDigest(id)})`, 'ok');
     result.dataset.state = 'done';

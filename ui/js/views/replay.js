@@ -3,13 +3,11 @@
 // gets a row with its exit code; the output of the running one streams below.
 import * as api from '../api.js';
 import { describe } from '../hints.js';
-import { $, h, reveal, setMessage } from '../util.js';
+import { $, appendTail, h, reveal, setMessage } from '../util.js';
 
 /** @typedef {import('../types/ReplayEvent').ReplayEvent} ReplayEvent */
 /** @typedef {import('../types/ContainerDto').ContainerDto} ContainerDto */
 
-/** The output kept: the tail, where a failing command says why. */
-const MAX_OUTPUT = 256 * 1024;
 let replayOp = null;
 /** @type {ContainerDto | null} */
 let made = null;
@@ -74,12 +72,9 @@ async function start(source) {
         out.textContent = '';
         break;
       }
-      case 'output': {
-        const all = out.textContent + ev.chunk.text;
-        out.textContent = all.length > MAX_OUTPUT ? all.slice(-MAX_OUTPUT) : all;
-        out.scrollTop = out.scrollHeight;
+      case 'output':
+        appendTail(out, ev.chunk.text);
         break;
-      }
       case 'finished': {
         const row = rows[ev.index];
         if (!row) break;
