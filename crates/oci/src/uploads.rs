@@ -364,6 +364,82 @@ impl Client {
     {
         let repository = upload.repository.clone();
         let scope = Scope::push(&repository);
+        let headers = vec![(CONTENT_TYPE, "application/octet-stream".to_string())];
+        let location = upload.location.clone();
+        let (resp, sent) = self
+            .send_stream(Method::PATCH, &location, headers, stream, &scope)
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .status_error(resp, &format!("upload to {repository}"), &scope)
+                .await);
+        }
+        if let Some(next) = header_str(resp.headers(), "location") {
+            upload.location = next;
+        }
+        let offset = upload.offset + sent;
+        upload.offset = match range_end(resp.headers()) {
+            Ok(Some(end)) => end,
+            Ok(None) => offset,
+            Err(e) => return Err(self.protocol(e)),
+        };
+        Ok(())
+    }
+
+    /// Sends the last `len` bytes of an upload from a one-shot stream in the PUT that completes
+    /// it, as the spec's monolithic upload does ("PUT /v2/<name>/blobs/uploads/<reference>?
+    /// digest=<digest>" with the blob as its body,
+    /// [distribution-spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#post-then-put)).
+    /// One request instead of a PATCH and a PUT: the reference registry saves its hash state to
+    /// disk at the end of every PATCH, which a blob of a few MB then waits for. The registry
+    /// verifies the digest and keeps nothing when it does not match.
+    pub async fn finish_upload_stream<S>(
+        &self,
+        upload: Upload,
+        digest: &Digest,
+        len: u64,
+        stream: S,
+    ) -> Result<()>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        let repository = upload.repository.clone();
+        let scope = Scope::push(&repository);
+        let sep = if upload.location.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!("{}{sep}digest={digest}", upload.location);
+        let headers = vec![
+            (CONTENT_TYPE, "application/octet-stream".to_string()),
+            (CONTENT_LENGTH, len.to_string()),
+        ];
+        let (resp, _) = self
+            .send_stream(Method::PUT, &url, headers, stream, &scope)
+            .await?;
+        if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            return Err(self
+                .status_error(resp, &format!("blob {digest} in {repository}"), &scope)
+                .await);
+        }
+        Ok(())
+    }
+
+    /// Sends one request whose body is `stream`, once (a one-shot stream cannot be sent again),
+    /// and returns the answer with the number of body bytes taken. A failure of the stream
+    /// itself is returned as that failure, not as the broken request it caused.
+    async fn send_stream<S>(
+        &self,
+        method: Method,
+        url: &str,
+        headers: Vec<(reqwest::header::HeaderName, String)>,
+        stream: S,
+        scope: &Scope,
+    ) -> Result<(reqwest::Response, u64)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
         let failure: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
         let seen_failure = failure.clone();
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -378,29 +454,11 @@ impl Client {
                 std::io::Error::other(text)
             })
         });
-        let headers = vec![(CONTENT_TYPE, "application/octet-stream".to_string())];
-        let outcome = self
-            .send_once(Method::PATCH, &upload.location, headers, body, &scope)
-            .await;
+        let outcome = self.send_once(method, url, headers, body, scope).await;
         if let Some(e) = failure.lock().expect("failure lock").take() {
             return Err(e);
         }
-        let resp = outcome?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self
-                .status_error(resp, &format!("upload to {repository}"), &scope)
-                .await);
-        }
-        if let Some(next) = header_str(resp.headers(), "location") {
-            upload.location = next;
-        }
-        let offset = upload.offset + sent.load(std::sync::atomic::Ordering::Relaxed);
-        upload.offset = match range_end(resp.headers()) {
-            Ok(Some(end)) => end,
-            Ok(None) => offset,
-            Err(e) => return Err(self.protocol(e)),
-        };
-        Ok(())
+        Ok((outcome?, sent.load(std::sync::atomic::Ordering::Relaxed)))
     }
 }
 

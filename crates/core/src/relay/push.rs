@@ -314,14 +314,11 @@ async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Res
         .expect("relay lock")
         .remove(id)
         .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
-    let body = futures_util::TryStreamExt::map_err(request.into_body().into_data_stream(), |e| {
-        slipway_oci::Error::Protocol {
-            registry: "the engine".to_string(),
-            detail: format!("the engine's upload broke off: {e}"),
-        }
-    });
-    let body = super::coalesce(body);
-    let sent = shared.ctx.client.upload_stream(&mut upload, body).await;
+    let sent = shared
+        .ctx
+        .client
+        .upload_stream(&mut upload, engine_body(request))
+        .await;
     let offset = upload.offset;
     shared
         .sessions
@@ -330,6 +327,19 @@ async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Res
         .insert(id.to_string(), upload);
     sent?;
     Ok(offset)
+}
+
+/// The body of the engine's request, as the target's upload takes it.
+fn engine_body(
+    request: Request,
+) -> impl futures_util::Stream<Item = slipway_oci::Result<bytes::Bytes>> + Send + 'static {
+    let body = futures_util::TryStreamExt::map_err(request.into_body().into_data_stream(), |e| {
+        slipway_oci::Error::Protocol {
+            registry: "the engine".to_string(),
+            detail: format!("the engine's upload broke off: {e}"),
+        }
+    });
+    super::coalesce(body)
 }
 
 async fn patch(shared: &Shared, path: &str, id: &str, request: Request) -> Outcome {
@@ -346,7 +356,8 @@ async fn patch(shared: &Shared, path: &str, id: &str, request: Request) -> Outco
 }
 
 /// PUT `?digest=`: the last bytes (containerd sends the whole blob here) and the digest; the
-/// target checks the digest as it completes the upload.
+/// target checks the digest as it completes the upload. A whole blob in the PUT goes on to the
+/// target the same way, in one request.
 async fn put_upload(
     shared: &Shared,
     path: &str,
@@ -358,28 +369,51 @@ async fn put_upload(
         &query_value(query, "digest")
             .ok_or_else(|| crate::Error::InvalidInput("PUT without ?digest=".to_string()))?,
     )?;
-    // Docker's client sends its bytes in PATCHes and an empty PUT; containerd's sends them all
-    // in the PUT.
-    let empty = request
+    let length = request
         .headers()
         .get("content-length")
-        .is_some_and(|v| v.as_bytes() == b"0");
-    let size = if empty {
-        let sessions = shared.sessions.lock().expect("relay lock");
-        let upload = sessions
-            .get(id)
-            .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
-        upload.offset
-    } else {
-        forward_body(shared, id, request).await?
-    };
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let upload = shared
         .sessions
         .lock()
         .expect("relay lock")
         .remove(id)
-        .expect("forward_body puts the session back");
-    shared.ctx.client.complete_upload(upload, &digest).await?;
+        .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+    // Docker's client sends its bytes in PATCHes and an empty PUT; containerd's sends them all
+    // in the PUT, with their length.
+    let size = match length {
+        Some(0) => {
+            let size = upload.offset;
+            shared.ctx.client.complete_upload(upload, &digest).await?;
+            size
+        }
+        Some(length) if upload.offset == 0 => {
+            let body = engine_body(request);
+            shared
+                .ctx
+                .client
+                .finish_upload_stream(upload, &digest, length, body)
+                .await?;
+            length
+        }
+        _ => {
+            shared
+                .sessions
+                .lock()
+                .expect("relay lock")
+                .insert(id.to_string(), upload);
+            let size = forward_body(shared, id, request).await?;
+            let upload = shared
+                .sessions
+                .lock()
+                .expect("relay lock")
+                .remove(id)
+                .expect("forward_body puts the session back");
+            shared.ctx.client.complete_upload(upload, &digest).await?;
+            size
+        }
+    };
     shared.ctx.count_uploaded(size);
     shared
         .pushed
