@@ -32,9 +32,14 @@ struct Index {
     /// different blobs.
     layers: BTreeMap<String, CachedLayer>,
     /// Per engine endpoint, the diff_ids that engine has pushed through Slipway's relay: it
-    /// remembers their registry digests and sends only what a target lacks.
+    /// remembers their registry digests and sends only what a target lacks. Written by versions
+    /// that did not keep the digests; read, never written, now.
     #[serde(default)]
     engines: BTreeMap<String, BTreeSet<String>>,
+    /// Per engine endpoint, each diff_id that engine has pushed through Slipway's relay, with the
+    /// digest its manifest gave the layer: the name a containerd store's progress lines use.
+    #[serde(default)]
+    engine_layers: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The cache; cheap to open, each change is written through.
@@ -170,17 +175,40 @@ impl BlobCache {
 
     /// The diff_ids the engine at `endpoint` has pushed through the relay.
     pub fn engine_knows(&self, endpoint: &str) -> BTreeSet<String> {
-        self.read().engines.remove(endpoint).unwrap_or_default()
+        let mut index = self.read();
+        let mut known = index.engines.remove(endpoint).unwrap_or_default();
+        known.extend(
+            index
+                .engine_layers
+                .remove(endpoint)
+                .unwrap_or_default()
+                .into_keys(),
+        );
+        known
     }
 
-    /// Records that the engine at `endpoint` pushed `diff_ids` through the relay.
-    pub fn remember_engine_layers(&self, endpoint: &str, diff_ids: &[String]) -> Result<()> {
+    /// The digest under which the engine at `endpoint` last pushed each diff_id, by diff_id.
+    pub fn engine_digests(&self, endpoint: &str) -> BTreeMap<String, String> {
+        self.read()
+            .engine_layers
+            .remove(endpoint)
+            .unwrap_or_default()
+    }
+
+    /// Records that the engine at `endpoint` pushed these layers (diff_id, digest in its
+    /// manifest) through the relay.
+    pub fn remember_engine_layers(
+        &self,
+        endpoint: &str,
+        layers: &[(String, String)],
+    ) -> Result<()> {
+        let _lock = self.lock()?;
         let mut index = self.read();
         index
-            .engines
+            .engine_layers
             .entry(endpoint.to_string())
             .or_default()
-            .extend(diff_ids.iter().cloned());
+            .extend(layers.iter().cloned());
         self.write(&index)
     }
 

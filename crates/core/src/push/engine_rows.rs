@@ -20,6 +20,9 @@ pub(super) struct EngineRows {
     /// Each row's size in the engine's own count: the last total it gave, else what was known
     /// before the push.
     totals: HashMap<String, u64>,
+    /// The one row no known digest names, which takes the first short id that names no other
+    /// row ([`EngineRows::by_known_digests`]).
+    unnamed: Option<String>,
 }
 
 /// The engine's short id for a digest.
@@ -51,7 +54,35 @@ impl EngineRows {
         EngineRows {
             by_short_id,
             totals,
+            unnamed: None,
         }
+    }
+
+    /// Rows for a containerd store named by the digests it gave the layers in earlier pushes
+    /// (`known`, by diff_id). When one layer has no such name (the new layer of a commit), the
+    /// first short id that is no other row's is that layer's: the engine names only layers in
+    /// its progress, never the config or the manifest.
+    pub(super) fn by_known_digests(
+        diff_ids: &[String],
+        sizes: &[u64],
+        known: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let mut rows = EngineRows::new(diff_ids, sizes, &[]);
+        let mut unnamed = Vec::new();
+        for diff_id in diff_ids {
+            match known.get(diff_id) {
+                Some(digest) => {
+                    rows.by_short_id
+                        .entry(short_id(digest))
+                        .or_insert_with(|| diff_id.clone());
+                }
+                None => unnamed.push(diff_id.clone()),
+            }
+        }
+        if let [one] = unnamed.as_slice() {
+            rows.unnamed = Some(one.clone());
+        }
+        rows
     }
 
     /// The row event for one progress line, if the line moves a row. The bytes of a layer being
@@ -60,7 +91,12 @@ impl EngineRows {
     /// bar stops waiting for it; "Preparing" and "Waiting" leave the row waiting. Under which
     /// digest the registry holds each layer is said once the engine's manifest is in.
     pub(super) fn event(&mut self, line: &PushProgress) -> Option<PushEvent> {
-        let diff_id = self.by_short_id.get(line.layer.as_deref()?)?.clone();
+        let id = line.layer.as_deref()?;
+        if !self.by_short_id.contains_key(id) {
+            let diff_id = self.unnamed.take()?;
+            self.by_short_id.insert(id.to_string(), diff_id);
+        }
+        let diff_id = self.by_short_id.get(id)?.clone();
         match line.status.as_str() {
             "Pushing" => {
                 let total = line.total.unwrap_or(0);
@@ -212,6 +248,50 @@ mod tests {
             })
         );
         // A blob nobody knew before the push moves no row rather than one of its own.
+        assert_eq!(
+            rows.event(&line("cf3c917c3adb", "Pushing", Some(1), Some(2))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_commit_on_a_known_base_names_its_new_layer_by_elimination() {
+        // The base was pushed through the relay before, so its digest is known; the commit's
+        // layer is not, and the first id that is no other row's is that layer's.
+        let known = [(
+            BASE.to_string(),
+            "sha256:e8f383cd6329075963367a5a39067108ae741653e856e686d138f711a229fd91".to_string(),
+        )]
+        .into_iter()
+        .collect();
+        let diff_ids = [BASE.to_string(), APP.to_string()];
+        let mut rows = EngineRows::by_known_digests(&diff_ids, &[2_000_000, 5_000_000], &known);
+        assert_eq!(
+            rows.event(&line("e8f383cd6329", "Mounted from bench/base", None, None)),
+            Some(PushEvent::Skipped { blob: BASE.into() })
+        );
+        assert_eq!(
+            rows.event(&line(
+                "11e8b1caedf8",
+                "Pushing",
+                Some(1_000),
+                Some(5_001_000)
+            )),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 1_000,
+                total: 5_001_000
+            })
+        );
+        assert_eq!(
+            rows.event(&line("11e8b1caedf8", "Pushed", None, None)),
+            Some(PushEvent::Uploading {
+                blob: APP.into(),
+                done: 5_001_000,
+                total: 5_001_000
+            })
+        );
+        // Only one id takes the unnamed row: a second stranger moves nothing.
         assert_eq!(
             rows.event(&line("cf3c917c3adb", "Pushing", Some(1), Some(2))),
             None
