@@ -3,7 +3,8 @@
 //!
 //! Each layer keeps its row, by diff_id, from the start ([`super::engine_rows`]): Docker's own
 //! progress lines name the layer they are about, by diff_id on a classic store and by compressed
-//! digest on the containerd store, whose manifest a dry run through the relay reads first.
+//! digest on the containerd store, named by the digests this engine gave the layers in earlier
+//! pushes, else by its manifest, which a dry run through the relay reads first.
 //! Podman's push says nothing until it ends; the relay still skips, at once, a layer it asks
 //! about by a compressed digest the push cache knows. When the manifest is in, each row ends on
 //! the digest the registry holds the layer under.

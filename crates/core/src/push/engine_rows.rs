@@ -3,10 +3,12 @@
 //! The engine names a layer by a short id, the first 12 hex digits of a digest: of the layer's
 //! diff_id on a classic store (moby `distribution/push_v2.go`), of its compressed blob on the
 //! containerd store. Both are known before the push starts: the diff_ids from the image's inspect,
-//! the compressed digests from the push cache or from the engine's own manifest, which a
-//! containerd store hands over before any byte moves ([`super::engine`]). So every line goes to
-//! the row of its layer, by diff_id, from the first byte; a line whose id is none of these (a
-//! layer the engine compressed anew) moves no row and waits for the manifest.
+//! the compressed digests from the push cache (the digests this engine gave the layers when it
+//! pushed them before) or from the engine's own manifest, which a containerd store hands over
+//! in a dry run before any byte moves ([`super::engine`]). So every line goes to the row of its
+//! layer, by diff_id, from the first byte. When the cache names all layers but one (a commit on
+//! a base pushed before), the first id that is no other row's is that layer's; any other line
+//! whose id is none of these moves no row and waits for the manifest.
 
 use std::collections::HashMap;
 

@@ -10,9 +10,10 @@
 //! sends is put under the user's tag. The image in the registry is the engine's own: its config
 //! and its layer bytes, unchanged.
 //!
-//! Before a push on the containerd store, the relay can serve a dry run ([`Relay::dry_run`]): it
-//! says it has every blob, so the engine sends nothing but its manifest, which tells the push
-//! which compressed blob each layer is before any byte moves.
+//! Before a push on the containerd store whose layers the push cache cannot name, the relay can
+//! serve a dry run ([`Relay::dry_run`]): it says it has every blob, so the engine sends nothing
+//! but its manifest, which tells the push which compressed blob each layer is before any byte
+//! moves.
 //!
 //! Only what [the spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md)
 //! asks of a registry for a push is served: `GET /v2/`, HEAD on blobs, POST (with `mount`),
