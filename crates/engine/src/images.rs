@@ -135,8 +135,11 @@ impl Engine {
 
     /// Inspects one image by name:tag or id, with its history and layer digests.
     pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
-        let image = self.docker().inspect_image(reference).await?;
-        let history = self.docker().image_history(reference).await?;
+        // Two requests the engine answers independently, asked at once: every push starts here.
+        let (image, history) = tokio::try_join!(
+            self.docker().inspect_image(reference),
+            self.docker().image_history(reference)
+        )?;
         let config = image.config.unwrap_or_default();
         Ok(ImageDetails {
             id: image.id.unwrap_or_default(),
