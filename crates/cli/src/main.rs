@@ -4,6 +4,10 @@
 //! Every failure prints its message (which says what to do) and exits non-zero; `exec` and `run`
 //! exit with the command's own exit code.
 
+// clap makes each argument's doc comment its help text, and the help says `HOST[:PORT]` and
+// `NAME[:TAG|@DIGEST]` as every registry tool's does; rustdoc would read those as links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod engine;
 mod format;
 mod housekeeping;

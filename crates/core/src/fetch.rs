@@ -1,7 +1,7 @@
 //! Pull an image straight from a registry into the local engine, without the engine talking to
 //! the registry: Slipway reads manifest, config and layers itself (so plain-HTTP and private-CA
 //! registries need no daemon.json or certs.d). The engine pulls them from a loopback relay
-//! ([`crate::relay::pull`]), which is as fast as its own pull; a reference by digest only, which
+//! (the crate's `relay::pull`), which is as fast as its own pull; a reference by digest only, which
 //! gives the engine no tag to keep, is streamed to the engine as a docker-archive instead, which
 //! the engine loads. Nothing is written to a temporary copy on our side;
 //! every layer is verified against its digest as it passes, and the engine checks the diff_ids.

@@ -1,7 +1,7 @@
 //! The way back from a registry to the engine: which way a pull of a reference goes, and the
 //! commands a user can copy to pull an image elsewhere.
 //!
-//! An image on a registry that has a Slipway profile comes back through [`Slipway::fetch`] with
+//! An image on a registry that has a Slipway profile comes back through [`crate::Slipway::fetch`] with
 //! the profile's HTTP, CA and credentials, so a registry the engine refuses (plain HTTP, a
 //! private CA) still works; any other reference goes through the engine's own pull.
 

@@ -3,7 +3,7 @@
 //! to and pull from Slipway's relay on 127.0.0.1 as Docker does without configuration. (Podman's
 //! Docker-compatible pull has no such switch, and 127.0.0.0/8 is not insecure to it by default.)
 //!
-//! bollard only speaks the Docker API, so each is one request of [`crate::raw`].
+//! bollard only speaks the Docker API, so each is one request of the crate's `raw` module.
 
 use crate::{Engine, Error, Result};
 

@@ -2,7 +2,7 @@
 //!
 //! bollard's `push_image` decodes the engine's progress lines into a model that has no `id`, so
 //! which layer a line is about is lost. On a unix socket this module sends the request itself
-//! ([`crate::raw`]) and reads the lines whole as they come; on any other endpoint it falls back
+//! (the crate's `raw` module) and reads the lines whole as they come; on any other endpoint it falls back
 //! to bollard, whose lines then name no layer.
 
 use futures_util::stream::BoxStream;

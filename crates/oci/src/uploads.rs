@@ -387,8 +387,8 @@ impl Client {
     }
 
     /// Sends the last `len` bytes of an upload from a one-shot stream in the PUT that completes
-    /// it, as the spec's monolithic upload does ("PUT /v2/<name>/blobs/uploads/<reference>?
-    /// digest=<digest>" with the blob as its body,
+    /// it, as the spec's monolithic upload does (`PUT /v2/<name>/blobs/uploads/<reference>?digest=<digest>`
+    /// with the blob as its body,
     /// [distribution-spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#post-then-put)).
     /// One request instead of a PATCH and a PUT: the reference registry saves its hash state to
     /// disk at the end of every PATCH, which a blob of a few MB then waits for. The registry

@@ -2,13 +2,14 @@
 //!
 //! The engine's export ([`slipway_engine::archive`], any engine's layout) is requested first, so
 //! the engine prepares it while the registry is asked about the layers the push cache already
-//! knows ([`settle`]). The export is then read once, in order, never copied whole to disk
-//! ([`export`]): uncompressed layers are cut into chunks compressed on every core at once
-//! ([`codec`], [`compress`]) while both sides are hashed, and uploaded while they grow; blobs the
+//! knows (`settle`). The export is then read once, in order, never copied whole to disk
+//! (`export`): uncompressed layers are cut into chunks compressed on every core at once
+//! (`codec`, `compress`) while both sides are hashed, and uploaded while they grow; blobs the
 //! engine already holds compressed (Docker's containerd image store) go to the registry as they
-//! are; or the engine pushes itself through a loopback relay ([`crate::relay`]) when that costs
-//! only what changed ([`route`]). The config and the manifest go last ([`resolve`] reads which config and layers the export
-//! describes); the manifest is read back by digest before the push reports success.
+//! are; or the engine pushes itself through a loopback relay (the crate's `relay`) when that
+//! costs only what changed (`route`). The config and the manifest go last (`resolve` reads which
+//! config and layers the export describes); the manifest is read back by digest before the push
+//! reports success.
 //!
 //! A re-push looks each diff_id up in the cache first: layers the registry already has are
 //! skipped after a HEAD, layers in another repository of the same registry are mounted, and

@@ -1,4 +1,4 @@
-//! Which way a push goes: the engine's own push through the relay ([`super::relay`]) when it
+//! Which way a push goes: the engine's own push through the relay ([`crate::relay`]) when it
 //! costs only what changed, the export ([`super::export`]) otherwise.
 //!
 //! Measured on Docker 20.10 (classic store) with an 892 MB image (README, "Speed"): the export

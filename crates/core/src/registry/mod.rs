@@ -1,6 +1,7 @@
 //! Registry use cases that need no engine: probe, catalog, inspect, copy, login here; the tag
-//! table and its sort orders in [`tags`], deletes and their plans in [`delete`], the space ledger
-//! in [`ledger`], and what another machine needs to use a registry in [`elsewhere`].
+//! table and its sort orders in [`tags`](mod@tags), deletes and their plans in
+//! [`delete`](mod@delete), the space ledger in [`ledger`], and what another machine needs to use
+//! a registry in [`elsewhere`](mod@elsewhere).
 //!
 //! Every function takes a [`RegistryAccess`] saying how to reach the registry (insecure, CA file,
 //! credentials) and returns plain serde DTOs.

@@ -120,7 +120,7 @@ pub async fn tag_rows(repository: &str, access: &RegistryAccess) -> Result<Vec<T
 /// repository with thousands of tags opens as fast as one with a hundred. By date every tag must
 /// be dated first: each tag's digest is asked with a HEAD and each distinct manifest is read
 /// once, since tags that share a digest share a date, and never again in this process (see
-/// [`READ`]), so later pages cost only the HEADs.
+/// `READ`), so later pages cost only the HEADs.
 pub async fn tag_page(
     repository: &str,
     access: &RegistryAccess,

@@ -8,7 +8,7 @@
 //! (manifests no tag points at go too, as the single-tag delete leaves them), and starts it again.
 //!
 //! The collection runs on whichever backend serves the registry: the program in place
-//! ([`program`]), or a one-off container of the same image on the same data ([`container`]).
+//! (`program`), or a one-off container of the same image on the same data (`container`).
 //! Either way the bytes freed are measured here, on the host's data folder, so that both backends
 //! report the same kind of figure.
 
