@@ -84,3 +84,71 @@ async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions
         "requests kept coming after the cancel"
     );
 }
+
+/// The engine's route: cancelled while the engine streams a layer through the relay, the push
+/// cancels the session the relay holds on the registry, stops forwarding, and takes the relay's
+/// temporary name off the image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_engine_push_leaves_no_session_and_no_temporary_tag() {
+    // 48 MiB of random bytes take the engine's one-core gzip about a second.
+    let image = derive_image("cancel-engine", "head -c 50331648 /dev/urandom > /big.bin");
+    let reg = Registry::plain();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let uploading = Arc::new(tokio::sync::Notify::new());
+    let seen = uploading.clone();
+    let push = slipway.push(
+        PushRequest {
+            image: image.0.clone(),
+            target: format!("{}/cancel/engine:1", reg.addr()),
+            access: RegistryAccess {
+                anonymous: true,
+                ..Default::default()
+            },
+            cache_dir: Some(cache.path().to_path_buf()),
+            route: Route::Engine,
+            ..Default::default()
+        },
+        Arc::new(move |event| {
+            if matches!(event, PushEvent::Uploading { done, .. } if done > 0) {
+                seen.notify_one();
+            }
+        }),
+    );
+    tokio::select! {
+        outcome = push => panic!("the push ended before it could be cancelled: {outcome:?}"),
+        _ = uploading.notified() => {}
+    }
+    let temporary = || {
+        let out = std::process::Command::new("docker")
+            .args(["image", "inspect", "-f", "{{json .RepoTags}}", &image.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:")
+    };
+    let mut abandoned = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        abandoned = reg
+            .log()
+            .lines()
+            .any(|l| l.contains("http.request.method=DELETE") && l.contains("/blobs/uploads/"));
+        if abandoned && !temporary() {
+            break;
+        }
+    }
+    assert!(
+        abandoned,
+        "no DELETE for the relay's upload session:\n{}",
+        reg.log()
+    );
+    assert!(!temporary(), "the relay's name stayed on {}", image.0);
+    let before = reg.log().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        reg.log().len(),
+        before,
+        "the relay kept forwarding after the cancel"
+    );
+}

@@ -87,6 +87,10 @@ impl Slipway {
             }
         });
         tagged?;
+        let tag = TemporaryTag {
+            engine: self.engine().clone(),
+            name: Some(relay_ref.clone()),
+        };
         let store = store?;
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::EnginePushing,
@@ -102,7 +106,7 @@ impl Slipway {
             )
             .await;
         // The temporary tag goes whatever happened; the image keeps its own tags.
-        let _ = self.engine().remove_image(&relay_ref, false).await;
+        tag.remove().await;
         if let Err(e) = pushed {
             // The engine reports the relay's failures as a bare status; the relay knows why.
             return Err(relay.take_failure().unwrap_or(e));
@@ -290,6 +294,36 @@ impl Slipway {
             .into_iter()
             .map(|l| (l.digest, l.size))
             .collect()
+    }
+}
+
+/// The relay's name for the image, tagged for one push: removed after the engine's push, and
+/// also when the push fails or is cancelled before that, so no `127.0.0.1:...` name stays in the
+/// user's image list.
+struct TemporaryTag {
+    engine: slipway_engine::Engine,
+    name: Option<String>,
+}
+
+impl TemporaryTag {
+    async fn remove(mut self) {
+        if let Some(name) = self.name.take() {
+            let _ = self.engine.remove_image(&name, false).await;
+        }
+    }
+}
+
+impl Drop for TemporaryTag {
+    fn drop(&mut self) {
+        let Some(name) = self.name.take() else {
+            return;
+        };
+        let engine = self.engine.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = engine.remove_image(&name, false).await;
+            });
+        }
     }
 }
 

@@ -71,6 +71,9 @@ struct Shared {
     /// `Skipped` on its layer's row as soon as the engine asks about it, before its manifest
     /// says so; Podman's push reports nothing else while it runs.
     layers: HashMap<Digest, String>,
+    /// Cancelled when the relay is dropped: the requests still running (each connection is a
+    /// task of its own) stop at once instead of streaming on into the target.
+    stop: tokio_util::sync::CancellationToken,
 }
 
 /// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
@@ -105,6 +108,7 @@ impl Relay {
             failure: Mutex::default(),
             dry_run: AtomicBool::new(false),
             layers,
+            stop: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -141,18 +145,109 @@ impl Relay {
     }
 }
 
+/// A push that ends (or is cancelled) with upload sessions still open leaves none behind on the
+/// target: the requests still streaming stop, and each session is cancelled there, as the
+/// spec's DELETE of an upload allows.
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+        let open: Vec<Upload> =
+            std::mem::take(&mut *self.shared.sessions.lock().expect("relay lock"))
+                .into_values()
+                .collect();
+        for upload in open {
+            drop(Taken {
+                client: self.shared.ctx.client.clone(),
+                upload: Some(upload),
+            });
+        }
+    }
+}
+
+/// An upload session out of the relay's table while a request of the engine's streams into it or
+/// completes it. Dropped without being put back or completed (the push was cancelled and the
+/// relay stopped mid-request, or completing failed), it is cancelled on the target.
+struct Taken {
+    client: slipway_oci::Client,
+    upload: Option<Upload>,
+}
+
+impl Taken {
+    fn from_table(shared: &Shared, id: &str) -> crate::Result<Taken> {
+        let upload = shared
+            .sessions
+            .lock()
+            .expect("relay lock")
+            .remove(id)
+            .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+        Ok(Taken {
+            client: shared.ctx.client.clone(),
+            upload: Some(upload),
+        })
+    }
+
+    fn upload(&mut self) -> &mut Upload {
+        self.upload
+            .as_mut()
+            .expect("a taken session holds its upload")
+    }
+
+    /// Puts the session back under `id`, for the engine's next request, unless the relay is
+    /// stopping (then it is cancelled like any other).
+    fn put_back(mut self, shared: &Shared, id: &str) {
+        if shared.stop.is_cancelled() {
+            return;
+        }
+        if let Some(upload) = self.upload.take() {
+            shared
+                .sessions
+                .lock()
+                .expect("relay lock")
+                .insert(id.to_string(), upload);
+        }
+    }
+
+    /// The target completed the session: there is nothing left to cancel.
+    fn completed(mut self) {
+        self.upload = None;
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        let client = self.client.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { client.abandon_upload(&upload).await });
+        }
+    }
+}
+
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let stopped = shared.stop.clone();
+    tokio::select! {
+        biased;
+        _ = stopped.cancelled() => {
+            super::failure_response(&crate::Error::Engine("the push was stopped".to_string()))
+        }
+        response = serve(&shared, request) => response,
+    }
+}
+
+async fn serve(shared: &Shared, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
     let outcome = match (method, route(&path)) {
         (Method::GET, Route::Base) => Ok(reply(StatusCode::OK, &[], Body::from("{}"))),
-        (Method::HEAD, Route::Blob(digest)) => head_blob(&shared, digest).await,
-        (Method::POST, Route::Uploads) => start_upload(&shared, &path, &query).await,
-        (Method::PATCH, Route::Upload(id)) => patch(&shared, &path, id, request).await,
+        (Method::HEAD, Route::Blob(digest)) => head_blob(shared, digest).await,
+        (Method::POST, Route::Uploads) => start_upload(shared, &path, &query).await,
+        (Method::PATCH, Route::Upload(id)) => patch(shared, &path, id, request).await,
         (Method::PUT, Route::Upload(id)) => {
             let id = id.to_string();
-            put_upload(&shared, &path, &id, &query, request).await
+            put_upload(shared, &path, &id, &query, request).await
         }
         (Method::DELETE, Route::Upload(id)) => {
             let session = shared.sessions.lock().expect("relay lock").remove(id);
@@ -161,7 +256,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             }
             Ok(reply(StatusCode::NO_CONTENT, &[], Body::empty()))
         }
-        (Method::PUT, Route::Manifest(_)) => put_manifest(&shared, request).await,
+        (Method::PUT, Route::Manifest(_)) => put_manifest(shared, request).await,
         (Method::HEAD | Method::GET, Route::Manifest(_)) => Ok(not_found("MANIFEST_UNKNOWN")),
         _ => Ok(not_found("UNSUPPORTED")),
     };
@@ -309,23 +404,16 @@ async fn start_upload(shared: &Shared, path: &str, query: &str) -> Outcome {
 /// it. The engine's own progress says which layer these bytes are ([`crate::push`]), so the
 /// relay reports none.
 async fn forward_body(shared: &Shared, id: &str, request: Request) -> crate::Result<u64> {
-    let mut upload = shared
-        .sessions
-        .lock()
-        .expect("relay lock")
-        .remove(id)
-        .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+    let mut taken = Taken::from_table(shared, id)?;
     let sent = shared
         .ctx
         .client
-        .upload_stream(&mut upload, engine_body(request))
+        .upload_stream(taken.upload(), engine_body(request))
         .await;
-    let offset = upload.offset;
-    shared
-        .sessions
-        .lock()
-        .expect("relay lock")
-        .insert(id.to_string(), upload);
+    let offset = taken.upload().offset;
+    // Back in the table even after a failure: the engine may go on with the session, and a
+    // session left there is cancelled when the relay stops.
+    taken.put_back(shared, id);
     sent?;
     Ok(offset)
 }
@@ -375,46 +463,37 @@ async fn put_upload(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let upload = shared
-        .sessions
-        .lock()
-        .expect("relay lock")
-        .remove(id)
-        .ok_or_else(|| crate::Error::InvalidInput(format!("no upload session {id}")))?;
+    let mut taken = Taken::from_table(shared, id)?;
+    let client = &shared.ctx.client;
     // Docker's client sends its bytes in PATCHes and an empty PUT; containerd's sends them all
-    // in the PUT, with their length.
+    // in the PUT, with their length. A failure on the way drops `taken`, which cancels the
+    // session on the target.
     let size = match length {
         Some(0) => {
-            let size = upload.offset;
-            shared.ctx.client.complete_upload(upload, &digest).await?;
+            let size = taken.upload().offset;
+            client
+                .complete_upload(taken.upload().clone(), &digest)
+                .await?;
             size
         }
-        Some(length) if upload.offset == 0 => {
+        Some(length) if taken.upload().offset == 0 => {
             let body = engine_body(request);
-            shared
-                .ctx
-                .client
-                .finish_upload_stream(upload, &digest, length, body)
+            client
+                .finish_upload_stream(taken.upload().clone(), &digest, length, body)
                 .await?;
             length
         }
         _ => {
-            shared
-                .sessions
-                .lock()
-                .expect("relay lock")
-                .insert(id.to_string(), upload);
+            taken.put_back(shared, id);
             let size = forward_body(shared, id, request).await?;
-            let upload = shared
-                .sessions
-                .lock()
-                .expect("relay lock")
-                .remove(id)
-                .expect("forward_body puts the session back");
-            shared.ctx.client.complete_upload(upload, &digest).await?;
+            taken = Taken::from_table(shared, id)?;
+            client
+                .complete_upload(taken.upload().clone(), &digest)
+                .await?;
             size
         }
     };
+    taken.completed();
     shared.ctx.count_uploaded(size);
     shared
         .pushed
