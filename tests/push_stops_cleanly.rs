@@ -2,6 +2,7 @@
 //! background, no temp file stays in the push cache, and the registry is told to drop the upload
 //! sessions it was holding.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,27 +21,22 @@ fn temp_files(cache: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions() {
-    // Random bytes do not compress: 48 MiB takes several chunked PATCHes, so the push is
-    // certainly mid-upload when it is cancelled.
-    let image = derive_image("cancel", "head -c 50331648 /dev/urandom > /big.bin");
-    let reg = Registry::plain();
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect(data.path()).await;
+/// Starts a push of `image` to `target` on `route` and drops it (what a cancel in the window or
+/// Ctrl-C does) once its first layer bytes have moved.
+async fn cancel_mid_upload(image: &str, target: String, route: Route, data: &Path, cache: &Path) {
+    let slipway = connect(data).await;
     let uploading = Arc::new(tokio::sync::Notify::new());
     let seen = uploading.clone();
     let push = slipway.push(
         PushRequest {
-            image: image.0.clone(),
-            target: format!("{}/cancel/big:1", reg.addr()),
+            image: image.to_string(),
+            target,
             access: RegistryAccess {
                 anonymous: true,
                 ..Default::default()
             },
-            cache_dir: Some(cache.path().to_path_buf()),
-            route: Route::Export,
+            cache_dir: Some(cache.to_path_buf()),
+            route,
             ..Default::default()
         },
         Arc::new(move |event| {
@@ -53,7 +49,11 @@ async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions
         outcome = push => panic!("the push ended before it could be cancelled: {outcome:?}"),
         _ = uploading.notified() => {}
     }
-    // The push future is dropped here: that is what a cancel in the window or Ctrl-C does.
+}
+
+/// Waits up to 5 s for the registry to log a DELETE of an upload session and for `settled`;
+/// says whether the DELETE came.
+async fn session_deleted(reg: &Registry, settled: impl Fn() -> bool) -> bool {
     let mut abandoned = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -61,10 +61,35 @@ async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions
             .log()
             .lines()
             .any(|l| l.contains("http.request.method=DELETE") && l.contains("/blobs/uploads/"));
-        if abandoned && temp_files(cache.path()).is_empty() {
+        if abandoned && settled() {
             break;
         }
     }
+    abandoned
+}
+
+/// Nothing reaches the registry any more: its log stops growing.
+async fn assert_quiet(reg: &Registry) {
+    let before = reg.log().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        reg.log().len(),
+        before,
+        "requests kept coming after the cancel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions() {
+    // Random bytes do not compress: 48 MiB takes several chunked PATCHes, so the push is
+    // certainly mid-upload when it is cancelled.
+    let image = derive_image("cancel", "head -c 50331648 /dev/urandom > /big.bin");
+    let reg = Registry::plain();
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let target = format!("{}/cancel/big:1", reg.addr());
+    cancel_mid_upload(&image.0, target, Route::Export, data.path(), cache.path()).await;
+    let abandoned = session_deleted(&reg, || temp_files(cache.path()).is_empty()).await;
     assert_eq!(temp_files(cache.path()), Vec::<String>::new());
     // The session is abandoned with a DELETE, as the spec describes. (docker-registry 2.8 cannot
     // honour it when the cancel cut a PATCH in its body: the signed upload state no longer
@@ -75,14 +100,7 @@ async fn a_cancelled_push_stops_its_uploads_and_leaves_no_temp_files_or_sessions
         "no DELETE for the upload session:\n{}",
         reg.log()
     );
-    // Nothing keeps uploading after the cancel: the registry's log stops growing.
-    let before = reg.log().len();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        reg.log().len(),
-        before,
-        "requests kept coming after the cancel"
-    );
+    assert_quiet(&reg).await;
 }
 
 /// The engine's route: cancelled while the engine streams a layer through the relay, the push
@@ -95,31 +113,8 @@ async fn a_cancelled_engine_push_leaves_no_session_and_no_temporary_tag() {
     let reg = Registry::plain();
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let slipway = connect(data.path()).await;
-    let uploading = Arc::new(tokio::sync::Notify::new());
-    let seen = uploading.clone();
-    let push = slipway.push(
-        PushRequest {
-            image: image.0.clone(),
-            target: format!("{}/cancel/engine:1", reg.addr()),
-            access: RegistryAccess {
-                anonymous: true,
-                ..Default::default()
-            },
-            cache_dir: Some(cache.path().to_path_buf()),
-            route: Route::Engine,
-            ..Default::default()
-        },
-        Arc::new(move |event| {
-            if matches!(event, PushEvent::Uploading { done, .. } if done > 0) {
-                seen.notify_one();
-            }
-        }),
-    );
-    tokio::select! {
-        outcome = push => panic!("the push ended before it could be cancelled: {outcome:?}"),
-        _ = uploading.notified() => {}
-    }
+    let target = format!("{}/cancel/engine:1", reg.addr());
+    cancel_mid_upload(&image.0, target, Route::Engine, data.path(), cache.path()).await;
     let temporary = || {
         let out = std::process::Command::new("docker")
             .args(["image", "inspect", "-f", "{{json .RepoTags}}", &image.0])
@@ -127,28 +122,12 @@ async fn a_cancelled_engine_push_leaves_no_session_and_no_temporary_tag() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:")
     };
-    let mut abandoned = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        abandoned = reg
-            .log()
-            .lines()
-            .any(|l| l.contains("http.request.method=DELETE") && l.contains("/blobs/uploads/"));
-        if abandoned && !temporary() {
-            break;
-        }
-    }
+    let abandoned = session_deleted(&reg, || !temporary()).await;
     assert!(
         abandoned,
         "no DELETE for the relay's upload session:\n{}",
         reg.log()
     );
     assert!(!temporary(), "the relay's name stayed on {}", image.0);
-    let before = reg.log().len();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        reg.log().len(),
-        before,
-        "the relay kept forwarding after the cancel"
-    );
+    assert_quiet(&reg).await;
 }

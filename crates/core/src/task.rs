@@ -1,4 +1,4 @@
-//! Tasks that end with their owner.
+//! Tasks that end with their owner, and the cleanup a `Drop` starts but cannot await.
 
 use crate::{Error, Result};
 
@@ -18,5 +18,14 @@ impl<T> AbortOnDrop<T> {
         (&mut self.0)
             .await
             .map_err(|e| Error::Engine(format!("a background task stopped: {e}")))
+    }
+}
+
+/// Runs `cleanup` on the current runtime without waiting for it: what a `Drop` cannot await
+/// (cancelling an upload session on the registry, removing a temporary tag). Outside a runtime,
+/// as when the process is ending, there is nothing left to run it on and it is skipped.
+pub(crate) fn cleanup_later(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(cleanup);
     }
 }

@@ -189,9 +189,7 @@ impl Drop for Session {
             return;
         };
         let client = self.ctx.client.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { client.abandon_upload(&upload).await });
-        }
+        crate::task::cleanup_later(async move { client.abandon_upload(&upload).await });
     }
 }
 

@@ -319,11 +319,9 @@ impl Drop for TemporaryTag {
             return;
         };
         let engine = self.engine.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = engine.remove_image(&name, false).await;
-            });
-        }
+        crate::task::cleanup_later(async move {
+            let _ = engine.remove_image(&name, false).await;
+        });
     }
 }
 

@@ -219,9 +219,7 @@ impl Drop for Taken {
             return;
         };
         let client = self.client.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { client.abandon_upload(&upload).await });
-        }
+        crate::task::cleanup_later(async move { client.abandon_upload(&upload).await });
     }
 }
 
