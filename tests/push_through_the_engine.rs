@@ -352,3 +352,63 @@ async fn a_first_push_on_podman_goes_through_podmans_own_push() {
         outcome.digest
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_without_the_engines_blobs_gets_the_export_on_the_system_engine() {
+    export_where_the_engine_would_compress_again("system").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_without_the_engines_blobs_gets_the_export_on_docker26_overlay2() {
+    export_where_the_engine_would_compress_again("docker26-overlay2").await;
+}
+
+/// A classic store knows a layer by the blob it pushed, and skips it only where that blob is.
+/// After an engine push to one registry, `auto` keeps the engine's push for that registry, but
+/// to a registry that lacks the engine's blobs the engine would compress every layer again on
+/// one core, so the export goes there.
+async fn export_where_the_engine_would_compress_again(name: &str) {
+    let Some(engine) = TestEngine::for_test(name) else {
+        return;
+    };
+    // More than the engine may compress for its push to win (64 MiB).
+    let image = derive_image_on(
+        &engine,
+        "elsewhere",
+        "head -c 70000000 /dev/urandom > /big.bin",
+    );
+    let (first, second) = (Registry::plain(), Registry::plain());
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect_to(&engine, data.path()).await;
+    let taught = push(
+        &slipway,
+        &image.0,
+        &format!("{}/elsewhere/app:1", first.addr()),
+        Route::Engine,
+        cache.path(),
+    )
+    .await;
+    assert_eq!(taught.route, Route::Engine);
+
+    let again = format!("{}/elsewhere/again:1", first.addr());
+    let same_registry = push(&slipway, &image.0, &again, Route::Auto, cache.path()).await;
+    assert_eq!(
+        same_registry.route,
+        Route::Engine,
+        "on {name}: the first registry holds the engine's blobs: {same_registry:?}"
+    );
+
+    let target = format!("{}/elsewhere/app:1", second.addr());
+    let other_registry = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    assert_eq!(
+        other_registry.route,
+        Route::Export,
+        "on {name}: the second registry lacks the engine's blobs: {other_registry:?}"
+    );
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&image.0),
+        "on {name}"
+    );
+}

@@ -195,6 +195,28 @@ impl BlobCache {
             .unwrap_or_default()
     }
 
+    /// The layers the engine at `endpoint` pushed whose blobs, as it compressed them, are known
+    /// to be only in other registries than `registry`: pushing them there, the engine would
+    /// compress them again. A layer whose blob has no known location is not among them.
+    pub fn engine_layers_elsewhere(&self, endpoint: &str, registry: &str) -> BTreeSet<String> {
+        let mut index = self.read();
+        let prefix = format!("{registry}/");
+        let engine = index.engine_layers.remove(endpoint).unwrap_or_default();
+        engine
+            .into_iter()
+            .filter(|(_, digest)| {
+                let mut locations = index
+                    .layers
+                    .values()
+                    .filter(|l| l.compressed.to_string() == *digest)
+                    .flat_map(|l| l.locations.iter())
+                    .peekable();
+                locations.peek().is_some() && !locations.any(|l| l.starts_with(&prefix))
+            })
+            .map(|(diff_id, _)| diff_id)
+            .collect()
+    }
+
     /// Records that the engine at `endpoint` pushed these layers (diff_id, digest in its
     /// manifest) through the relay.
     pub fn remember_engine_layers(
@@ -387,5 +409,47 @@ mod tests {
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("blobs")), 0o700);
         assert_eq!(mode(&cache.index_path()), 0o600);
+    }
+
+    #[test]
+    fn an_engine_layer_is_elsewhere_only_when_its_blob_is_known_to_be_only_in_other_registries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path()).unwrap();
+        let blob = |name: &str| CachedLayer {
+            compressed: Digest::sha256_of(name.as_bytes()),
+            compressed_size: 1,
+            uncompressed_size: 1,
+            media_type: "x".into(),
+            locations: Default::default(),
+        };
+        cache
+            .put("gzip", "sha256:a", blob("a"), Some("one:5000/app"))
+            .unwrap();
+        cache
+            .put("gzip", "sha256:b", blob("b"), Some("two:5000/app"))
+            .unwrap();
+        let digest = |name: &str| Digest::sha256_of(name.as_bytes()).to_string();
+        cache
+            .remember_engine_layers(
+                "unix:///e.sock",
+                &[
+                    ("sha256:a".into(), digest("a")),
+                    ("sha256:b".into(), digest("b")),
+                    // Pushed, but where its blob is, nobody recorded: not counted as elsewhere.
+                    ("sha256:c".into(), digest("c")),
+                ],
+            )
+            .unwrap();
+        let elsewhere = cache.engine_layers_elsewhere("unix:///e.sock", "one:5000");
+        assert_eq!(elsewhere, BTreeSet::from(["sha256:b".to_string()]));
+        // A registry whose name only starts like another's is another registry.
+        let elsewhere = cache.engine_layers_elsewhere("unix:///e.sock", "one:500");
+        assert_eq!(
+            elsewhere,
+            BTreeSet::from(["sha256:a".to_string(), "sha256:b".to_string()])
+        );
+        assert!(cache
+            .engine_layers_elsewhere("unix:///other.sock", "one:5000")
+            .is_empty());
     }
 }

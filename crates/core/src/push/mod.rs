@@ -293,10 +293,14 @@ impl Slipway {
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::Checking,
         });
-        let known = ctx.cache.engine_knows(self.engine().endpoint());
+        let endpoint = self.engine().endpoint();
+        let known = ctx.cache.engine_knows(endpoint);
+        let elsewhere = ctx
+            .cache
+            .engine_layers_elsewhere(endpoint, ctx.target.registry());
         let kind = self.engine().kind();
         let route = self
-            .choose_route(&request, kind, &details, &layer_sizes, &known)
+            .choose_route(&request, kind, &details, &layer_sizes, &known, &elsewhere)
             .await?;
         if route == Route::Engine {
             return self

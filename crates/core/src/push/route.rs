@@ -48,6 +48,7 @@ impl Slipway {
         details: &ImageDetails,
         layer_sizes: &[u64],
         known: &std::collections::BTreeSet<String>,
+        elsewhere: &std::collections::BTreeSet<String>,
     ) -> Result<Route> {
         let asked = request.route;
         // The engine compresses with its own gzip at its own level.
@@ -73,9 +74,13 @@ impl Slipway {
             return Ok(Route::Engine);
         }
         // A Docker image with registry digests was pulled or pushed by the engine, which then
-        // knows all its layers.
+        // knows all its layers. But it knows a layer by the blob it pushed or pulled, and only a
+        // registry that holds that blob lets it skip the layer: a layer whose blob is known to be
+        // only in other registries would be compressed again, on one core.
         let pushed_or_pulled = !details.digests.is_empty();
-        let knows = |diff_id: &String| pushed_or_pulled || known.contains(diff_id);
+        let knows = |diff_id: &String| {
+            (pushed_or_pulled || known.contains(diff_id)) && !elsewhere.contains(diff_id)
+        };
         let new_to_engine: u64 = details
             .diff_ids
             .iter()
