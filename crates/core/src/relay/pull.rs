@@ -43,6 +43,8 @@ struct Shared {
     /// Blobs that failed verification: asked again, they are unknown, which the engine takes as
     /// final instead of retrying a download that cannot succeed.
     refused: std::sync::Mutex<std::collections::HashSet<Digest>>,
+    /// The layers whose download began, each with whether its row got its `Downloaded`.
+    downloads: std::sync::Mutex<HashMap<Digest, bool>>,
 }
 
 /// A pull relay on 127.0.0.1; it stops when dropped.
@@ -61,6 +63,7 @@ impl PullRelay {
             served,
             failure: Default::default(),
             refused: Default::default(),
+            downloads: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -76,6 +79,21 @@ impl PullRelay {
     }
 
     /// Why a blob could not be served, if one could not: the engine reports only a short read.
+    /// Once the engine's pull succeeded: it holds every layer, each verified by its digest, so
+    /// a row whose download began ends too. One that has not ended is a download the engine
+    /// broke off because it had the layer another way (seen once under load in the end-to-end
+    /// run: a row stayed at "downloading 1.1 MB / 1.1 MB" after the image was in).
+    fn finish_rows(&self) {
+        let downloads = self.shared.downloads.lock().expect("relay lock").clone();
+        for (digest, _) in downloads.into_iter().filter(|(_, ended)| !ended) {
+            let size = self.shared.served.layers.get(&digest).copied().unwrap_or(0);
+            (self.shared.served.progress)(FetchEvent::Downloaded {
+                digest: digest.to_string(),
+                size,
+            });
+        }
+    }
+
     pub fn take_failure(&self) -> Option<crate::Error> {
         self.shared.failure.lock().expect("relay lock").take()
     }
@@ -227,6 +245,14 @@ fn held_back(
                             state.finished = true;
                             return Some((Err(std::io::Error::other(why)), state));
                         }
+                        if state.done == chunk.len() as u64 {
+                            shared
+                                .downloads
+                                .lock()
+                                .expect("relay lock")
+                                .entry(digest.clone())
+                                .or_insert(false);
+                        }
                         (shared.served.progress)(FetchEvent::Downloading {
                             digest: digest.to_string(),
                             done: state.done,
@@ -244,6 +270,11 @@ fn held_back(
                     }
                     None => {
                         // Verified to the end: the last bytes may go now.
+                        shared
+                            .downloads
+                            .lock()
+                            .expect("relay lock")
+                            .insert(digest.clone(), true);
                         (shared.served.progress)(FetchEvent::Downloaded {
                             digest: digest.to_string(),
                             size,
@@ -293,6 +324,7 @@ impl crate::Slipway {
         if let Some(e) = failed {
             return Err(e.into());
         }
+        relay.finish_rows();
         self.engine().tag_image(&relay_ref, tag).await?;
         // The relay's name goes; the image keeps the tag the user asked for.
         let _ = self.engine().remove_image(&relay_ref, false).await;
