@@ -412,3 +412,40 @@ async fn export_where_the_engine_would_compress_again(name: &str) {
         "on {name}"
     );
 }
+
+/// An image whose every blob and config the push cache holds goes out of the cache, whatever
+/// the engine seems to know. A pull of an image the engine already has gives it a registry digest
+/// without teaching it a layer; the engine's push would then compress every layer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_the_cache_holds_whole_goes_out_of_the_cache() {
+    let Some(engine) = TestEngine::for_test("system") else {
+        return;
+    };
+    let image = derive_image_on(&engine, "held", "head -c 2000000 /dev/urandom > /held.bin");
+    let (first, second) = (Registry::plain(), Registry::plain());
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect_to(&engine, data.path()).await;
+    let pushed = format!("{}/held/app:1", first.addr());
+    let exported = push(&slipway, &image.0, &pushed, Route::Export, cache.path()).await;
+    assert_eq!(exported.route, Route::Export);
+    // The engine has the image: this pull only adds the registry digest.
+    run("docker", &["pull", &pushed]);
+    let _pulled = slipway_tests::TempImage::adopt(pushed.clone());
+
+    let target = format!("{}/held/app:1", second.addr());
+    let again = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    assert_eq!(again.route, Route::Export, "{again:?}");
+    assert_eq!(
+        again.compressed_layers, 0,
+        "nothing compressed again: {again:?}"
+    );
+    assert!(
+        again.layers.iter().all(|l| l.how == How::Uploaded),
+        "a new registry gets every blob: {again:?}"
+    );
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&image.0)
+    );
+}

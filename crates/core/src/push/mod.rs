@@ -294,13 +294,20 @@ impl Slipway {
             phase: PushPhase::Checking,
         });
         let endpoint = self.engine().endpoint();
-        let known = ctx.cache.engine_knows(endpoint);
-        let elsewhere = ctx
-            .cache
-            .engine_layers_elsewhere(endpoint, ctx.target.registry());
+        let cache_knows = route::CacheKnows {
+            engine_pushed: ctx.cache.engine_knows(endpoint),
+            elsewhere: ctx
+                .cache
+                .engine_layers_elsewhere(endpoint, ctx.target.registry()),
+            every_blob: ctx.cache.holds_image(
+                ctx.codec.compression.name(),
+                &details.id,
+                &details.diff_ids,
+            ),
+        };
         let kind = self.engine().kind();
         let route = self
-            .choose_route(&request, kind, &details, &layer_sizes, &known, &elsewhere)
+            .choose_route(&request, kind, &details, &layer_sizes, &cache_knows)
             .await?;
         if route == Route::Engine {
             return self

@@ -24,6 +24,17 @@ use crate::{Error, Result, Slipway};
 /// the whole image's export (about 8 s for 892 MB here), so a few tens of MB is the break-even.
 const ENGINE_MAY_COMPRESS: u64 = 64 << 20;
 
+/// What the push cache knows that decides the route.
+pub(super) struct CacheKnows {
+    /// The diff_ids this engine has pushed through the relay.
+    pub engine_pushed: std::collections::BTreeSet<String>,
+    /// Those whose blobs, as the engine compressed them, are known to be only in other
+    /// registries than the target ([`crate::blob_cache::BlobCache::engine_layers_elsewhere`]).
+    pub elsewhere: std::collections::BTreeSet<String>,
+    /// The cache holds the image's config and a compressed blob of each of its layers.
+    pub every_blob: bool,
+}
+
 /// Which way to push.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -47,8 +58,7 @@ impl Slipway {
         kind: EngineKind,
         details: &ImageDetails,
         layer_sizes: &[u64],
-        known: &std::collections::BTreeSet<String>,
-        elsewhere: &std::collections::BTreeSet<String>,
+        cache: &CacheKnows,
     ) -> Result<Route> {
         let asked = request.route;
         // The engine compresses with its own gzip at its own level.
@@ -67,7 +77,10 @@ impl Slipway {
         }
         // The relay pushes a temporary tag and removes it after; an image with no tag of its
         // own would be removed with it.
-        if details.tags.is_empty() || own_compression {
+        // With every blob and the config in the push cache the export route exports nothing: it
+        // asks the registry about each blob and uploads only what it lacks, compressing nothing,
+        // where an engine that does not know the target's blobs would compress them all again.
+        if details.tags.is_empty() || own_compression || cache.every_blob {
             return Ok(Route::Export);
         }
         if kind == EngineKind::Podman {
@@ -79,7 +92,8 @@ impl Slipway {
         // only in other registries would be compressed again, on one core.
         let pushed_or_pulled = !details.digests.is_empty();
         let knows = |diff_id: &String| {
-            (pushed_or_pulled || known.contains(diff_id)) && !elsewhere.contains(diff_id)
+            (pushed_or_pulled || cache.engine_pushed.contains(diff_id))
+                && !cache.elsewhere.contains(diff_id)
         };
         let new_to_engine: u64 = details
             .diff_ids
