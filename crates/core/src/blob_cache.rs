@@ -217,25 +217,6 @@ impl BlobCache {
             .collect()
     }
 
-    /// Whether the cache holds the config stored under `image_id` (the config digest, on every
-    /// engine whose image id is one) and, for each of `diff_ids`, the bytes of its blob
-    /// compressed with `compression`: then a push of the image needs nothing from the engine.
-    pub fn holds_image(&self, compression: &str, image_id: &str, diff_ids: &[String]) -> bool {
-        let Ok(id) = Digest::parse(image_id) else {
-            return false;
-        };
-        if self.read_small(&id).is_none() {
-            return false;
-        }
-        let index = self.read();
-        diff_ids.iter().all(|diff_id| {
-            index
-                .layers
-                .get(&Self::key(compression, diff_id))
-                .is_some_and(|layer| self.blob_path(&layer.compressed).exists())
-        })
-    }
-
     /// Records that the engine at `endpoint` pushed these layers (diff_id, digest in its
     /// manifest) through the relay.
     pub fn remember_engine_layers(

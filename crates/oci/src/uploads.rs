@@ -313,9 +313,7 @@ impl Client {
         data: Option<Bytes>,
     ) -> Result<()> {
         let scope = Scope::push(repository);
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{sep}digest={digest}");
-        let mut req = Request::new(Method::PUT, url, scope.clone());
+        let mut req = Request::new(Method::PUT, completing(location, digest), scope.clone());
         req = match data {
             Some(data) => req
                 .header(CONTENT_TYPE, "application/octet-stream")
@@ -405,12 +403,7 @@ impl Client {
     {
         let repository = upload.repository.clone();
         let scope = Scope::push(&repository);
-        let sep = if upload.location.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let url = format!("{}{sep}digest={digest}", upload.location);
+        let url = completing(&upload.location, digest);
         let headers = vec![
             (CONTENT_TYPE, "application/octet-stream".to_string()),
             (CONTENT_LENGTH, len.to_string()),
@@ -460,6 +453,13 @@ impl Client {
         }
         Ok((outcome?, sent.load(std::sync::atomic::Ordering::Relaxed)))
     }
+}
+
+/// The URL of the PUT that completes an upload at `location`: the location with `digest=` added
+/// to its query, which a registry may already have given one.
+fn completing(location: &str, digest: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={digest}")
 }
 
 /// The offset after the `Range: 0-N` header (N+1), per the spec's upload status; `None` without

@@ -293,27 +293,6 @@ impl Slipway {
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::Checking,
         });
-        let endpoint = self.engine().endpoint();
-        let cache_knows = route::CacheKnows {
-            engine_pushed: ctx.cache.engine_knows(endpoint),
-            elsewhere: ctx
-                .cache
-                .engine_layers_elsewhere(endpoint, ctx.target.registry()),
-            every_blob: ctx.cache.holds_image(
-                ctx.codec.compression.name(),
-                &details.id,
-                &details.diff_ids,
-            ),
-        };
-        let kind = self.engine().kind();
-        let route = self
-            .choose_route(&request, kind, &details, &layer_sizes, &cache_knows)
-            .await?;
-        if route == Route::Engine {
-            return self
-                .push_through_engine(&ctx, kind, &request.image, &details, &layer_sizes)
-                .await;
-        }
         let unique: Vec<String> = {
             let mut seen = HashSet::new();
             diff_ids
@@ -334,6 +313,28 @@ impl Slipway {
         let known_config = Digest::parse(&details.id)
             .ok()
             .and_then(|id| ctx.cache.read_small(&id).map(|bytes| (id, bytes)));
+        let endpoint = self.engine().endpoint();
+        let cache_knows = route::CacheKnows {
+            engine_pushed: ctx.cache.engine_knows(endpoint),
+            elsewhere: ctx
+                .cache
+                .engine_layers_elsewhere(endpoint, ctx.target.registry()),
+            every_blob: known_config.is_some()
+                && unique.iter().all(|d| {
+                    cached
+                        .get(d)
+                        .is_some_and(|layer| ctx.cache.blob_path(&layer.compressed).exists())
+                }),
+        };
+        let kind = self.engine().kind();
+        let route = self
+            .choose_route(&request, kind, &details, &layer_sizes, &cache_knows)
+            .await?;
+        if route == Route::Engine {
+            return self
+                .push_through_engine(&ctx, kind, &request.image, &details, &layer_sizes)
+                .await;
+        }
         // Ask for the export before talking to the registry, so that the engine prepares it (the
         // classic store writes the whole image to disk before its first byte) while the cache's
         // layers are settled. Only when the cache may settle everything is it not asked for.

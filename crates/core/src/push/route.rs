@@ -77,10 +77,13 @@ impl Slipway {
         }
         // The relay pushes a temporary tag and removes it after; an image with no tag of its
         // own would be removed with it.
+        if details.tags.is_empty() || own_compression {
+            return Ok(Route::Export);
+        }
         // With every blob and the config in the push cache the export route exports nothing: it
         // asks the registry about each blob and uploads only what it lacks, compressing nothing,
         // where an engine that does not know the target's blobs would compress them all again.
-        if details.tags.is_empty() || own_compression || cache.every_blob {
+        if cache.every_blob {
             return Ok(Route::Export);
         }
         if kind == EngineKind::Podman {

@@ -78,7 +78,6 @@ impl PullRelay {
         })
     }
 
-    /// Why a blob could not be served, if one could not: the engine reports only a short read.
     /// Once the engine's pull succeeded: it holds every layer, each verified by its digest, so
     /// a row whose download began ends too. One that has not ended is a download the engine
     /// broke off because it had the layer another way (seen once under load in the end-to-end
@@ -94,6 +93,7 @@ impl PullRelay {
         }
     }
 
+    /// Why a blob could not be served, if one could not: the engine reports only a short read.
     pub fn take_failure(&self) -> Option<crate::Error> {
         self.shared.failure.lock().expect("relay lock").take()
     }

@@ -481,10 +481,12 @@ async fn put_upload(
                 .await?;
             length
         }
+        // The last bytes after earlier PATCHes, or a body of no stated length.
         _ => {
-            taken.put_back(shared, id);
-            let size = forward_body(shared, id, request).await?;
-            taken = Taken::from_table(shared, id)?;
+            client
+                .upload_stream(taken.upload(), engine_body(request))
+                .await?;
+            let size = taken.upload().offset;
             client
                 .complete_upload(taken.upload().clone(), &digest)
                 .await?;
