@@ -145,21 +145,34 @@ impl BlobCache {
         &self,
         compression: &str,
         diff_id: &str,
-        mut layer: CachedLayer,
+        layer: CachedLayer,
+        location: Option<&str>,
+    ) -> Result<()> {
+        self.put_all([(compression, diff_id, layer)], location)
+    }
+
+    /// [`BlobCache::put`] for many layers (compression, diff_id, layer) in one write of the
+    /// index: a push that learns every layer at its end (the engine route) pays one read and
+    /// one `fsync`, not one per layer.
+    pub fn put_all<'a>(
+        &self,
+        layers: impl IntoIterator<Item = (&'a str, &'a str, CachedLayer)>,
         location: Option<&str>,
     ) -> Result<()> {
         let _lock = self.lock()?;
         let mut index = self.read();
-        let key = Self::key(compression, diff_id);
-        if let Some(old) = index.layers.get(&key) {
-            if old.compressed == layer.compressed {
-                layer.locations.extend(old.locations.iter().cloned());
+        for (compression, diff_id, mut layer) in layers {
+            let key = Self::key(compression, diff_id);
+            if let Some(old) = index.layers.get(&key) {
+                if old.compressed == layer.compressed {
+                    layer.locations.extend(old.locations.iter().cloned());
+                }
             }
+            if let Some(location) = location {
+                layer.locations.insert(location.to_string());
+            }
+            index.layers.insert(key, layer);
         }
-        if let Some(location) = location {
-            layer.locations.insert(location.to_string());
-        }
-        index.layers.insert(key, layer);
         self.write(&index)
     }
 

@@ -21,7 +21,7 @@ use slipway_oci::Digest;
 use super::engine_rows::EngineRows;
 use super::{Ctx, How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::blob_cache::CachedLayer;
-use crate::relay::push::{Relay, Seen};
+use crate::relay::push::{Pushed, Relay, Seen};
 use crate::{Error, Result, Slipway};
 
 /// The relay's port unless `SLIPWAY_RELAY_PORT` says otherwise. A fixed port keeps what the
@@ -105,15 +105,32 @@ impl Slipway {
                 layer_sizes,
             )
             .await;
-        // The temporary tag goes whatever happened; the image keeps its own tags.
-        tag.remove().await;
         if let Err(e) = pushed {
+            tag.remove().await;
             // The engine reports the relay's failures as a bare status; the relay knows why.
             return Err(relay.take_failure().unwrap_or(e));
         }
         let seen = relay.take();
         drop(relay);
+        // The temporary tag goes while the manifest goes under the user's tag (each takes 5-10
+        // ms here); the image keeps its own tags whatever happens.
+        let (_, outcome) = tokio::join!(
+            tag.remove(),
+            self.finish_engine_push(ctx, seen, image, details, layer_sizes)
+        );
+        outcome
+    }
 
+    /// Puts the manifest the engine pushed through the relay (`seen`) under the user's tag, once
+    /// it is known to be `image`'s, and tells each row and the push cache where its layer is.
+    async fn finish_engine_push(
+        &self,
+        ctx: &Ctx,
+        seen: Pushed,
+        image: &str,
+        details: &ImageDetails,
+        layer_sizes: &[u64],
+    ) -> Result<PushOutcome> {
         let (media_type, top) = seen.manifests.last().cloned().ok_or_else(|| {
             Error::Engine("the engine's push ended without sending a manifest".to_string())
         })?;
@@ -136,6 +153,7 @@ impl Slipway {
 
         let mut layers = Vec::new();
         let mut engine_layers = Vec::new();
+        let mut remembered = Vec::new();
         for (i, (desc, diff_id)) in manifest.layers.iter().zip(&details.diff_ids).enumerate() {
             let digest = Digest::parse(&desc.digest)
                 .map_err(|e| Error::Engine(format!("the engine's manifest: {e}")))?;
@@ -165,7 +183,7 @@ impl Slipway {
                     media_type: desc.media_type.clone(),
                     locations: Default::default(),
                 };
-                ctx.remember_pushed(diff_id, compression, cached)?;
+                remembered.push((diff_id.clone(), compression, cached));
             }
             engine_layers.push((diff_id.clone(), desc.digest.clone()));
             layers.push(PushedLayer {
@@ -175,6 +193,7 @@ impl Slipway {
                 how,
             });
         }
+        ctx.remember_pushed(remembered)?;
         ctx.emit(PushEvent::Done {
             blob: "config".into(),
             digest: config.digest.clone(),

@@ -215,19 +215,25 @@ impl Ctx {
         (self.progress)(self.overall.finish());
     }
 
-    /// Files a layer the registry now holds as `layer.compressed` (compressed with
-    /// `compression`), so another push of it, from any engine and either route, finds it by
-    /// HEAD or mounts it instead of compressing it.
+    /// Files layers the registry now holds, each (diff_id, compression, layer) as
+    /// `layer.compressed`, so another push of them, from any engine and either route, finds
+    /// them by HEAD or mounts them instead of compressing them.
     fn remember_pushed(
         &self,
-        diff_id: &str,
-        compression: slipway_oci::image::LayerCompression,
-        layer: crate::blob_cache::CachedLayer,
+        layers: Vec<(
+            String,
+            slipway_oci::image::LayerCompression,
+            crate::blob_cache::CachedLayer,
+        )>,
     ) -> Result<()> {
-        self.cache.put(
-            codec::cache_name(compression),
-            diff_id,
-            layer,
+        self.cache.put_all(
+            layers.iter().map(|(diff_id, compression, layer)| {
+                (
+                    codec::cache_name(*compression),
+                    diff_id.as_str(),
+                    layer.clone(),
+                )
+            }),
             Some(&self.target.name()),
         )
     }
@@ -263,8 +269,14 @@ impl Slipway {
     pub async fn push(&self, request: PushRequest, progress: PushProgress) -> Result<PushOutcome> {
         let target = Reference::parse(&request.target)
             .map_err(|e| Error::invalid_reference(&request.target, e))?;
-        let details = self.engine().inspect_image(&request.image).await?;
         let client = request.access.client(target.registry())?;
+        // Neither answer depends on the other and every push waits for both, so the engine and
+        // the registry are asked at once. The registry's first answer surfaces unreachable, TLS
+        // and HTTP-only problems before any work is done.
+        let (details, _) = tokio::try_join!(
+            async { Ok::<_, Error>(self.engine().inspect_image(&request.image).await?) },
+            async { Ok::<_, Error>(client.base_url().await?) },
+        )?;
         let cache = match &request.cache_dir {
             Some(dir) => BlobCache::open(dir)?,
             None => BlobCache::open_default()?,
@@ -280,8 +292,6 @@ impl Slipway {
             overall: Default::default(),
             uploaded: Default::default(),
         });
-        // Surface unreachable/TLS/HTTP-only problems before any work is done.
-        ctx.client.base_url().await?;
 
         let diff_ids = details.diff_ids.clone();
         for (diff_id, size) in diff_ids.iter().zip(&layer_sizes) {
@@ -481,7 +491,8 @@ impl Slipway {
         let paths = resolve::resolve(&exported.documents)
             .map(|r| r.layer_paths)
             .unwrap_or_default();
-        diff_ids
+        let mut passed_on = Vec::new();
+        let layers = diff_ids
             .iter()
             .enumerate()
             .map(|(i, diff_id)| {
@@ -493,7 +504,7 @@ impl Slipway {
                         media_type: Flavor::Oci.layer_media_type(passed.compression).to_string(),
                         locations: Default::default(),
                     };
-                    ctx.remember_pushed(diff_id, passed.compression, layer)?;
+                    passed_on.push((diff_id.clone(), passed.compression, layer));
                     return Ok(PushedLayer {
                         diff_id: diff_id.clone(),
                         digest: passed.digest.to_string(),
@@ -507,7 +518,10 @@ impl Slipway {
                     ))
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>();
+        // What the registry now holds is worth remembering even when the push fails here.
+        ctx.remember_pushed(passed_on)?;
+        layers
     }
 }
 
