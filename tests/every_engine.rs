@@ -17,7 +17,8 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::{CancellationToken, CommitRequest, OutputChunk, RunRequest, Slipway};
 use slipway_oci::Digest;
 use slipway_tests::{
-    base_image_on, connect_to, run, unique, EngineKind, ImageStore, Registry, TestEngine,
+    anonymous_fetch, base_image_on, connect_to, run, unique, EngineKind, ImageStore, Registry,
+    TestEngine,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +291,7 @@ async fn push_and_verify(
 
     // Slipway's fetch brings the same image back into the engine, and it runs.
     let fetched = slipway
-        .fetch(target, &anonymous(), None, Arc::new(|_| {}))
+        .fetch(anonymous_fetch(target, cache), Arc::new(|_| {}))
         .await
         .unwrap_or_else(|e| panic!("on {name}, fetch {target} failed: {e}"));
     assert_eq!(fetched.digest, pushed.digest, "on {name}");

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Response, StatusCode, Uri};
 use bytes::Bytes;
-use slipway_core::registry::RegistryAccess;
 use slipway_oci::Digest;
 use slipway_tests::{
-    assert_runs_and_says, assert_runs_and_says_on, connect_to, derive_image, derive_image_on, run,
-    Registry, TestEngine,
+    anonymous_fetch, assert_runs_and_says, assert_runs_and_says_on, connect_to, derive_image,
+    derive_image_on, run, Registry, TestEngine,
 };
 
 /// A registry that serves one image whose layer blob is `served` instead of `layer`.
@@ -85,17 +84,10 @@ async fn fetch_on(
     reference: &str,
 ) -> slipway_core::Result<slipway_core::fetch::FetchOutcome> {
     let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
     let slipway = connect_to(engine, data.path()).await;
     slipway
-        .fetch(
-            reference,
-            &RegistryAccess {
-                anonymous: true,
-                ..Default::default()
-            },
-            None,
-            Arc::new(|_| {}),
-        )
+        .fetch(anonymous_fetch(reference, cache.path()), Arc::new(|_| {}))
         .await
 }
 

@@ -12,7 +12,9 @@ use slipway_oci::{
     BlobSource, Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest,
     RetryPolicy, Timeouts,
 };
-use slipway_tests::{connect, unique, Hostile, Misbehaviour, TempImage, TEST_PASSWORD, TEST_USER};
+use slipway_tests::{
+    anonymous_fetch, connect, unique, Hostile, Misbehaviour, TempImage, TEST_PASSWORD, TEST_USER,
+};
 
 /// A silence limit short enough that a stall test ends in seconds.
 const SILENCE: Duration = Duration::from_secs(1);
@@ -484,13 +486,13 @@ async fn a_layer_longer_than_its_descriptor_never_reaches_the_engine() {
 
     let data = tempfile::tempdir().unwrap();
     let slipway = connect(data.path()).await;
-    let access = slipway_core::registry::RegistryAccess {
-        anonymous: true,
-        ..Default::default()
-    };
+    let cache = tempfile::tempdir().unwrap();
     let err = within(
         Duration::from_secs(60),
-        slipway.fetch(&reference, &access, None, std::sync::Arc::new(|_| {})),
+        slipway.fetch(
+            anonymous_fetch(&reference, cache.path()),
+            std::sync::Arc::new(|_| {}),
+        ),
     )
     .await
     .unwrap_err();

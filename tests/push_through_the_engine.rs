@@ -9,8 +9,8 @@ use slipway_core::push::{How, PushEvent, PushOutcome, PushPhase, PushRequest, Ro
 use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
-    assert_runs_and_says, connect, connect_to, derive_image, derive_image_from_on, derive_image_on,
-    run, Registry, TestEngine,
+    anonymous_fetch, assert_runs_and_says, connect, connect_to, derive_image, derive_image_from_on,
+    derive_image_on, run, Registry, TempImage, TestEngine,
 };
 
 async fn push(
@@ -281,6 +281,93 @@ async fn incremental_after_an_engine_push(name: &str) {
         second.uploaded_bytes < 1_000_000,
         "on {name}: uploaded {} bytes: {second:?}",
         second.uploaded_bytes
+    );
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&derived.0),
+        "on {name}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_the_system_engine() {
+    commit_on_a_fetched_image("system").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_docker26_containerd_store() {
+    commit_on_a_fetched_image("docker26-containerd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_docker26_overlay2() {
+    commit_on_a_fetched_image("docker26-overlay2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_podman() {
+    commit_on_a_fetched_image("podman").await;
+}
+
+/// The pull-back workflow: an image another machine pushed is fetched, a commit goes on it,
+/// and the commit is pushed to another repository of the same registry. The engine knows the
+/// fetched layers by the blobs it pulled through the relay, at the address the push relay has
+/// too, so `auto` lets the engine push, and it mounts those layers instead of compressing and
+/// sending them again.
+async fn commit_on_a_fetched_image(name: &str) {
+    let Some(engine) = TestEngine::for_test(name) else {
+        return;
+    };
+    let reg = Registry::plain();
+    let data = tempfile::tempdir().unwrap();
+    let slipway = connect_to(&engine, data.path()).await;
+    let source = format!("{}/fetched/base:1", reg.addr());
+    {
+        // Pushed with a push cache of its own, as from another machine, and gone from the
+        // engine before the fetch.
+        let base = derive_image_on(
+            &engine,
+            "fetched-base",
+            "head -c 3000000 /dev/urandom > /base.bin",
+        );
+        let elsewhere = tempfile::tempdir().unwrap();
+        push(&slipway, &base.0, &source, Route::Export, elsewhere.path()).await;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let fetched = TempImage::adopt_on(&engine, source.clone());
+    {
+        let _port = RELAY_PORT.lock().await;
+        slipway
+            .fetch(anonymous_fetch(&source, cache.path()), Arc::new(|_| {}))
+            .await
+            .unwrap_or_else(|e| panic!("on {name}: fetch of {source} failed: {e}"));
+    }
+
+    let derived = derive_image_from_on(
+        &engine,
+        &fetched.0,
+        "head -c 200000 /dev/urandom > /new.bin",
+    );
+    let target = format!("{}/fetched/derived:1", reg.addr());
+    let (outcome, events) =
+        push_recording(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
+    rows_tell_the_truth(name, &outcome, &events);
+    assert_eq!(
+        outcome.route,
+        Route::Engine,
+        "on {name}: the engine knows the fetched layers: {outcome:?}"
+    );
+    let (new, old) = outcome.layers.split_last().unwrap();
+    assert_eq!(new.how, How::Uploaded, "on {name}: {outcome:?}");
+    assert!(
+        old.iter().all(|l| l.how != How::Uploaded),
+        "on {name}: {outcome:?}"
+    );
+    // Only the new layer's bytes went (random bytes do not compress), not the 3 MB base.
+    assert!(
+        outcome.uploaded_bytes < 1_000_000,
+        "on {name}: uploaded {} bytes: {outcome:?}",
+        outcome.uploaded_bytes
     );
     assert_eq!(
         pushed_config_digest(&target),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use slipway_core::fetch::FetchRequest;
 use slipway_core::push::{PushOutcome, PushRequest};
 use slipway_core::registry::{self, DeleteScope, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
@@ -239,7 +240,15 @@ async fn fetch_from_a_private_ca_registry_into_the_engine() {
         .args(["rmi", "-f", &target])
         .output();
     let fetched = slipway
-        .fetch(&target, &access, None, Arc::new(|_| {}))
+        .fetch(
+            FetchRequest {
+                reference: target.clone(),
+                access: access.clone(),
+                cache_dir: Some(cache.path().to_path_buf()),
+                ..Default::default()
+            },
+            Arc::new(|_| {}),
+        )
         .await
         .unwrap();
     assert_eq!(fetched.digest, pushed.digest);
@@ -256,7 +265,15 @@ async fn fetch_from_a_private_ca_registry_into_the_engine() {
         ..access
     };
     let err = slipway
-        .fetch(&target, &wrong, None, Arc::new(|_| {}))
+        .fetch(
+            FetchRequest {
+                reference: target.clone(),
+                access: wrong,
+                cache_dir: Some(cache.path().to_path_buf()),
+                ..Default::default()
+            },
+            Arc::new(|_| {}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "registry_untrusted_certificate", "{err}");

@@ -28,7 +28,12 @@ pub struct TempImage(pub String, TestEngine);
 impl TempImage {
     /// Takes charge of `image`, made (or about to be made) by the test in the system engine.
     pub fn adopt(image: String) -> TempImage {
-        TempImage(image, TestEngine::system())
+        TempImage::adopt_on(&TestEngine::system(), image)
+    }
+
+    /// Takes charge of `image`, made (or about to be made) by the test in `engine`.
+    pub fn adopt_on(engine: &TestEngine, image: String) -> TempImage {
+        TempImage(image, engine.clone())
     }
 }
 

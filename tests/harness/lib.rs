@@ -30,6 +30,23 @@ pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
 pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 
+/// A fetch of `reference` from a plain test registry with no stored credentials; the push cache
+/// in `cache` learns what the engine then holds.
+pub fn anonymous_fetch(
+    reference: &str,
+    cache: &std::path::Path,
+) -> slipway_core::fetch::FetchRequest {
+    slipway_core::fetch::FetchRequest {
+        reference: reference.to_string(),
+        access: slipway_core::registry::RegistryAccess {
+            anonymous: true,
+            ..Default::default()
+        },
+        cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
+    }
+}
+
 /// Runs a command to completion and returns its stdout, panicking with stderr on failure so that a
 /// broken prerequisite reads as such instead of as a confusing assertion later.
 pub fn run(program: &str, args: &[&str]) -> String {

@@ -282,7 +282,15 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                 }
             });
             let outcome = slipway
-                .fetch(&reference, &access.access(), platform.as_deref(), progress)
+                .fetch(
+                    slipway_core::fetch::FetchRequest {
+                        reference: reference.clone(),
+                        access: access.access(),
+                        platform: platform.clone(),
+                        cache_dir: None,
+                    },
+                    progress,
+                )
                 .await?;
             if context.json {
                 crate::format::print_json(&outcome);

@@ -36,8 +36,9 @@ struct Index {
     /// that did not keep the digests; read, never written, now.
     #[serde(default)]
     engines: BTreeMap<String, BTreeSet<String>>,
-    /// Per engine endpoint, each diff_id that engine has pushed through Slipway's relay, with the
-    /// digest its manifest gave the layer: the name a containerd store's progress lines use.
+    /// Per engine endpoint, each diff_id that engine has pushed or pulled through Slipway's
+    /// relay, with the digest of the blob it knows the layer by: the name a containerd store's
+    /// progress lines use.
     #[serde(default)]
     engine_layers: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -166,6 +167,12 @@ impl BlobCache {
             if let Some(old) = index.layers.get(&key) {
                 if old.compressed == layer.compressed {
                     layer.locations.extend(old.locations.iter().cloned());
+                    // A record that does not know the uncompressed size (a fetch's: a registry
+                    // says only the compressed one) keeps the one known, which the export route
+                    // tells unnamed layers apart by.
+                    if layer.uncompressed_size == 0 {
+                        layer.uncompressed_size = old.uncompressed_size;
+                    }
                 }
             }
             if let Some(location) = location {
@@ -186,7 +193,7 @@ impl BlobCache {
             .collect()
     }
 
-    /// The diff_ids the engine at `endpoint` has pushed through the relay.
+    /// The diff_ids the engine at `endpoint` has pushed or pulled through the relay.
     pub fn engine_knows(&self, endpoint: &str) -> BTreeSet<String> {
         let mut index = self.read();
         let mut known = index.engines.remove(endpoint).unwrap_or_default();
@@ -230,8 +237,9 @@ impl BlobCache {
             .collect()
     }
 
-    /// Records that the engine at `endpoint` pushed these layers (diff_id, digest in its
-    /// manifest) through the relay.
+    /// Records that the engine at `endpoint` pushed or pulled these layers through the relay,
+    /// each as (diff_id, the digest of the blob it knows the layer by: the one in the manifest
+    /// it pushed or pulled).
     pub fn remember_engine_layers(
         &self,
         endpoint: &str,
@@ -364,6 +372,35 @@ mod tests {
         BlobCache::open(dir.path()).unwrap();
         assert!(!orphan.exists(), "the crashed push's temp file is removed");
         assert!(mine.exists(), "a live push's temp file is kept");
+    }
+
+    #[test]
+    fn a_record_of_a_known_blob_adds_its_location_and_keeps_what_it_does_not_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path()).unwrap();
+        let layer = |uncompressed_size| CachedLayer {
+            compressed: Digest::sha256_of(b"blob"),
+            compressed_size: 600,
+            uncompressed_size,
+            media_type: "x".into(),
+            locations: Default::default(),
+        };
+        cache
+            .put("gzip", "sha256:abc", layer(1000), Some("one:5000/pushed"))
+            .unwrap();
+        // A fetch knows the blob and where it came from, not its uncompressed size.
+        cache
+            .put_all([("gzip", "sha256:abc", layer(0))], Some("one:5000/fetched"))
+            .unwrap();
+        let kept = cache.get("gzip", "sha256:abc").unwrap();
+        assert_eq!(kept.uncompressed_size, 1000);
+        assert_eq!(
+            kept.locations,
+            BTreeSet::from([
+                "one:5000/fetched".to_string(),
+                "one:5000/pushed".to_string()
+            ])
+        );
     }
 
     #[test]

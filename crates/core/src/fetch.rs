@@ -11,16 +11,19 @@
 //! a `manifest.json` retagging any local image, after the declared bytes), and each layer's last
 //! chunk is held back until the digest has matched, so a wrong layer never completes its entry.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use slipway_oci::manifests::{digest_of, select_platform, ManifestKind};
+use slipway_oci::oci_spec::image::{ImageConfiguration, ImageManifest};
 use slipway_oci::Reference;
 use tokio::sync::mpsc;
 use ts_rs::TS;
 
+use crate::blob_cache::{BlobCache, CachedLayer};
 use crate::registry::RegistryAccess;
 use crate::{Error, Result, Slipway};
 
@@ -54,18 +57,29 @@ pub struct FetchOutcome {
     pub engine_messages: Vec<String>,
 }
 
+/// What to fetch, from where.
+#[derive(Debug, Clone, Default)]
+pub struct FetchRequest {
+    /// The image in its registry (`host:port/repo:tag` or `...@sha256:...`).
+    pub reference: String,
+    pub access: RegistryAccess,
+    /// For an index, the entry's platform (`os/arch[/variant]`); default this machine's.
+    pub platform: Option<String>,
+    /// The push cache, told which layers the engine now holds; default the user's cache dir.
+    pub cache_dir: Option<PathBuf>,
+}
+
 impl Slipway {
-    /// Pulls `reference` from its registry into the engine, tagged as written. For an index,
-    /// `platform` chooses the entry (default: this machine's).
+    /// Pulls the request's image from its registry into the engine, tagged as written.
     pub async fn fetch(
         &self,
-        reference: &str,
-        access: &RegistryAccess,
-        platform: Option<&str>,
+        request: FetchRequest,
         progress: FetchProgress,
     ) -> Result<FetchOutcome> {
+        let reference = request.reference.as_str();
+        let platform = request.platform.as_deref();
         let r = Reference::parse(reference).map_err(|e| Error::invalid_reference(reference, e))?;
-        let client = access.client(r.registry())?;
+        let client = request.access.client(r.registry())?;
         let repo = r.repository().to_string();
         let top = client.get_manifest(&repo, &r.manifest_reference()).await?;
         let manifest = match &top.kind {
@@ -117,7 +131,20 @@ impl Slipway {
                 layers: layers.iter().cloned().collect(),
                 progress: progress.clone(),
             };
+            // An engine that holds the image already learns nothing from pulling it again
+            // (moby stops as soon as it finds the config), so only a pull that brings the image
+            // teaches the engine its layers. With the classic stores and Podman the image id is
+            // the config digest.
+            let brought = self
+                .engine()
+                .inspect_image(&config_digest.to_string())
+                .await
+                .is_err();
             let engine_messages = self.pull_through_relay(served, tag).await?;
+            // The fetch succeeded; a cache that cannot learn from it costs only a slower push.
+            if let Err(e) = self.remember_pulled(&request, &r, image, &config, brought) {
+                tracing::warn!("the push cache did not learn the fetched layers: {e}");
+            }
             return Ok(FetchOutcome {
                 reference: r.to_string(),
                 digest: top.digest.to_string(),
@@ -160,6 +187,66 @@ impl Slipway {
             digest: top.digest.to_string(),
             engine_messages,
         })
+    }
+}
+
+impl Slipway {
+    /// Tells the push cache what the registry and the engine hold after the engine's pull
+    /// through the relay: each layer (by diff_id) is the blob pulled, in the repository it came
+    /// from. When the pull `brought` the image, the engine knows each layer by that blob too
+    /// (moby's v2 metadata, containerd's content store, Podman's blob info cache), so `auto`
+    /// lets it push an image built on these layers itself, and the push relay mounts each one
+    /// from where it came instead of receiving it again.
+    fn remember_pulled(
+        &self,
+        request: &FetchRequest,
+        reference: &Reference,
+        image: &ImageManifest,
+        config: &[u8],
+        brought: bool,
+    ) -> Result<()> {
+        let config: ImageConfiguration = serde_json::from_slice(config)
+            .map_err(|e| Error::InvalidInput(format!("the image config is not readable: {e}")))?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != image.layers().len() {
+            return Ok(());
+        }
+        let cache = match &request.cache_dir {
+            Some(dir) => BlobCache::open(dir)?,
+            None => BlobCache::open_default()?,
+        };
+        let mut layers = Vec::new();
+        let mut engine_layers = Vec::new();
+        for (diff_id, layer) in diff_ids.iter().zip(image.layers()) {
+            let media_type = layer.media_type().to_string();
+            let Some(compression) = slipway_oci::image::compression_of(&media_type) else {
+                continue;
+            };
+            let compressed = digest_of(layer)?;
+            engine_layers.push((diff_id.to_string(), compressed.to_string()));
+            let cached = CachedLayer {
+                compressed,
+                compressed_size: layer.size(),
+                uncompressed_size: 0,
+                media_type,
+                locations: Default::default(),
+            };
+            layers.push((
+                crate::push::cache_name(compression),
+                diff_id.to_string(),
+                cached,
+            ));
+        }
+        cache.put_all(
+            layers.iter().map(|(compression, diff_id, cached)| {
+                (*compression, diff_id.as_str(), cached.clone())
+            }),
+            Some(&reference.name()),
+        )?;
+        if !brought {
+            return Ok(());
+        }
+        cache.remember_engine_layers(self.engine().endpoint(), &engine_layers)
     }
 }
 

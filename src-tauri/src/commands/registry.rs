@@ -185,7 +185,14 @@ pub async fn registry_fetch(
     });
     ops.run(&op_id, async {
         Ok(slipway
-            .fetch(&p.reference(&path), &p.access(), None, progress)
+            .fetch(
+                slipway_core::fetch::FetchRequest {
+                    reference: p.reference(&path),
+                    access: p.access(),
+                    ..Default::default()
+                },
+                progress,
+            )
             .await?)
     })
     .await

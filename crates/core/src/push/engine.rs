@@ -24,11 +24,6 @@ use crate::blob_cache::CachedLayer;
 use crate::relay::push::{Pushed, Relay, Seen};
 use crate::{Error, Result, Slipway};
 
-/// The relay's port unless `SLIPWAY_RELAY_PORT` says otherwise. A fixed port keeps what the
-/// engine remembers about pushed layers under one registry name; when it is taken (the app and
-/// the CLI pushing at once), any free port works as well.
-const RELAY_PORT: u16 = 5099;
-
 /// One descriptor in a manifest or an index.
 #[derive(Deserialize)]
 struct Desc {
@@ -57,10 +52,6 @@ impl Slipway {
         details: &ImageDetails,
         layer_sizes: &[u64],
     ) -> Result<PushOutcome> {
-        let port = std::env::var("SLIPWAY_RELAY_PORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(RELAY_PORT);
         // The compressed digests this push cache knows for the image's layers: what an engine
         // that pushed them before asks the relay about.
         let known: std::collections::HashMap<Digest, String> = details
@@ -74,7 +65,7 @@ impl Slipway {
                 Some((layer.compressed, diff_id.clone()))
             })
             .collect();
-        let relay = Relay::start(ctx.clone(), port, known).await.map_err(|e| {
+        let relay = Relay::start(ctx.clone(), known).await.map_err(|e| {
             Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
         })?;
         let relay_ref = crate::relay::temporary_name(relay.addr, ctx.target.repository());

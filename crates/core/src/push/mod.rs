@@ -40,6 +40,7 @@ use crate::blob_cache::BlobCache;
 use crate::registry::RegistryAccess;
 use crate::{Error, Result, Slipway};
 
+pub(crate) use codec::cache_name;
 pub use codec::Compression;
 use codec::{Codec, CHUNK};
 use export::{read_export, Entries, Exported, Plan};

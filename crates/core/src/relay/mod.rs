@@ -18,6 +18,27 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use slipway_oci::Digest;
 
+/// The port both relays listen on unless `SLIPWAY_RELAY_PORT` says otherwise. Engines remember
+/// where a layer is by registry host and port: moby mounts a layer it pulled or pushed only from
+/// a repository of the same host:port, Podman's blob info cache offers a location only there.
+/// With one port for the push and the pull relay, a layer the engine pulled through Slipway is
+/// one it can mount, not send again, when it pushes an image built on it.
+const PORT: u16 = 5099;
+
+/// A listener on 127.0.0.1 at the relays' port; when another relay holds it (the app and the
+/// CLI at once), at any free port, which works as well but for what the engine remembers.
+async fn listen() -> std::io::Result<tokio::net::TcpListener> {
+    let port = std::env::var("SLIPWAY_RELAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(PORT);
+    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => Ok(listener),
+        Err(_) if port != 0 => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await,
+        Err(e) => Err(e),
+    }
+}
+
 /// The parts of a `/v2/...` path.
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'a> {

@@ -56,7 +56,7 @@ pub(crate) struct PullRelay {
 
 impl PullRelay {
     pub async fn start(served: Served) -> std::io::Result<PullRelay> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = super::listen().await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             manifest_digest: Digest::sha256_of(&served.manifest.1),

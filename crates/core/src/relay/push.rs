@@ -84,20 +84,9 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    /// Starts a relay towards `ctx`'s target. `port` 0 takes any free port; a fixed port keeps
-    /// the engine's memory of which layers it pushed where tidy, but any port works, because the
-    /// engine asks about a known layer at whatever registry it pushes to.
-    pub async fn start(
-        ctx: Arc<Ctx>,
-        port: u16,
-        layers: HashMap<Digest, String>,
-    ) -> std::io::Result<Relay> {
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            // Another push (the app and the CLI at once) holds the port: any port will do.
-            Err(_) if port != 0 => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
-            Err(e) => return Err(e),
-        };
+    /// Starts a relay towards `ctx`'s target, at the relays' port ([`super::listen`]).
+    pub async fn start(ctx: Arc<Ctx>, layers: HashMap<Digest, String>) -> std::io::Result<Relay> {
+        let listener = super::listen().await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             ctx,
