@@ -49,10 +49,11 @@ def profile_for(driver, registry, name="e2e-progress"):
 def image_with_a_big_layer(base_image, ref, cleanup):
     """The base plus 300 MB that do not compress: enough work to watch (150 MB was sometimes over
     between two samples on a busy machine), and too much new data for
-    the engine's own single-core push, so the export route runs."""
+    the engine's own single-core push, so the export route runs. Written in 1 MiB blocks (dd):
+    busybox's head writes 4 KiB at a time, which a fuse-overlayfs store takes many times slower."""
     name = f"slipway-e2e-progress-{int(time.time())}"
     subprocess.run(
-        ["docker", "run", "--name", name, base_image, "sh", "-c", "head -c 300000000 /dev/urandom > /big.bin"],
+        ["docker", "run", "--name", name, base_image, "sh", "-c", "dd if=/dev/urandom of=/big.bin bs=1M count=286 2>/dev/null"],
         check=True,
         capture_output=True,
     )
@@ -148,7 +149,7 @@ def image_the_engine_has_pushed(base_image, registry, cleanup):
     name = f"slipway-e2e-engine-route-{stamp}"
     seed = f"{registry.addr}/e2e/engine-seed{stamp}:1"
     subprocess.run(
-        ["docker", "run", "--name", name, base_image, "sh", "-c", "head -c 200000000 /dev/urandom > /big.bin"],
+        ["docker", "run", "--name", name, base_image, "sh", "-c", "dd if=/dev/urandom of=/big.bin bs=1M count=191 2>/dev/null"],
         check=True,
         capture_output=True,
     )
