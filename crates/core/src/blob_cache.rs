@@ -50,10 +50,12 @@ pub struct BlobCache {
 }
 
 impl BlobCache {
-    /// The cache in `$SLIPWAY_CACHE_DIR` or `<user cache dir>/slipway/push`.
-    pub fn open_default() -> Result<BlobCache> {
-        let root = std::env::var_os("SLIPWAY_CACHE_DIR")
-            .map(PathBuf::from)
+    /// The cache in `dir` when a request names one (tests do), else in `$SLIPWAY_CACHE_DIR` or
+    /// `<user cache dir>/slipway/push`.
+    pub fn open_or_default(dir: Option<&Path>) -> Result<BlobCache> {
+        let root = dir
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SLIPWAY_CACHE_DIR").map(PathBuf::from))
             .or_else(|| dirs::cache_dir().map(|d| d.join("slipway").join("push")))
             .ok_or_else(|| {
                 Error::InvalidInput("no cache directory: set SLIPWAY_CACHE_DIR or HOME".to_string())

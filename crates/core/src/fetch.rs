@@ -211,10 +211,7 @@ impl Slipway {
         if diff_ids.len() != image.layers().len() {
             return Ok(());
         }
-        let cache = match &request.cache_dir {
-            Some(dir) => BlobCache::open(dir)?,
-            None => BlobCache::open_default()?,
-        };
+        let cache = BlobCache::open_or_default(request.cache_dir.as_deref())?;
         let mut layers = Vec::new();
         let mut engine_layers = Vec::new();
         for (diff_id, layer) in diff_ids.iter().zip(image.layers()) {

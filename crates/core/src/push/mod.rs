@@ -278,10 +278,7 @@ impl Slipway {
             async { Ok::<_, Error>(self.engine().inspect_image(&request.image).await?) },
             async { Ok::<_, Error>(client.base_url().await?) },
         )?;
-        let cache = match &request.cache_dir {
-            Some(dir) => BlobCache::open(dir)?,
-            None => BlobCache::open_default()?,
-        };
+        let cache = BlobCache::open_or_default(request.cache_dir.as_deref())?;
         let codec = Codec::new(request.compression, request.level);
         let layer_sizes = layer_sizes(&details);
         let ctx = Arc::new(Ctx {
