@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use slipway_core::push::{PushRequest, Route};
 use slipway_core::registry::RegistryAccess;
-use slipway_tests::{connect_to, derive_image_on, run, Registry, TestEngine};
+use slipway_tests::{derive_image_on, run, Registry, Scene};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_route_pushes_the_engines_image_on_the_system_engine() {
@@ -28,14 +28,12 @@ async fn the_export_route_pushes_the_engines_image_on_podman() {
 }
 
 async fn export_route(name: &str) {
-    let Some(engine) = TestEngine::for_test(name) else {
+    let Some(scene) = Scene::on(name).await else {
         return;
     };
-    let image = derive_image_on(&engine, "export", "head -c 2000000 /dev/urandom > /x.bin");
+    let (engine, slipway, cache) = scene.parts();
+    let image = derive_image_on(engine, "export", "head -c 2000000 /dev/urandom > /x.bin");
     let reg = Registry::plain();
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let target = format!("{}/export/{name}:1", reg.addr());
     let outcome = slipway
         .push(
@@ -46,7 +44,7 @@ async fn export_route(name: &str) {
                     anonymous: true,
                     ..Default::default()
                 },
-                cache_dir: Some(cache.path().to_path_buf()),
+                cache_dir: Some(cache.to_path_buf()),
                 route: Route::Export,
                 ..Default::default()
             },

@@ -9,8 +9,8 @@ use slipway_core::push::{How, PushEvent, PushOutcome, PushPhase, PushRequest, Ro
 use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
-    anonymous_fetch, assert_runs_and_says, connect, connect_to, derive_image, derive_image_from_on,
-    derive_image_on, run, Registry, TempImage, TestEngine,
+    anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
+    derive_image_on, run, Registry, Scene, TempImage,
 };
 
 async fn push(
@@ -206,33 +206,30 @@ async fn after_one_engine_push_a_derived_image_sends_only_its_new_layer_on_podma
 /// one more layer pushed with the `auto` route: only that layer travels, and the registry holds
 /// the engine's config.
 async fn incremental_after_an_engine_push(name: &str) {
-    let Some(engine) = TestEngine::for_test(name) else {
+    let Some(scene) = Scene::on(name).await else {
         return;
     };
+    let (engine, slipway, cache) = scene.parts();
     let base = derive_image_on(
-        &engine,
+        engine,
         "relay-base",
         "head -c 3000000 /dev/urandom > /base.bin",
     );
     let reg = Registry::plain();
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let (first, first_events) = push_recording(
-        &slipway,
+        slipway,
         &base.0,
         &format!("{}/relay/base:1", reg.addr()),
         Route::Engine,
-        cache.path(),
+        cache,
     )
     .await;
     assert!(first.uploaded_bytes > 3_000_000, "on {name}: {first:?}");
     rows_tell_the_truth(name, &first, &first_events);
 
-    let derived = derive_image_from_on(&engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
+    let derived = derive_image_from_on(engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
     let target = format!("{}/relay/derived:1", reg.addr());
-    let (second, events) =
-        push_recording(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
+    let (second, events) = push_recording(slipway, &derived.0, &target, Route::Auto, cache).await;
     rows_tell_the_truth(name, &second, &events);
     // A layer the registry has leaves the bar as soon as the engine asks about it, before the
     // manifest: Docker says so, and the relay knows the digests an engine that pushed them
@@ -315,42 +312,36 @@ async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_podman() {
 /// too, so `auto` lets the engine push, and it mounts those layers instead of compressing and
 /// sending them again.
 async fn commit_on_a_fetched_image(name: &str) {
-    let Some(engine) = TestEngine::for_test(name) else {
+    let Some(scene) = Scene::on(name).await else {
         return;
     };
+    let (engine, slipway, cache) = scene.parts();
     let reg = Registry::plain();
-    let data = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let source = format!("{}/fetched/base:1", reg.addr());
     {
         // Pushed with a push cache of its own, as from another machine, and gone from the
         // engine before the fetch.
         let base = derive_image_on(
-            &engine,
+            engine,
             "fetched-base",
             "head -c 3000000 /dev/urandom > /base.bin",
         );
         let elsewhere = tempfile::tempdir().unwrap();
-        push(&slipway, &base.0, &source, Route::Export, elsewhere.path()).await;
+        push(slipway, &base.0, &source, Route::Export, elsewhere.path()).await;
     }
-    let cache = tempfile::tempdir().unwrap();
-    let fetched = TempImage::adopt_on(&engine, source.clone());
+    let fetched = TempImage::adopt_on(engine, source.clone());
     {
         let _port = RELAY_PORT.lock().await;
         slipway
-            .fetch(anonymous_fetch(&source, cache.path()), Arc::new(|_| {}))
+            .fetch(anonymous_fetch(&source, cache), Arc::new(|_| {}))
             .await
             .unwrap_or_else(|e| panic!("on {name}: fetch of {source} failed: {e}"));
     }
 
-    let derived = derive_image_from_on(
-        &engine,
-        &fetched.0,
-        "head -c 200000 /dev/urandom > /new.bin",
-    );
+    let derived =
+        derive_image_from_on(engine, &fetched.0, "head -c 200000 /dev/urandom > /new.bin");
     let target = format!("{}/fetched/derived:1", reg.addr());
-    let (outcome, events) =
-        push_recording(&slipway, &derived.0, &target, Route::Auto, cache.path()).await;
+    let (outcome, events) = push_recording(slipway, &derived.0, &target, Route::Auto, cache).await;
     rows_tell_the_truth(name, &outcome, &events);
     assert_eq!(
         outcome.route,
@@ -406,16 +397,14 @@ async fn the_engines_push_refuses_a_compression_it_cannot_do() {
 /// its store, where the export would stage the whole image in a temporary archive first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_push_on_podman_goes_through_podmans_own_push() {
-    let Some(engine) = TestEngine::for_test("podman") else {
+    let Some(scene) = Scene::on("podman").await else {
         return;
     };
-    let image = derive_image_on(&engine, "podman-first", "echo first > /first.txt");
+    let (engine, slipway, cache) = scene.parts();
+    let image = derive_image_on(engine, "podman-first", "echo first > /first.txt");
     let reg = Registry::plain();
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let target = format!("{}/relay/podman-first:1", reg.addr());
-    let outcome = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    let outcome = push(slipway, &image.0, &target, Route::Auto, cache).await;
     assert_eq!(outcome.route, Route::Engine, "{outcome:?}");
     assert!(
         outcome.layers.iter().all(|l| l.how == How::Uploaded),
@@ -455,31 +444,29 @@ async fn a_registry_without_the_engines_blobs_gets_the_export_on_docker26_overla
 /// to a registry that lacks the engine's blobs the engine would compress every layer again on
 /// one core, so the export goes there.
 async fn export_where_the_engine_would_compress_again(name: &str) {
-    let Some(engine) = TestEngine::for_test(name) else {
+    let Some(scene) = Scene::on(name).await else {
         return;
     };
+    let (engine, slipway, cache) = scene.parts();
     // More than the engine may compress for its push to win (64 MiB).
     let image = derive_image_on(
-        &engine,
+        engine,
         "elsewhere",
         "head -c 70000000 /dev/urandom > /big.bin",
     );
     let (first, second) = (Registry::plain(), Registry::plain());
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let taught = push(
-        &slipway,
+        slipway,
         &image.0,
         &format!("{}/elsewhere/app:1", first.addr()),
         Route::Engine,
-        cache.path(),
+        cache,
     )
     .await;
     assert_eq!(taught.route, Route::Engine);
 
     let again = format!("{}/elsewhere/again:1", first.addr());
-    let same_registry = push(&slipway, &image.0, &again, Route::Auto, cache.path()).await;
+    let same_registry = push(slipway, &image.0, &again, Route::Auto, cache).await;
     assert_eq!(
         same_registry.route,
         Route::Engine,
@@ -487,7 +474,7 @@ async fn export_where_the_engine_would_compress_again(name: &str) {
     );
 
     let target = format!("{}/elsewhere/app:1", second.addr());
-    let other_registry = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    let other_registry = push(slipway, &image.0, &target, Route::Auto, cache).await;
     assert_eq!(
         other_registry.route,
         Route::Export,
@@ -505,23 +492,21 @@ async fn export_where_the_engine_would_compress_again(name: &str) {
 /// without teaching it a layer; the engine's push would then compress every layer again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_the_cache_holds_whole_goes_out_of_the_cache() {
-    let Some(engine) = TestEngine::for_test("system") else {
+    let Some(scene) = Scene::on("system").await else {
         return;
     };
-    let image = derive_image_on(&engine, "held", "head -c 2000000 /dev/urandom > /held.bin");
+    let (engine, slipway, cache) = scene.parts();
+    let image = derive_image_on(engine, "held", "head -c 2000000 /dev/urandom > /held.bin");
     let (first, second) = (Registry::plain(), Registry::plain());
-    let data = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let slipway = connect_to(&engine, data.path()).await;
     let pushed = format!("{}/held/app:1", first.addr());
-    let exported = push(&slipway, &image.0, &pushed, Route::Export, cache.path()).await;
+    let exported = push(slipway, &image.0, &pushed, Route::Export, cache).await;
     assert_eq!(exported.route, Route::Export);
     // The engine has the image: this pull only adds the registry digest.
     run("docker", &["pull", &pushed]);
     let _pulled = slipway_tests::TempImage::adopt(pushed.clone());
 
     let target = format!("{}/held/app:1", second.addr());
-    let again = push(&slipway, &image.0, &target, Route::Auto, cache.path()).await;
+    let again = push(slipway, &image.0, &target, Route::Auto, cache).await;
     assert_eq!(again.route, Route::Export, "{again:?}");
     assert_eq!(
         again.compressed_layers, 0,

@@ -21,6 +21,36 @@ pub async fn connect_to(engine: &TestEngine, data_dir: &std::path::Path) -> Slip
     .unwrap_or_else(|e| panic!("{} must be running for these tests: {e}", engine.name))
 }
 
+/// What a test on one engine starts from: the engine, a Slipway connected to it with a data dir
+/// of the test's own, and an empty push cache; both dirs go when the test ends.
+pub struct Scene {
+    engine: TestEngine,
+    slipway: Slipway,
+    cache: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+impl Scene {
+    /// The engine, the Slipway connected to it, and the push cache's dir.
+    pub fn parts(&self) -> (&TestEngine, &Slipway, &std::path::Path) {
+        (&self.engine, &self.slipway, self.cache.path())
+    }
+
+    /// The scene on the engine `name`, or `None` when that engine does not run here (the
+    /// reason printed; a run that requires every engine fails instead).
+    pub async fn on(name: &str) -> Option<Scene> {
+        let engine = TestEngine::for_test(name)?;
+        let data = tempfile::tempdir().expect("a temp dir");
+        let slipway = connect_to(&engine, data.path()).await;
+        Some(Scene {
+            engine,
+            slipway,
+            cache: tempfile::tempdir().expect("a temp dir"),
+            _data: data,
+        })
+    }
+}
+
 /// A local image that is removed from its engine when the test ends, passed or failed, so a
 /// failing run leaves nothing behind.
 pub struct TempImage(pub String, TestEngine);

@@ -21,7 +21,7 @@ pub use base::{base_image, base_image_on, BASE_IMAGE};
 pub use debian::{debian_image, debian_image_on, DEBIAN_IMAGE};
 pub use engine::{
     assert_runs_and_says, assert_runs_and_says_on, connect, connect_to, derive_image,
-    derive_image_from_on, derive_image_on, TempContainer, TempImage,
+    derive_image_from_on, derive_image_on, Scene, TempContainer, TempImage,
 };
 pub use engines::{EngineKind, ImageStore, TestEngine, SYSTEM};
 pub use hostile::{basic_header, Hostile, Misbehaviour, Seen, FAKE_TOKEN, SELF};
