@@ -151,7 +151,7 @@ impl BlobCache {
         layer: CachedLayer,
         location: Option<&str>,
     ) -> Result<()> {
-        self.put_all([(compression, diff_id, layer)], location)
+        self.put_all([(compression, diff_id.to_string(), layer)], location)
     }
 
     /// [`BlobCache::put`] for many layers (compression, diff_id, layer) in one write of the
@@ -159,13 +159,13 @@ impl BlobCache {
     /// one `fsync`, not one per layer.
     pub fn put_all<'a>(
         &self,
-        layers: impl IntoIterator<Item = (&'a str, &'a str, CachedLayer)>,
+        layers: impl IntoIterator<Item = (&'a str, String, CachedLayer)>,
         location: Option<&str>,
     ) -> Result<()> {
         let _lock = self.lock()?;
         let mut index = self.read();
         for (compression, diff_id, mut layer) in layers {
-            let key = Self::key(compression, diff_id);
+            let key = Self::key(compression, &diff_id);
             if let Some(old) = index.layers.get(&key) {
                 if old.compressed == layer.compressed {
                     layer.locations.extend(old.locations.iter().cloned());
@@ -392,7 +392,10 @@ mod tests {
             .unwrap();
         // A fetch knows the blob and where it came from, not its uncompressed size.
         cache
-            .put_all([("gzip", "sha256:abc", layer(0))], Some("one:5000/fetched"))
+            .put_all(
+                [("gzip", "sha256:abc".to_string(), layer(0))],
+                Some("one:5000/fetched"),
+            )
             .unwrap();
         let kept = cache.get("gzip", "sha256:abc").unwrap();
         assert_eq!(kept.uncompressed_size, 1000);

@@ -234,12 +234,7 @@ impl Slipway {
                 cached,
             ));
         }
-        cache.put_all(
-            layers.iter().map(|(compression, diff_id, cached)| {
-                (*compression, diff_id.as_str(), cached.clone())
-            }),
-            Some(&reference.name()),
-        )?;
+        cache.put_all(layers, Some(&reference.name()))?;
         if !brought {
             return Ok(());
         }

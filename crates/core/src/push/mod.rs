@@ -228,12 +228,8 @@ impl Ctx {
         )>,
     ) -> Result<()> {
         self.cache.put_all(
-            layers.iter().map(|(diff_id, compression, layer)| {
-                (
-                    codec::cache_name(*compression),
-                    diff_id.as_str(),
-                    layer.clone(),
-                )
+            layers.into_iter().map(|(diff_id, compression, layer)| {
+                (codec::cache_name(compression), diff_id, layer)
             }),
             Some(&self.target.name()),
         )
