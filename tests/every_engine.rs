@@ -17,8 +17,8 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::{CancellationToken, CommitRequest, OutputChunk, RunRequest, Slipway};
 use slipway_oci::Digest;
 use slipway_tests::{
-    anonymous_fetch, base_image_on, connect_to, run, unique, EngineKind, ImageStore, Registry,
-    TestEngine,
+    anonymous_fetch, base_image_on, connect_to, relay_port, run, unique, EngineKind, ImageStore,
+    Registry, TestEngine,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,6 +242,7 @@ async fn push_and_verify(
         ImageStore::Containerd => assert_ne!(image_id, config_digest, "on {name}"),
     }
 
+    let port = relay_port().await;
     let pushed = slipway
         .push(
             PushRequest {
@@ -255,6 +256,7 @@ async fn push_and_verify(
         )
         .await
         .unwrap_or_else(|e| panic!("on {name}, push {image} -> {target} failed: {e}"));
+    drop(port);
     leftovers.images.push(target.to_string());
 
     // The registry holds the engine's image: its config, byte for byte, and its layers' diff_ids.
@@ -290,10 +292,12 @@ async fn push_and_verify(
     );
 
     // Slipway's fetch brings the same image back into the engine, and it runs.
+    let port = relay_port().await;
     let fetched = slipway
         .fetch(anonymous_fetch(target, cache), Arc::new(|_| {}))
         .await
         .unwrap_or_else(|e| panic!("on {name}, fetch {target} failed: {e}"));
+    drop(port);
     assert_eq!(fetched.digest, pushed.digest, "on {name}");
     assert_eq!(engine.config_digest(target), config_digest, "on {name}");
     assert_eq!(runs_and_prints(slipway, target).await, says, "on {name}");

@@ -10,7 +10,7 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
     anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
-    derive_image_on, run, Registry, Scene, TempImage,
+    derive_image_on, relay_port, run, Registry, Scene, TempImage,
 };
 
 async fn push(
@@ -23,12 +23,6 @@ async fn push(
     push_recording(slipway, image, target, route, cache).await.0
 }
 
-/// Held by each push of this file: engines remember which layers a registry has by its
-/// host:port (Podman's blob info cache asks the relay about a layer it pushed only at the same
-/// address), and a relay whose port another test's push holds falls back to any port, so two
-/// pushes at once would make an incremental push upload everything again.
-static RELAY_PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// A push, with every progress event it sent.
 async fn push_recording(
     slipway: &Slipway,
@@ -37,7 +31,7 @@ async fn push_recording(
     route: Route,
     cache: &std::path::Path,
 ) -> (PushOutcome, Vec<PushEvent>) {
-    let _port = RELAY_PORT.lock().await;
+    let _port = relay_port().await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let outcome = slipway
@@ -331,7 +325,7 @@ async fn commit_on_a_fetched_image(name: &str) {
     }
     let fetched = TempImage::adopt_on(engine, source.clone());
     {
-        let _port = RELAY_PORT.lock().await;
+        let _port = relay_port().await;
         slipway
             .fetch(anonymous_fetch(&source, cache), Arc::new(|_| {}))
             .await

@@ -30,6 +30,16 @@ pub use registry_image::{registry_image, REGISTRY_IMAGE};
 pub use secure::{SecureRegistry, TestPki, TEST_IDENTITY_TOKEN, TEST_PASSWORD, TEST_USER};
 pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 
+/// Held around each push or fetch of a test that relies on what an engine remembers. Engines
+/// remember where a layer is by the relay's host:port (Slipway's push and pull relays share one
+/// port), and a relay whose port another test's push or fetch holds falls back to any free
+/// port, so an incremental push after it would send everything again. The tests of one binary
+/// run at once.
+pub async fn relay_port() -> tokio::sync::MutexGuard<'static, ()> {
+    static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    PORT.lock().await
+}
+
 /// A fetch of `reference` from a plain test registry with no stored credentials; the push cache
 /// in `cache` learns what the engine then holds.
 pub fn anonymous_fetch(
