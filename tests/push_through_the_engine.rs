@@ -32,6 +32,17 @@ async fn push_recording(
     cache: &std::path::Path,
 ) -> (PushOutcome, Vec<PushEvent>) {
     let _port = relay_port().await;
+    push_holding_the_port(slipway, image, target, route, cache).await
+}
+
+/// [`push_recording`] for a caller that holds [`relay_port`] already.
+async fn push_holding_the_port(
+    slipway: &Slipway,
+    image: &str,
+    target: &str,
+    route: Route,
+    cache: &std::path::Path,
+) -> (PushOutcome, Vec<PushEvent>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let outcome = slipway
@@ -282,30 +293,42 @@ async fn incremental_after_an_engine_push(name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_the_system_engine() {
-    commit_on_a_fetched_image("system").await;
+    commit_on_a_fetched_image("system", Beside::Nothing).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_beside_a_push_still_lets_a_commit_on_it_send_only_its_new_layer_on_the_system_engine(
+) {
+    commit_on_a_fetched_image("system", Beside::APush).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_beside_a_push_still_lets_a_commit_on_it_send_only_its_new_layer_on_podman() {
+    commit_on_a_fetched_image("podman", Beside::APush).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_docker26_containerd_store() {
-    commit_on_a_fetched_image("docker26-containerd").await;
+    commit_on_a_fetched_image("docker26-containerd", Beside::Nothing).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_docker26_overlay2() {
-    commit_on_a_fetched_image("docker26-overlay2").await;
+    commit_on_a_fetched_image("docker26-overlay2", Beside::Nothing).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_a_fetched_image_sends_only_its_new_layer_on_podman() {
-    commit_on_a_fetched_image("podman").await;
+    commit_on_a_fetched_image("podman", Beside::Nothing).await;
 }
 
 /// The pull-back workflow: an image another machine pushed is fetched, a commit goes on it,
 /// and the commit is pushed to another repository of the same registry. The engine knows the
 /// fetched layers by the blobs it pulled through the relay, at the address the push relay has
 /// too, so `auto` lets the engine push, and it mounts those layers instead of compressing and
-/// sending them again.
-async fn commit_on_a_fetched_image(name: &str) {
+/// sending them again. That holds when another push runs through the relay as the fetch starts:
+/// the two share its port.
+async fn commit_on_a_fetched_image(name: &str, beside: Beside) {
     let Some(scene) = Scene::on(name).await else {
         return;
     };
@@ -326,10 +349,32 @@ async fn commit_on_a_fetched_image(name: &str) {
     let fetched = TempImage::adopt_on(engine, source.clone());
     {
         let _port = relay_port().await;
-        slipway
-            .fetch(anonymous_fetch(&source, cache), Arc::new(|_| {}))
-            .await
-            .unwrap_or_else(|e| panic!("on {name}: fetch of {source} failed: {e}"));
+        let fetch = slipway.fetch(anonymous_fetch(&source, cache), Arc::new(|_| {}));
+        let fetched = match beside {
+            Beside::Nothing => fetch.await,
+            Beside::APush => {
+                let other = derive_image_on(
+                    engine,
+                    "beside-a-fetch",
+                    "dd if=/dev/urandom of=/beside.bin bs=1M count=24",
+                );
+                let other_target = format!("{}/beside/push:1", reg.addr());
+                let elsewhere = tempfile::tempdir().unwrap();
+                let push = push_holding_the_port(
+                    slipway,
+                    &other.0,
+                    &other_target,
+                    Route::Engine,
+                    elsewhere.path(),
+                );
+                let fetch = async {
+                    relay_listening().await;
+                    fetch.await
+                };
+                tokio::join!(push, fetch).1
+            }
+        };
+        fetched.unwrap_or_else(|e| panic!("on {name}: fetch of {source} failed: {e}"));
     }
 
     let derived =
@@ -359,6 +404,33 @@ async fn commit_on_a_fetched_image(name: &str) {
         engine.config_digest(&derived.0),
         "on {name}"
     );
+}
+
+/// What else runs through the relay while a fetch starts.
+#[derive(Clone, Copy)]
+enum Beside {
+    Nothing,
+    /// The engine's push of another image (24 MB, which it compresses on one core).
+    APush,
+}
+
+/// Returns once a relay listens at the relays' port. A connection, not a bind, asks: a bind
+/// would hold the port for a moment, and the relay would find it taken.
+async fn relay_listening() {
+    let port = std::env::var("SLIPWAY_RELAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5099u16);
+    for _ in 0..6000 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("no relay listened at 127.0.0.1:{port} within 30 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

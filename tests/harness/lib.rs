@@ -32,9 +32,10 @@ pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 
 /// Held around each push or fetch of a test that relies on what an engine remembers. Engines
 /// remember where a layer is by the relay's host:port (Slipway's push and pull relays share one
-/// port), and a relay whose port another test's push or fetch holds falls back to any free
-/// port, so an incremental push after it would send everything again. The tests of one binary
-/// run at once.
+/// port). Transfers on one tokio runtime share that port, but each test has a runtime of its own
+/// and the tests of one binary run at once: a relay whose port another test's push or fetch
+/// holds falls back to any free port, so an incremental push after it would send everything
+/// again.
 pub async fn relay_port() -> tokio::sync::MutexGuard<'static, ()> {
     static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     PORT.lock().await

@@ -10,6 +10,7 @@
 //! Only what [the distribution spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md)
 //! asks of a registry for those two flows is served.
 
+mod hub;
 pub(crate) mod pull;
 pub(crate) mod push;
 
@@ -25,18 +26,13 @@ use slipway_oci::Digest;
 /// one it can mount, not send again, when it pushes an image built on it.
 const PORT: u16 = 5099;
 
-/// A listener on 127.0.0.1 at the relays' port; when another relay holds it (the app and the
-/// CLI at once), at any free port, which works as well but for what the engine remembers.
-async fn listen() -> std::io::Result<tokio::net::TcpListener> {
-    let port = std::env::var("SLIPWAY_RELAY_PORT")
+/// The relays' port: [`PORT`] unless `SLIPWAY_RELAY_PORT` says otherwise (0 for any free one).
+/// Transfers at once share it ([`hub`]).
+fn port() -> u16 {
+    std::env::var("SLIPWAY_RELAY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(PORT);
-    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(listener) => Ok(listener),
-        Err(_) if port != 0 => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await,
-        Err(e) => Err(e),
-    }
+        .unwrap_or(PORT)
 }
 
 /// The parts of a `/v2/...` path.
@@ -50,8 +46,8 @@ enum Route<'a> {
     Unknown,
 }
 
-/// Splits a request path; the repository name (which may hold slashes) is not needed, because
-/// the relay serves one push to one target.
+/// Splits a request path; the repository name (which may hold slashes) is [`repository`]'s
+/// business, which finds the transfer that serves it.
 fn route(path: &str) -> Route<'_> {
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Route::Unknown;
@@ -74,6 +70,19 @@ fn route(path: &str) -> Route<'_> {
         return Route::Manifest(&rest[i + "/manifests/".len()..]);
     }
     Route::Unknown
+}
+
+/// The repository a request path names: what comes between `/v2/` and its last `/blobs/` or
+/// `/manifests/` (a repository name may hold those words as components, a digest, an upload id
+/// or a tag never holds a slash).
+fn repository(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v2/")?;
+    let end = match (rest.rfind("/blobs/"), rest.rfind("/manifests/")) {
+        (Some(b), Some(m)) => b.max(m),
+        (Some(i), None) | (None, Some(i)) => i,
+        (None, None) => return None,
+    };
+    Some(&rest[..end]).filter(|r| !r.is_empty())
 }
 
 type Outcome = crate::Result<Response>;
@@ -209,6 +218,18 @@ mod tests {
         );
         assert_eq!(route("/v2/a/manifests/latest"), Route::Manifest("latest"));
         assert_eq!(route("/other"), Route::Unknown);
+        assert_eq!(repository("/v2/team/app/blobs/uploads/"), Some("team/app"));
+        assert_eq!(
+            repository("/v2/team/app/blobs/uploads/slipway-3"),
+            Some("team/app")
+        );
+        assert_eq!(
+            repository("/v2/a/blobs/b/blobs/sha256:ab"),
+            Some("a/blobs/b")
+        );
+        assert_eq!(repository("/v2/a/manifests/latest"), Some("a"));
+        assert_eq!(repository("/v2/"), None);
+        assert_eq!(repository("/v2/a/tags/list"), None);
         assert_eq!(
             query_value("mount=sha256%3Ax&from=a%2Fb", "from").as_deref(),
             Some("a/b")

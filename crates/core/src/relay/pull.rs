@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -20,7 +20,6 @@ use slipway_oci::{Client, Digest};
 
 use super::{not_found, parse_digest, reply, route, Outcome, Route};
 use crate::fetch::{FetchEvent, FetchProgress};
-use crate::task::AbortOnDrop;
 
 /// The one image a pull relay serves.
 pub(crate) struct Served {
@@ -51,13 +50,13 @@ struct Shared {
 pub(crate) struct PullRelay {
     pub addr: std::net::SocketAddr,
     shared: Arc<Shared>,
-    _server: AbortOnDrop<()>,
+    _serving: super::hub::Serving,
 }
 
 impl PullRelay {
+    /// Starts a relay serving `served` at the relays' port ([`super::hub`]), under its repository.
     pub async fn start(served: Served) -> std::io::Result<PullRelay> {
-        let listener = super::listen().await?;
-        let addr = listener.local_addr()?;
+        let repository = served.repository.clone();
         let shared = Arc::new(Shared {
             manifest_digest: Digest::sha256_of(&served.manifest.1),
             served,
@@ -65,16 +64,15 @@ impl PullRelay {
             refused: Default::default(),
             downloads: Default::default(),
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let serving = {
+            let shared = shared.clone();
+            let handler = super::hub::Handler::new(move |request| handle(shared.clone(), request));
+            super::hub::serve(&repository, handler).await?
+        };
         Ok(PullRelay {
-            addr,
+            addr: serving.addr,
             shared,
-            _server: AbortOnDrop(server),
+            _serving: serving,
         })
     }
 
@@ -99,7 +97,7 @@ impl PullRelay {
     }
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let head = method == Method::HEAD;

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -35,7 +35,6 @@ use slipway_oci::Digest;
 
 use super::{not_found, parse_digest, query_value, reply, route, Outcome, Route};
 use crate::push::{Ctx, PushEvent};
-use crate::task::AbortOnDrop;
 
 /// A layer as the relay saw it go by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,18 +75,18 @@ struct Shared {
     stop: tokio_util::sync::CancellationToken,
 }
 
-/// A relay listening on 127.0.0.1 for the duration of one push; it stops when dropped.
+/// A relay serving one push on 127.0.0.1; it stops when dropped.
 pub(crate) struct Relay {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    _server: AbortOnDrop<()>,
+    _serving: super::hub::Serving,
 }
 
 impl Relay {
-    /// Starts a relay towards `ctx`'s target, at the relays' port ([`super::listen`]).
+    /// Starts a relay towards `ctx`'s target, at the relays' port ([`super::hub`]), under the
+    /// target's repository.
     pub async fn start(ctx: Arc<Ctx>, layers: HashMap<Digest, String>) -> std::io::Result<Relay> {
-        let listener = super::listen().await?;
-        let addr = listener.local_addr()?;
+        let repository = ctx.target.repository().to_string();
         let shared = Arc::new(Shared {
             ctx,
             sessions: Mutex::default(),
@@ -99,16 +98,16 @@ impl Relay {
             layers,
             stop: Default::default(),
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let serving = {
+            let shared = shared.clone();
+            let handler = super::hub::Handler::new(move |request| handle(shared.clone(), request))
+                .for_other_repositories();
+            super::hub::serve(&repository, handler).await?
+        };
         Ok(Relay {
-            addr,
+            addr: serving.addr,
             shared,
-            _server: AbortOnDrop(server),
+            _serving: serving,
         })
     }
 
@@ -212,7 +211,7 @@ impl Drop for Taken {
     }
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let stopped = shared.stop.clone();
     tokio::select! {
         biased;
