@@ -144,7 +144,7 @@ impl Drop for Serving {
 }
 
 /// Serves `repository`'s requests with `handler`, on the runtime's shared listener at the relays'
-/// port when it can ([`super::port`]), at any free port otherwise.
+/// port ([`super::port`]) when it can.
 pub(crate) async fn serve(repository: &str, handler: Handler) -> std::io::Result<Serving> {
     serve_at(super::port(), repository, handler).await
 }
@@ -154,11 +154,12 @@ async fn serve_at(port: u16, repository: &str, handler: Handler) -> std::io::Res
     // The listener this runtime closed a moment ago may still hold the port: its server task is
     // dropped on the runtime's next turn. Waiting for that keeps the port, and what the engine
     // learned at it. Only a runtime that had the port waits (0.1 s at most); one that never had
-    // it gives up a port held by another program at once.
-    for _ in 0..20 {
-        match share(runtime, port, repository, &handler)? {
+    // it takes any free port at once when another program holds this one.
+    const TRIES: usize = 20;
+    for tries_left in (0..TRIES).rev() {
+        match share(runtime, port, repository, &handler, tries_left == 0)? {
             Found::Served(serving) => return Ok(serving),
-            Found::Occupied => break,
+            Found::Taken => break,
             Found::Closing => tokio::time::sleep(Duration::from_millis(5)).await,
         }
     }
@@ -168,17 +169,20 @@ async fn serve_at(port: u16, repository: &str, handler: Handler) -> std::io::Res
 /// What [`share`] found at the runtime's listener.
 enum Found {
     Served(Serving),
-    /// The repository is served here already, or the port is another's.
-    Occupied,
+    /// The repository is served there already.
+    Taken,
     /// This runtime's last listener is still letting go of the port.
     Closing,
 }
 
+/// Serves `repository` on the runtime's listener, starting it when the runtime has none: at
+/// `port`, else at any free port, which the runtime's transfers then share until the last ends.
 fn share(
     runtime: tokio::runtime::Id,
     port: u16,
     repository: &str,
     handler: &Handler,
+    last_try: bool,
 ) -> std::io::Result<Found> {
     let mut listeners = LISTENERS.lock().expect("relay listeners");
     let index = match listeners.iter().position(|l| l.runtime == runtime) {
@@ -196,15 +200,13 @@ fn share(
     let listening = match entry.listening.as_ref().and_then(Weak::upgrade) {
         Some(listening) => listening,
         None => {
-            let closed_before = entry.listening.is_some();
             let listener = match std::net::TcpListener::bind(("127.0.0.1", port)) {
                 Ok(listener) => listener,
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && port != 0 => {
-                    return Ok(if closed_before {
-                        Found::Closing
-                    } else {
-                        Found::Occupied
-                    });
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    if entry.listening.is_some() && !last_try {
+                        return Ok(Found::Closing);
+                    }
+                    std::net::TcpListener::bind(("127.0.0.1", 0))?
                 }
                 Err(e) => return Err(e),
             };
@@ -214,7 +216,7 @@ fn share(
         }
     };
     if !entry.routes.add(repository, handler.clone()) {
-        return Ok(Found::Occupied);
+        return Ok(Found::Taken);
     }
     Ok(Found::Served(Serving {
         addr: listening.addr,
@@ -344,11 +346,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_port_another_program_holds_leaves_the_transfer_a_port_of_its_own() {
+    async fn transfers_share_any_free_port_while_another_program_holds_the_relays_one() {
         let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = held.local_addr().unwrap().port();
         let a = serve_at(port, "team/a", answering("a")).await.unwrap();
+        let b = serve_at(port, "team/b", answering("b")).await.unwrap();
         assert_ne!(a.addr.port(), port);
+        assert_eq!(b.addr, a.addr);
+        assert_eq!(get(a.addr, "/v2/team/b/manifests/1").await.1, "b");
         assert_eq!(get(a.addr, "/v2/team/a/manifests/1").await.1, "a");
     }
 }
