@@ -127,6 +127,7 @@ struct PerRuntime {
     listening: Option<Weak<Listening>>,
 }
 
+/// One entry for each runtime that ever served a transfer: one in the window and in the CLI.
 static LISTENERS: Mutex<Vec<PerRuntime>> = Mutex::new(Vec::new());
 
 /// One transfer served at `addr`; its requests stop reaching it when this is dropped.
