@@ -17,6 +17,12 @@ def count(driver):
     return int(attr(driver, tid("changes-count"), "data-count") or "0")
 
 
+def row_paths(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.dataset.path);", tid("change-row")
+    )
+
+
 def test_changes_are_a_tree_with_counts_a_filter_and_a_hygiene_check(driver, out_dir, base_image, cleanup):
     wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 60, "UI ready")
     nav(driver, "workshop")
@@ -47,8 +53,10 @@ def test_changes_are_a_tree_with_counts_a_filter_and_a_hygiene_check(driver, out
     # The filter keeps the matching paths only.
     type_into(driver, tid("changes-filter"), "d3/f1")
     wait_for(driver, lambda d: 0 < count(d) < 20, 15, "filtered changes")
-    paths = [e.get_attribute("data-path") for e in driver.find_elements(By.CSS_SELECTOR, tid("change-row"))]
-    assert paths and all("d3/f1" in p for p in paths), paths
+    # The rows are read in one script: read one by one, a row the list redraws in between is
+    # gone (seen once as a stale element in a CI run).
+    paths = wait_for(driver, lambda d: row_paths(d) or None, 15, "filtered rows")
+    assert all("d3/f1" in p for p in paths), paths
 
     # Hygiene: /tmp's junk with its bytes, and the planted key beside the commit button.
     type_into(driver, tid("changes-filter"), "")
