@@ -68,7 +68,7 @@ impl Slipway {
         let relay = Relay::start(ctx.clone(), known).await.map_err(|e| {
             Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
         })?;
-        let relay_ref = crate::relay::temporary_name(relay.addr, ctx.target.repository());
+        let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
         // Which store a Docker engine uses decides how its progress lines name layers; asked
         // while it tags, because `/info` takes as long as the tag (5-10 ms each here).
         let (tagged, store) = tokio::join!(self.engine().tag_image(image, &relay_ref), async {

@@ -48,12 +48,16 @@ struct Shared {
 
 /// A pull relay on 127.0.0.1; it stops when dropped.
 pub(crate) struct PullRelay {
-    pub addr: std::net::SocketAddr,
     shared: Arc<Shared>,
-    _serving: super::hub::Serving,
+    serving: super::hub::Serving,
 }
 
 impl PullRelay {
+    /// Where the engine reaches the relay.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.serving.addr
+    }
+
     /// Starts a relay serving `served` at the relays' port ([`super::hub`]), under its repository.
     pub async fn start(served: Served) -> std::io::Result<PullRelay> {
         let repository = served.repository.clone();
@@ -69,11 +73,7 @@ impl PullRelay {
             let handler = super::hub::Handler::new(move |request| handle(shared.clone(), request));
             super::hub::serve(&repository, handler).await?
         };
-        Ok(PullRelay {
-            addr: serving.addr,
-            shared,
-            _serving: serving,
-        })
+        Ok(PullRelay { shared, serving })
     }
 
     /// Once the engine's pull succeeded: it holds every layer, each verified by its digest, so
@@ -301,7 +301,7 @@ impl crate::Slipway {
         let relay = PullRelay::start(served).await.map_err(|e| {
             crate::Error::Engine(format!("could not serve the pull relay on 127.0.0.1: {e}"))
         })?;
-        let relay_ref = super::temporary_name(relay.addr, &repository);
+        let relay_ref = super::temporary_name(relay.addr(), &repository);
         let failed = if podman {
             self.engine().podman_pull(&relay_ref).await.err()
         } else {

@@ -20,7 +20,6 @@
 //! PATCH and PUT on uploads, DELETE of an upload, and PUT of a manifest.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -77,12 +76,16 @@ struct Shared {
 
 /// A relay serving one push on 127.0.0.1; it stops when dropped.
 pub(crate) struct Relay {
-    pub addr: SocketAddr,
     shared: Arc<Shared>,
-    _serving: super::hub::Serving,
+    serving: super::hub::Serving,
 }
 
 impl Relay {
+    /// Where the engine reaches the relay.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.serving.addr
+    }
+
     /// Starts a relay towards `ctx`'s target, at the relays' port ([`super::hub`]), under the
     /// target's repository.
     pub async fn start(ctx: Arc<Ctx>, layers: HashMap<Digest, String>) -> std::io::Result<Relay> {
@@ -104,11 +107,7 @@ impl Relay {
                 .for_other_repositories();
             super::hub::serve(&repository, handler).await?
         };
-        Ok(Relay {
-            addr: serving.addr,
-            shared,
-            _serving: serving,
-        })
+        Ok(Relay { shared, serving })
     }
 
     /// Switches the dry run on or off. While it is on, HEADs and mounts answer that the blob is
