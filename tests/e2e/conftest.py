@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.remote.file_detector import UselessFileDetector
 
@@ -118,60 +119,151 @@ def _tauri_driver() -> str:
     pytest.fail("tauri-driver not found: cargo install tauri-driver --locked --root ~/.cache/slipway/tools")
 
 
-def start_app(app_bin: str, home: Path, out_dir: Path, log_name: str, env_overrides: dict):
-    """Starts tauri-driver under Xvfb and opens the app; yields the WebDriver session."""
-    port, native_port = free_port(), free_port()
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(home / "config")
-    env["XDG_DATA_HOME"] = str(home / "data")
-    # Registry logins go to docker's credential store; keep the test's apart from the user's.
-    env["DOCKER_CONFIG"] = str(home / "docker")
-    # The managed local registry must not be offered at the real 127.0.0.1:5000 during tests.
-    env.setdefault("SLIPWAY_LOCAL_REGISTRY_ADDR", f"127.0.0.1:{free_port()}")
-    env.update(env_overrides)
-    log = open(out_dir / log_name, "wb")
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
-        _tauri_driver(), "--port", str(port), "--native-port", str(native_port),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+class App:
+    """The app under tauri-driver and Xvfb, and the WebDriver session that drives it.
+
+    The tests share one window, so a crash in one test would otherwise fail every test after it
+    with "invalid session id" and hide the one that matters. `driver` asks the window to answer
+    before each test and opens a new one when it does not; the old log is kept beside the new.
+    """
+
+    def __init__(self, app_bin: str, home: Path, out_dir: Path, log_stem: str, env_overrides: dict):
+        self.app_bin, self.home, self.out_dir = app_bin, home, out_dir
+        self.log_stem, self.env_overrides = log_stem, env_overrides
+        self.starts = 0
+        self.proc = self.drv = self.log = self.log_path = None
+        # (test that was running when the window stopped answering, log path, its last lines)
+        self.lost = []
+
+    def start(self) -> None:
+        self.starts += 1
+        suffix = "" if self.starts == 1 else f"-{self.starts}"
+        self.log_path = self.out_dir / f"{self.log_stem}{suffix}.log"
+        port, native_port = free_port(), free_port()
+        env = dict(os.environ)
+        env["XDG_CONFIG_HOME"] = str(self.home / "config")
+        env["XDG_DATA_HOME"] = str(self.home / "data")
+        # Registry logins go to docker's credential store; keep the test's apart from the user's.
+        env["DOCKER_CONFIG"] = str(self.home / "docker")
+        # The managed local registry must not be offered at the real 127.0.0.1:5000 during tests.
+        env.setdefault("SLIPWAY_LOCAL_REGISTRY_ADDR", f"127.0.0.1:{free_port()}")
+        # A panic in the app then says where it happened in the log the failure report shows.
+        env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.env_overrides)
+        self.log = open(self.log_path, "wb")
+        cmd = [
+            "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
+            _tauri_driver(), "--port", str(port), "--native-port", str(native_port),
+        ]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         # tauri-driver listens before WebKitWebDriver is ready (pitfall 1): wait for a real 200.
         wait_http(f"http://127.0.0.1:{port}/status", timeout=60)
         opts = ArgOptions()
-        opts.set_capability("tauri:options", {"application": app_bin})
+        opts.set_capability("tauri:options", {"application": self.app_bin})
         opts.set_capability("browserName", "wry")
-        drv = webdriver.Remote(f"http://127.0.0.1:{port}", options=opts)
-        drv.implicitly_wait(0)
+        self.drv = webdriver.Remote(f"http://127.0.0.1:{port}", options=opts)
+        self.drv.implicitly_wait(0)
         # Typed paths (the CA file) are text for the app, not files to upload to the driver.
-        drv.file_detector = UselessFileDetector()
-        yield drv
+        self.drv.file_detector = UselessFileDetector()
+
+    def answers(self) -> bool:
         try:
-            drv.quit()
-        except Exception:
-            pass
-    finally:
-        kill_group(proc)
-        log.close()
+            return self.drv.execute_script("return 1") == 1
+        except WebDriverException:
+            return False
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_bytes().decode("utf-8", "replace").splitlines()
+        return "\n".join(text[-lines:]) or "(the log is empty)"
+
+    def restart_after(self, test: str) -> None:
+        self.lost.append((test, self.log_path, self.log_tail(15)))
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.drv is not None:
+            try:
+                self.drv.quit()
+            except Exception:
+                pass
+        if self.proc is not None:
+            kill_group(self.proc)
+        if self.log is not None:
+            self.log.close()
+        self.proc = self.drv = self.log = None
+
+
+_APPS: list = []
 
 
 @pytest.fixture(scope="session")
-def driver(app_bin, app_home, out_dir):
-    """One app window for the whole session, driven through tauri-driver under Xvfb."""
-    yield from start_app(app_bin, app_home, out_dir, "tauri-driver.log", {})
+def app(app_bin, app_home, out_dir):
+    """One app window for the whole session; see `App` for what happens when it stops answering."""
+    a = App(app_bin, app_home, out_dir, "tauri-driver", {})
+    _APPS.append(a)
+    try:
+        a.start()
+        yield a
+    finally:
+        a.stop()
 
 
 @pytest.fixture(scope="module")
-def driver_without_engine(app_bin, out_dir):
+def app_without_engine(app_bin, out_dir):
     """A second window whose DOCKER_HOST points at a socket that does not exist."""
     home = Path(tempfile.mkdtemp(prefix="slipway-e2e-noengine-"))
+    a = App(app_bin, home, out_dir, "tauri-driver-noengine", {"DOCKER_HOST": f"unix://{home}/no-such-docker.sock"})
+    _APPS.append(a)
     try:
-        yield from start_app(
-            app_bin, home, out_dir, "tauri-driver-noengine.log",
-            {"DOCKER_HOST": f"unix://{home}/no-such-docker.sock"},
-        )
+        a.start()
+        yield a
     finally:
+        a.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+_last_test = {"id": "(before the first test)"}
+
+
+def _driver_for(a: App, request):
+    if not a.answers():
+        a.restart_after(_last_test["id"])
+    request.node.slipway_app = a
+    _last_test["id"] = request.node.nodeid
+    return a.drv
+
+
+@pytest.fixture
+def driver(app, request):
+    return _driver_for(app, request)
+
+
+@pytest.fixture
+def driver_without_engine(app_without_engine, request):
+    return _driver_for(app_without_engine, request)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the app's last log lines and whether it still answers."""
+    outcome = yield
+    rep = outcome.get_result()
+    a = getattr(item, "slipway_app", None)
+    if rep.when == "call" and rep.failed and a is not None:
+        state = "answers" if a.answers() else "does not answer"
+        rep.sections.append((f"app log ({a.log_path}; the window {state})", a.log_tail()))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Printed last, where a CI summary that keeps only the end of the output still shows it."""
+    for a in _APPS:
+        for test, log_path, tail in a.lost:
+            terminalreporter.write_sep("-", f"the window stopped answering during {test}; a new one was opened")
+            terminalreporter.write_line(f"its log: {log_path}; last lines:")
+            terminalreporter.write_line(tail)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ screenshot README shows."""
 import subprocess
 from pathlib import Path
 
-from conftest import start_app
+from conftest import App
 from helpers import (
     attr, click, el, log_entries, nav, stop_workshop, terminal_ready, terminal_run, text_of, tid,
     wait_for,
@@ -94,13 +94,18 @@ def test_remove_asks_with_the_count_and_start_asks_before_another(driver, out_di
     assert not running(second)
 
     # A window opened again on the same data finds the running workshop, with its log.
-    for again in start_app(app_bin, app_home, out_dir, "tauri-driver-reopened.log", {}):
+    reopened = App(app_bin, app_home, out_dir, "tauri-driver-reopened", {})
+    try:
+        reopened.start()
+        again = reopened.drv
         ready(again)
         nav(again, "workshop")
         wait_for(again, lambda d: attr(d, tid("ws-container"), "data-container") == first, 60, "reattached")
         wait_for(again, lambda d: any(c.startswith("mkdir -p /lifecycle") for c, _ in log_entries(d)), 30, "the recorded history")
         terminal_ready(again)
         again.save_screenshot(str(out_dir / "workshop-reattached.png"))
+    finally:
+        reopened.stop()
 
     # Confirming removes it, with its changes.
     nav(driver, "workshop")
