@@ -132,7 +132,8 @@ class App:
         self.log_stem, self.env_overrides = log_stem, env_overrides
         self.starts = 0
         self.proc = self.drv = self.log = self.log_path = None
-        # (test that was running when the window stopped answering, log path, its last lines)
+        # (the test during which the window stopped answering, whether its process still ran,
+        # the log's path, its last lines)
         self.lost = []
 
     def start(self) -> None:
@@ -178,8 +179,14 @@ class App:
         text = self.log_path.read_bytes().decode("utf-8", "replace").splitlines()
         return "\n".join(text[-lines:]) or "(the log is empty)"
 
+    def app_running(self) -> bool:
+        """Whether the app's process still runs: a crash and a hung page look alike to WebDriver."""
+        found = subprocess.run(["pgrep", "-g", str(self.proc.pid), "-f", self.app_bin], capture_output=True)
+        return found.returncode == 0
+
     def restart_after(self, test: str) -> None:
-        self.lost.append((test, self.log_path, self.log_tail(15)))
+        state = "was still running" if self.app_running() else "had exited"
+        self.lost.append((test, state, self.log_path, self.log_tail(15)))
         self.stop()
         self.start()
 
@@ -254,14 +261,17 @@ def pytest_runtest_makereport(item, call):
     a = getattr(item, "slipway_app", None)
     if rep.when == "call" and rep.failed and a is not None:
         state = "answers" if a.answers() else "does not answer"
-        rep.sections.append((f"app log ({a.log_path}; the window {state})", a.log_tail()))
+        process = "runs" if a.app_running() else "has exited"
+        rep.sections.append((f"app log ({a.log_path}; the window {state}, the app {process})", a.log_tail()))
 
 
 def pytest_terminal_summary(terminalreporter):
     """Printed last, where a CI summary that keeps only the end of the output still shows it."""
     for a in _APPS:
-        for test, log_path, tail in a.lost:
-            terminalreporter.write_sep("-", f"the window stopped answering during {test}; a new one was opened")
+        for test, state, log_path, tail in a.lost:
+            terminalreporter.write_sep(
+                "-", f"the window stopped answering during {test} (its process {state}); a new one was opened"
+            )
             terminalreporter.write_line(f"its log: {log_path}; last lines:")
             terminalreporter.write_line(tail)
 
