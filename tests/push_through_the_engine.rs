@@ -10,7 +10,7 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
     anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
-    derive_image_on, relay_port, run, Registry, Scene, TempImage,
+    derive_image_on, relay_port, run, unique_base_on, Registry, Scene, TempImage,
 };
 
 async fn push(
@@ -337,12 +337,10 @@ async fn commit_on_a_fetched_image(name: &str, beside: Beside) {
     let source = format!("{}/fetched/base:1", reg.addr());
     {
         // Pushed with a push cache of its own, as from another machine, and gone from the
-        // engine before the fetch.
-        let base = derive_image_on(
-            engine,
-            "fetched-base",
-            "head -c 3000000 /dev/urandom > /base.bin",
-        );
+        // engine before the fetch. Its busybox layer is the test's own (`unique_base_on` says
+        // why).
+        let own = unique_base_on(engine, "fetched-busybox");
+        let base = derive_image_from_on(engine, &own.0, "head -c 3000000 /dev/urandom > /base.bin");
         let elsewhere = tempfile::tempdir().unwrap();
         push(slipway, &base.0, &source, Route::Export, elsewhere.path()).await;
     }

@@ -5,7 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::TestEngine;
+use crate::{TempImage, TestEngine};
 
 /// The reference of the offline base image every scenario starts from.
 pub const BASE_IMAGE: &str = "slipway-test/base:1";
@@ -55,12 +55,47 @@ fn image_exists(engine: &TestEngine, reference: &str) -> bool {
 }
 
 fn build(engine: &TestEngine, reference: &str) {
+    let dir = tempfile::tempdir().expect("temp dir for the rootfs");
+    let root = busybox_rootfs(dir.path());
+    import_base(engine, &root, reference);
+}
+
+/// A base of one test's own: [`BASE_IMAGE`]'s rootfs with a file that names it, so every layer
+/// of an image built on it is new to every engine and registry, and is removed when the test
+/// ends.
+///
+/// An engine remembers where it saw a layer across tests and runs, and Podman tries at most five
+/// of those places, the most recently seen first (containers/image, `prioritize.go`). Every
+/// Podman push of the shared base through the relay adds a place at the relay's address, so
+/// whether a place that a test relies on made the five depended on the tests before it.
+pub fn unique_base_on(engine: &TestEngine, prefix: &str) -> TempImage {
+    let name = crate::unique(prefix);
+    let reference = format!("slipway-test/{name}:1");
+    let dir = tempfile::tempdir().expect("temp dir for the rootfs");
+    let root = busybox_rootfs(dir.path());
+    std::fs::write(root.join("etc/slipway-base"), format!("{name}\n")).unwrap();
+    let image = TempImage::adopt_on(engine, reference.clone());
+    import_base(engine, &root, &reference);
+    image
+}
+
+fn import_base(engine: &TestEngine, root: &Path, reference: &str) {
+    import_rootfs(
+        engine,
+        root,
+        &["ENV PATH=/bin:/usr/bin", r#"CMD ["/bin/sh"]"#],
+        "slipway offline test base (busybox-static)",
+        reference,
+    );
+}
+
+/// Writes the base's rootfs under `dir` and returns its folder.
+fn busybox_rootfs(dir: &Path) -> std::path::PathBuf {
     assert!(
         Path::new(BUSYBOX).exists(),
         "{BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)"
     );
-    let dir = tempfile::tempdir().expect("temp dir for the rootfs");
-    let root = dir.path().join("rootfs");
+    let root = dir.join("rootfs");
     for d in [
         "bin", "etc", "root", "tmp", "opt", "usr/bin", "var", "proc", "sys", "dev",
     ] {
@@ -86,14 +121,7 @@ fn build(engine: &TestEngine, reference: &str) {
     // /tmp must be world-writable with the sticky bit, as on any real distribution image.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-
-    import_rootfs(
-        engine,
-        &root,
-        &["ENV PATH=/bin:/usr/bin", r#"CMD ["/bin/sh"]"#],
-        "slipway offline test base (busybox-static)",
-        reference,
-    );
+    root
 }
 
 /// Tars a rootfs folder as root-owned files and imports it into `engine` as `reference`, with

@@ -17,7 +17,7 @@ mod registry_image;
 mod secure;
 mod seed;
 
-pub use base::{base_image, base_image_on, BASE_IMAGE};
+pub use base::{base_image, base_image_on, unique_base_on, BASE_IMAGE};
 pub use debian::{debian_image, debian_image_on, DEBIAN_IMAGE};
 pub use engine::{
     assert_runs_and_says, assert_runs_and_says_on, connect, connect_to, derive_image,
