@@ -493,6 +493,52 @@ async fn a_first_push_on_podman_goes_through_podmans_own_push() {
     );
 }
 
+/// Podman remembers where it pushed a layer (its blob-info cache: this relay's address and the
+/// repository) and asks about it there before it mounts it. The relay answers for that
+/// repository from the real registry, so the layer is mounted even when Slipway's push cache
+/// does not know it: a cache cleared since, or a push by another user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_mounts_a_layer_from_where_it_pushed_it_when_the_push_cache_forgot_it() {
+    let Some(scene) = Scene::on("podman").await else {
+        return;
+    };
+    let (engine, slipway, cache) = scene.parts();
+    let own = unique_base_on(engine, "forgotten-busybox");
+    let base = derive_image_from_on(engine, &own.0, "head -c 3000000 /dev/urandom > /base.bin");
+    let reg = Registry::plain();
+    let first = push(
+        slipway,
+        &base.0,
+        &format!("{}/relay/first:1", reg.addr()),
+        Route::Engine,
+        cache,
+    )
+    .await;
+    assert!(first.uploaded_bytes > 3_000_000, "{first:?}");
+
+    let derived = derive_image_from_on(engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
+    let target = format!("{}/relay/second:1", reg.addr());
+    let forgotten = tempfile::tempdir().unwrap();
+    let second = push(
+        slipway,
+        &derived.0,
+        &target,
+        Route::Engine,
+        forgotten.path(),
+    )
+    .await;
+    // Only the new layer's bytes went (random bytes do not compress), not the 3 MB base.
+    assert!(
+        second.uploaded_bytes < 1_000_000,
+        "uploaded {} bytes: {second:?}",
+        second.uploaded_bytes
+    );
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&derived.0)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_without_the_engines_blobs_gets_the_export_on_the_system_engine() {
     export_where_the_engine_would_compress_again("system").await;

@@ -227,7 +227,7 @@ async fn serve(shared: &Shared, request: Request) -> Response {
     let query = request.uri().query().unwrap_or("").to_string();
     let outcome = match (method, route(&path)) {
         (Method::GET, Route::Base) => Ok(reply(StatusCode::OK, &[], Body::from("{}"))),
-        (Method::HEAD, Route::Blob(digest)) => head_blob(shared, digest).await,
+        (Method::HEAD, Route::Blob(digest)) => head_blob(shared, &path, digest).await,
         (Method::POST, Route::Uploads) => start_upload(shared, &path, &query).await,
         (Method::PATCH, Route::Upload(id)) => patch(shared, &path, id, request).await,
         (Method::PUT, Route::Upload(id)) => {
@@ -308,8 +308,15 @@ fn skipped(shared: &Shared, digest: &Digest) {
 /// A blob the target has (or can mount) answers 200 with its length, as a registry does; the
 /// engine then skips it (and remembers it as pushed, which is what makes the next push
 /// incremental).
-async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
+///
+/// A HEAD may name another repository than the target's: Podman asks about a blob where its
+/// blob-info cache saw it, at this relay's address, and mounts from there only when that
+/// answers 200 (containers/image, `docker_image_dest.go`). That repository is then tried as a
+/// mount source on the real registry, before the places the push cache knows: Podman may know
+/// one the push cache does not (the cache was cleared since, or that push ran with another).
+async fn head_blob(shared: &Shared, path: &str, digest: &str) -> Outcome {
     let digest = parse_digest(digest)?;
+    let from = super::repository(path).filter(|r| *r != shared.ctx.target.repository());
     if shared.dry_run.load(Ordering::SeqCst) {
         return Ok(reply(
             StatusCode::OK,
@@ -317,7 +324,7 @@ async fn head_blob(shared: &Shared, digest: &str) -> Outcome {
             Body::empty(),
         ));
     }
-    match settle(shared, &digest, None).await? {
+    match settle(shared, &digest, from).await? {
         Some(size) => {
             skipped(shared, &digest);
             Ok(reply(
