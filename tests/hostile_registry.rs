@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use slipway_oci::blobs::Mount;
 use slipway_oci::{
     BlobSource, Client, ClientOptions, CredentialSource, CredentialStore, Credentials, Digest,
     RetryPolicy, Timeouts,
@@ -336,6 +337,22 @@ async fn a_manifest_pinned_by_sha512_is_verified_with_sha512() {
 }
 
 // Lost answers: what was done is reported as done.
+
+/// A mount is only a shortcut: one the registry refuses leaves the caller to upload the blob,
+/// instead of failing the push. The relay tries the places an engine remembers, which may be
+/// repositories of another registry, or ones these credentials may not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_mount_is_no_error_and_the_blob_is_uploaded_instead() {
+    let fake = Hostile::plain(Misbehaviour::MountDenied).await;
+    let digest = Digest::sha256_of(b"x");
+    let mount = within(
+        Duration::from_secs(20),
+        client(&fake).mount_blob("app", &digest, "elsewhere"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(mount, Mount::NotMounted);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_whose_answer_was_lost_is_reported_done() {

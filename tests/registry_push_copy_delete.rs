@@ -8,6 +8,7 @@ use bytes::Bytes;
 use slipway_core::push::{How, PushEvent, PushOutcome, PushRequest, Route};
 use slipway_core::registry::{self, DeleteScope, PlatformChoice, RegistryAccess};
 use slipway_core::Slipway;
+use slipway_oci::blobs::Mount;
 use slipway_oci::manifests::DOCKER_MANIFEST;
 use slipway_oci::Digest;
 use slipway_tests::{
@@ -222,6 +223,39 @@ async fn plain_push_verify_repush_copy_delete() {
     assert_eq!(caps.scheme, "http");
     assert_eq!(caps.catalog, Some(true));
     assert_eq!(caps.delete, Some(true));
+}
+
+/// A mount from a repository that lacks the blob is no error, and leaves no session open on the
+/// registry: the registry opens an upload instead, as the spec allows, and the client, which
+/// uploads in a session of its own later, cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mount_the_registry_cannot_do_leaves_no_upload_session_open() {
+    let reg = Registry::plain();
+    let client = anonymous_client(&reg.addr());
+    let digest = Digest::sha256_of(b"a blob no repository holds");
+    let mount = client
+        .mount_blob("mounts/target", &digest, "mounts/elsewhere")
+        .await
+        .unwrap();
+    assert_eq!(mount, Mount::NotMounted);
+    // An open session is a folder with `startedat` and `data`; a cancelled one keeps only its
+    // empty `hashstates` in docker-registry 2.8.
+    let uploads = reg
+        .storage()
+        .join("docker/registry/v2/repositories/mounts/target/_uploads");
+    let open: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|dir| {
+            dir.flatten()
+                .filter(|session| session.path().join("startedat").exists())
+                .map(|session| session.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        open.is_empty(),
+        "sessions left open in {}: {open:?}",
+        uploads.display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

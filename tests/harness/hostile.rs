@@ -65,6 +65,9 @@ pub enum Misbehaviour {
     StallToken,
     StallBlobMidway,
     StallUpload,
+    /// A cross-repository mount is refused with 403, as registries with per-repository access
+    /// do when the source may not be read (the reference registry opens an upload instead).
+    MountDenied,
     /// Every chunk of an upload is acknowledged with `Range: 0-0`: the offset never advances (or
     /// goes back to 1).
     RangeStuck,
@@ -445,6 +448,18 @@ async fn handle(state: Arc<State>, origin: Origin, request: Request) -> Response
         } else {
             empty(StatusCode::NOT_FOUND)
         };
+    }
+    if path == "/v2/app/blobs/uploads/"
+        && method == Method::POST
+        && matches!(m, M::MountDenied)
+        && uri.query().is_some_and(|q| q.contains("mount="))
+    {
+        return reply(StatusCode::FORBIDDEN)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
+            ))
+            .unwrap();
     }
     if path == "/v2/app/blobs/uploads/" && method == Method::POST {
         let location = match m {

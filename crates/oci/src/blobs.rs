@@ -13,15 +13,16 @@ use tokio::io::AsyncWriteExt;
 use crate::client::{header_str, Client, Request, Scope};
 use crate::error::{Error, Result};
 use crate::reference::{validate_repository, Digest, DigestAlgorithm};
+use crate::uploads::Upload;
 
 /// The result of asking the registry to mount a blob from another repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
     /// The blob is now in the target repository, nothing was uploaded.
     Mounted,
-    /// The registry could not mount (source unknown or not allowed) and opened an upload at this
-    /// location instead, as the spec allows.
-    UploadStarted(String),
+    /// It is not: the source does not hold it, is no repository of this registry, or may not be
+    /// read with these credentials. The caller uploads it instead.
+    NotMounted,
 }
 
 /// The most a blob read into memory ([`Client::get_blob`], an image config) may weigh:
@@ -265,6 +266,17 @@ impl Client {
     }
 
     /// Asks the registry to mount `digest` from repository `from` into `repository`.
+    ///
+    /// A mount is only a shortcut, so a registry that cannot or will not do it is not an error:
+    /// "If the registry does not support cross-repository mounting or is unable to mount the
+    /// requested blob, it SHOULD return a `202`. This indicates that the upload session has begun
+    /// and that the client MAY proceed with the upload"
+    /// ([spec](https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#mounting-a-blob-from-another-repository)).
+    /// No caller uploads into that session (each uploads later, in a session it can resume), so
+    /// it is cancelled here instead of left on the registry until it expires. A source these
+    /// credentials may not read (401, 403) or that does not exist (404) is [`Mount::NotMounted`]
+    /// too: callers try places an engine remembers, which may belong to another registry, and a
+    /// target the credentials may not write to fails the upload that follows anyway.
     pub async fn mount_blob(&self, repository: &str, digest: &Digest, from: &str) -> Result<Mount> {
         validate_repository(repository)?;
         validate_repository(from)?;
@@ -276,17 +288,25 @@ impl Client {
         match resp.status() {
             StatusCode::CREATED => Ok(Mount::Mounted),
             StatusCode::ACCEPTED => {
-                let location = header_str(resp.headers(), "location")
-                    .ok_or_else(|| self.protocol("an upload without a Location header"))?;
-                Ok(Mount::UploadStarted(location))
+                if let Some(location) = header_str(resp.headers(), "location") {
+                    self.abandon_upload(&Upload::opened(repository, location))
+                        .await;
+                }
+                Ok(Mount::NotMounted)
             }
-            _ => Err(self
+            _ => match self
                 .status_error(
                     resp,
                     &format!("blob mount of {digest} into {repository}"),
                     &scope,
                 )
-                .await),
+                .await
+            {
+                Error::Unauthorized { .. } | Error::Denied { .. } | Error::NotFound { .. } => {
+                    Ok(Mount::NotMounted)
+                }
+                e => Err(e),
+            },
         }
     }
 }

@@ -94,6 +94,17 @@ pub struct Upload {
     pub offset: u64,
 }
 
+impl Upload {
+    /// A session the registry just opened at `location`, holding nothing yet.
+    pub(crate) fn opened(repository: &str, location: String) -> Upload {
+        Upload {
+            repository: repository.to_string(),
+            location,
+            offset: 0,
+        }
+    }
+}
+
 /// Called with the number of bytes the registry has acknowledged so far (it may go back after a
 /// resume).
 pub type UploadProgress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -187,11 +198,7 @@ impl Client {
     /// its digest is known.
     pub async fn open_upload(&self, repository: &str) -> Result<Upload> {
         let location = self.start_upload(repository).await?;
-        Ok(Upload {
-            repository: repository.to_string(),
-            location,
-            offset: 0,
-        })
+        Ok(Upload::opened(repository, location))
     }
 
     /// Sends `source` from the upload's offset up to `end` in PATCH chunks with Content-Range.
