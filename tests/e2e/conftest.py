@@ -168,6 +168,8 @@ class App:
         self.drv.file_detector = UselessFileDetector()
 
     def answers(self) -> bool:
+        if self.drv is None:  # a start that failed half-way
+            return False
         try:
             return self.drv.execute_script("return 1") == 1
         except WebDriverException:
@@ -181,6 +183,8 @@ class App:
 
     def app_running(self) -> bool:
         """Whether the app's process still runs: a crash and a hung page look alike to WebDriver."""
+        if self.proc is None:
+            return False
         found = subprocess.run(["pgrep", "-g", str(self.proc.pid), "-f", self.app_bin], capture_output=True)
         return found.returncode == 0
 
