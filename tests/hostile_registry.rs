@@ -342,7 +342,7 @@ async fn a_manifest_pinned_by_sha512_is_verified_with_sha512() {
 /// instead of failing the push. The relay tries the places an engine remembers, which may be
 /// repositories of another registry, or ones these credentials may not read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_mount_is_no_error_and_the_blob_is_uploaded_instead() {
+async fn a_mount_the_registry_refuses_is_no_error_but_not_mounted() {
     let fake = Hostile::plain(Misbehaviour::MountDenied).await;
     let digest = Digest::sha256_of(b"x");
     let mount = within(

@@ -210,29 +210,31 @@ class App:
 _APPS: list = []
 
 
-@pytest.fixture(scope="session")
-def app(app_bin, app_home, out_dir):
-    """One app window for the whole session; see `App` for what happens when it stops answering."""
-    a = App(app_bin, app_home, out_dir, "tauri-driver", {})
+def _running(a: App):
+    """Starts `a`, yields it, and stops it however the tests it served ended."""
     _APPS.append(a)
     try:
         a.start()
         yield a
     finally:
         a.stop()
+
+
+@pytest.fixture(scope="session")
+def app(app_bin, app_home, out_dir):
+    """One app window for the whole session; see `App` for what happens when it stops answering."""
+    yield from _running(App(app_bin, app_home, out_dir, "tauri-driver", {}))
 
 
 @pytest.fixture(scope="module")
 def app_without_engine(app_bin, out_dir):
     """A second window whose DOCKER_HOST points at a socket that does not exist."""
     home = Path(tempfile.mkdtemp(prefix="slipway-e2e-noengine-"))
-    a = App(app_bin, home, out_dir, "tauri-driver-noengine", {"DOCKER_HOST": f"unix://{home}/no-such-docker.sock"})
-    _APPS.append(a)
     try:
-        a.start()
-        yield a
+        yield from _running(
+            App(app_bin, home, out_dir, "tauri-driver-noengine", {"DOCKER_HOST": f"unix://{home}/no-such-docker.sock"})
+        )
     finally:
-        a.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
