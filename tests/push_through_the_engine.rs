@@ -1,7 +1,8 @@
 //! The engine's own push, through Slipway's relay on 127.0.0.1: the registry gets the engine's
 //! image (its config digest and layers), and once the engine has pushed a layer, a later push of
 //! an image built on it sends only the new layer, with each layer's progress on its own row from
-//! the start and an overall bar that counts only what moved.
+//! the start and an overall bar that counts only what moved. A classic store that has not pushed
+//! an image itself exports it whole, and the push says so.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,8 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
     anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
-    derive_image_on, relay_port, run, unique_base_on, Registry, Scene, TempImage,
+    derive_image_on, relay_port, run, unique_base_on, EngineKind, ImageStore, Registry, Scene,
+    TempImage,
 };
 
 async fn push(
@@ -287,6 +289,112 @@ async fn incremental_after_an_engine_push(name: &str) {
     assert_eq!(
         pushed_config_digest(&target),
         engine.config_digest(&derived.0),
+        "on {name}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_an_exported_image_says_how_to_stop_exporting_it_whole_on_the_system_engine() {
+    commit_on_an_exported_image("system").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_an_exported_image_says_how_to_stop_exporting_it_whole_on_docker26_overlay2() {
+    commit_on_an_exported_image("docker26-overlay2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_an_exported_image_goes_through_the_engine_on_docker26_containerd_store() {
+    commit_on_an_exported_image("docker26-containerd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_an_exported_image_goes_through_the_engine_on_podman() {
+    commit_on_an_exported_image("podman").await;
+}
+
+/// The base pushed through the export, then a commit on it with `auto`. A classic store has not
+/// pushed the base itself, so it does not know the registry's blobs for it: the export goes out
+/// whole again, and the outcome says how much the registry already had, so the front ends can
+/// offer the one engine push that teaches the engine. After that push a further commit goes
+/// through the engine and sends only itself. The containerd store and Podman push the commit
+/// themselves at once: the containerd store's export passed its own blobs on, so it knows them
+/// and sends only the commit; Podman compresses the base again (Slipway's blobs are not the ones
+/// it made) and learns its own, so there too the next commit sends only itself.
+async fn commit_on_an_exported_image(name: &str) {
+    let Some(scene) = Scene::on(name).await else {
+        return;
+    };
+    let (engine, slipway, cache) = scene.parts();
+    let classic = engine.kind == EngineKind::Docker && engine.store == ImageStore::Classic;
+    let base = derive_image_on(
+        engine,
+        "exported-base",
+        "head -c 3000000 /dev/urandom > /base.bin",
+    );
+    let reg = Registry::plain();
+    let first = push(
+        slipway,
+        &base.0,
+        &format!("{}/exported/base:1", reg.addr()),
+        Route::Export,
+        cache,
+    )
+    .await;
+    assert_eq!(
+        first.exported_whole, None,
+        "on {name}: the registry had nothing of the image: {first:?}"
+    );
+
+    let derived = derive_image_from_on(engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
+    let target = format!("{}/exported/derived:1", reg.addr());
+    let commit = push(slipway, &derived.0, &target, Route::Auto, cache).await;
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&derived.0),
+        "on {name}"
+    );
+    if classic {
+        assert_eq!(commit.route, Route::Export, "on {name}: {commit:?}");
+        let whole = commit.exported_whole.unwrap_or_else(|| {
+            panic!("on {name}: the outcome says the export went whole: {commit:?}")
+        });
+        assert!(
+            whole.present_bytes >= 3_000_000 && whole.present_bytes < whole.image_bytes,
+            "on {name}: the registry had the base, not the commit: {whole:?}"
+        );
+        // Only the commit's bytes went, whatever the export cost.
+        assert!(commit.uploaded_bytes < 1_000_000, "on {name}: {commit:?}");
+
+        // The offer taken: one push through the engine, which teaches it the layers.
+        let taught = push(slipway, &derived.0, &target, Route::Engine, cache).await;
+        assert_eq!(taught.route, Route::Engine, "on {name}");
+        assert_eq!(taught.exported_whole, None, "on {name}: {taught:?}");
+    } else {
+        assert_eq!(commit.route, Route::Engine, "on {name}: {commit:?}");
+        assert_eq!(commit.exported_whole, None, "on {name}: {commit:?}");
+        if engine.kind == EngineKind::Docker {
+            assert!(commit.uploaded_bytes < 1_000_000, "on {name}: {commit:?}");
+        }
+    }
+
+    let next = derive_image_from_on(
+        engine,
+        &derived.0,
+        "head -c 200000 /dev/urandom > /next.bin",
+    );
+    let target = format!("{}/exported/next:1", reg.addr());
+    let after = push(slipway, &next.0, &target, Route::Auto, cache).await;
+    assert_eq!(
+        after.route,
+        Route::Engine,
+        "on {name}: the taught engine pushes the next commit itself: {after:?}"
+    );
+    assert_eq!(after.exported_whole, None, "on {name}: {after:?}");
+    assert!(after.uploaded_bytes < 1_000_000, "on {name}: {after:?}");
+    assert_eq!(
+        pushed_config_digest(&target),
+        engine.config_digest(&next.0),
         "on {name}"
     );
 }

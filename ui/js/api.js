@@ -31,6 +31,7 @@
 /** @typedef {import('./types/PullCommands').PullCommands} PullCommands */
 /** @typedef {import('./types/PushEvent').PushEvent} PushEvent */
 /** @typedef {import('./types/PushOutcome').PushOutcome} PushOutcome */
+/** @typedef {import('./types/Route').Route} Route */
 /** @typedef {import('./types/RegistryProfile').RegistryProfile} RegistryProfile */
 /** @typedef {import('./types/RemoteImageDto').RemoteImageDto} RemoteImageDto */
 /** @typedef {import('./types/TagRow').TagRow} TagRow */
@@ -101,9 +102,10 @@ export const removeImage = (reference) => call('image_remove', { reference });
 /** @type {(reference: string, opId: string, onProgress: (ev: PullEvent) => void) => Promise<ImageDetailsDto>} */
 export const pullImage = (reference, opId, onProgress) =>
   call('image_pull', { reference, opId, onProgress: channel(onProgress) });
-/** @type {(source: string, profile: string, target: string, opId: string, onProgress: (ev: PushEvent) => void) => Promise<PushOutcome>} */
-export const pushImage = (source, profile, target, opId, onProgress) =>
-  call('image_push', { source, profile, target, opId, onProgress: channel(onProgress) });
+/** `route` is core's Route; `auto` lets core choose.
+ * @type {(source: string, profile: string, target: string, route: Route, opId: string, onProgress: (ev: PushEvent) => void) => Promise<PushOutcome>} */
+export const pushImage = (source, profile, target, route, opId, onProgress) =>
+  call('image_push', { source, profile, target, route, opId, onProgress: channel(onProgress) });
 /** Builds the folder `dir` (its Dockerfile) as `tag`; resolves with the new image's id. */
 /** @type {(dir: string, tag: string, opId: string, onEvent: (ev: BuildEvent) => void) => Promise<string>} */
 export const buildImage = (dir, tag, opId, onEvent) =>

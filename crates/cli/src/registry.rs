@@ -258,6 +258,9 @@ pub async fn run(command: RegistryCommand, context: &Context) -> Result<i32, Fai
                     format::size(outcome.uploaded_bytes),
                     elapsed
                 );
+                if let Some(whole) = outcome.exported_whole {
+                    eprintln!("{}", exported_whole_note(&whole));
+                }
             }
         }
         RegistryCommand::Fetch(FetchArgs {
@@ -626,4 +629,17 @@ impl Bars {
             inner.overall.finish();
         }
     }
+}
+
+/// What to do when the engine exported a whole image the registry mostly had: the command that
+/// teaches the engine its layers, so pushes of commits on them cost only the commit.
+fn exported_whole_note(whole: &slipway_core::push::ExportedWhole) -> String {
+    format!(
+        "note: the registry had {} of this image's {}, yet the engine exported all of it: it \
+         learns which registry blob a layer is only by pushing or pulling that layer itself. \
+         Run this push once more with `--route engine` added (as slow as docker push); pushes \
+         of images built on it then send only what changed.",
+        format::size(whole.present_bytes),
+        format::size(whole.image_bytes),
+    )
 }

@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use slipway_tests::{base_image, Registry, TEST_PASSWORD, TEST_USER};
+use slipway_tests::{
+    base_image, derive_image, derive_image_from_on, Registry, TestEngine, TEST_PASSWORD, TEST_USER,
+};
 
 struct Env {
     docker_config: tempfile::TempDir,
@@ -175,4 +177,41 @@ fn cli_login_push_catalog_tags_inspect_delete() {
     assert!(!out.status.success());
     let err: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
     assert_eq!(err["code"], "not_found");
+}
+
+/// On the system engine (a classic store), a commit on an image pushed through the export goes
+/// out through the whole export again; the push says how much the registry already had and
+/// which flag makes the next pushes send only what changed.
+#[test]
+fn a_push_that_exports_an_image_the_registry_mostly_has_says_how_to_send_only_what_changed() {
+    let base = derive_image("cli-exported", "head -c 3000000 /dev/urandom > /base.bin");
+    let derived = derive_image_from_on(
+        &TestEngine::system(),
+        &base.0,
+        "head -c 100000 /dev/urandom > /new.bin",
+    );
+    let registry = Registry::plain();
+    let env = Env::new();
+    let first = format!("{}/cli/exported:1", registry.addr());
+    let out = env.run(&["push", "--route", "export", &base.0, &first]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("note:"),
+        "the registry had nothing yet: {}",
+        text(&out.stderr)
+    );
+
+    let second = format!("{}/cli/derived:1", registry.addr());
+    let out = env.run(&["push", &derived.0, &second]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("via the engine's export"),
+        "{}",
+        text(&out.stdout)
+    );
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("note: the registry had ") && said.contains("--route engine"),
+        "{said}"
+    );
 }

@@ -22,7 +22,7 @@ use crate::local_registry::LocalRegistryStatus;
 use crate::names::NameCheck;
 use crate::profiles::RegistryProfile;
 use crate::pull_back::PullCommands;
-use crate::push::{How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
+use crate::push::{ExportedWhole, How, PushEvent, PushOutcome, PushPhase, PushedLayer, Route};
 use crate::registry::{
     BlobDto, CatalogPage, CopyEvent, CopyOutcome, Coverage, DeletePlan, DeleteScope, Elsewhere,
     PlannedManifest, RemoteHistoryDto, RemoteImageDto, Selection, Snippet, TagPage, TagRow,
@@ -74,6 +74,7 @@ fn declarations() -> Vec<(String, String)> {
         declaration::<How>(),
         declaration::<PushEvent>(),
         declaration::<PushOutcome>(),
+        declaration::<ExportedWhole>(),
         declaration::<PushPhase>(),
         declaration::<PushedLayer>(),
         declaration::<Route>(),

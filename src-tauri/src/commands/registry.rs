@@ -8,7 +8,7 @@ use std::sync::Arc;
 use slipway_core::fetch::{FetchEvent, FetchOutcome};
 use slipway_core::profiles::{ProfileStore, RegistryProfile};
 use slipway_core::pull_back::{self, PullCommands};
-use slipway_core::push::{PushEvent, PushOutcome, PushRequest};
+use slipway_core::push::{PushEvent, PushOutcome, PushRequest, Route};
 use slipway_core::registry::{
     self, Capabilities, CatalogPage, CopyEvent, CopyOutcome, DeletePlan, DeleteScope,
     PlatformChoice, RemoteImageDto, TagPage, TagSort,
@@ -141,14 +141,18 @@ pub async fn registry_copy(
     .await
 }
 
-/// Pushes a local image to `target` (`repo:tag`) on the profile's registry, per-blob progress.
+/// Pushes a local image to `target` (`repo:tag`) on the profile's registry, per-blob progress;
+/// `route` as core's, `auto` when the page sends none.
 #[tauri::command]
+// Tauri passes each argument by name from the page; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub async fn image_push(
     engine: State<'_, EngineConn>,
     ops: State<'_, Ops>,
     source: String,
     profile: String,
     target: String,
+    route: Option<Route>,
     op_id: String,
     on_progress: Channel<PushEvent>,
 ) -> CmdResult<PushOutcome> {
@@ -158,6 +162,7 @@ pub async fn image_push(
         image: source,
         target: p.reference(&target),
         access: p.access(),
+        route: route.unwrap_or_default(),
         ..Default::default()
     };
     let progress: slipway_core::push::PushProgress = Arc::new(move |ev| {

@@ -24,7 +24,7 @@ export function init({ navigate }) {
   $('image-remove').addEventListener('click', remove);
   $('image-push-open').addEventListener('click', () => openPush(selected));
   $('image-workshop').addEventListener('click', () => nav('workshop', { image: selected }));
-  $('push-start').addEventListener('click', push);
+  $('push-start').addEventListener('click', () => push('auto'));
   $('push-cancel').addEventListener('click', () => pushOp && api.cancel(pushOp).catch(() => {}));
   buildDialog.init({ onBuilt: () => refresh(), onPush: (ref) => openPush(ref) });
 }
@@ -200,7 +200,9 @@ export async function openPush(ref) {
   $('push-panel').scrollIntoView();
 }
 
-async function push() {
+/** @param {import('../types/Route').Route} route core's: `auto`, or the engine's own push when
+ * the user takes the offer to teach the engine the image's layers. */
+async function push(route) {
   const source = $('push-source').value;
   const profile = $('push-profile').value;
   const target = $('push-target').value.trim();
@@ -210,7 +212,7 @@ async function push() {
   $('push-result').dataset.state = 'running';
   pushOp = api.newOpId('push');
   try {
-    const res = await api.pushImage(source, profile, target, pushOp, followPush(bars, phase));
+    const res = await api.pushImage(source, profile, target, route, pushOp, followPush(bars, phase));
     const secs = Math.round((Date.now() - phase.started) / 1000);
     phase.stop(`pushed in ${secs} s`);
     // Core's last overall event fills the bar too; the answer may overtake it on the channel.
@@ -218,6 +220,7 @@ async function push() {
     $('push-result').replaceChildren(
       h('span', {}, `Pushed ${res.reference} (${formatBytes(res.uploaded_bytes)} uploaded) `),
       h('span', { class: 'mono', 'data-testid': 'push-digest' }, res.digest));
+    if (res.exported_whole) $('push-result').append(exportedWholeOffer(res.exported_whole));
     $('push-result').className = 'ok';
     $('push-result').dataset.state = 'done';
   } catch (e) {
@@ -228,6 +231,27 @@ async function push() {
   } finally {
     pushOp = null;
   }
+}
+
+/** The engine exported a whole image the registry mostly had (a classic-store Docker engine
+ * learns a layer's registry blob only from its own push or pull): offer the one push through the
+ * engine that teaches it, after which pushes of commits on this image send only the commit.
+ * @param {import('../types/ExportedWhole').ExportedWhole} whole */
+function exportedWholeOffer(whole) {
+  const btn = h('button', {
+    'data-testid': 'push-through-engine',
+    onclick: () => {
+      btn.disabled = true;
+      push('engine');
+    },
+  }, 'Push once through the engine');
+  return h('div', { class: 'muted', 'data-testid': 'push-exported-whole' },
+    h('p', {}, `The registry had ${formatBytes(whole.present_bytes)} of this image's `
+      + `${formatBytes(whole.image_bytes)}, yet the engine exported all of it: Docker learns which `
+      + 'registry blob a layer is only by pushing or pulling that layer itself. Push once through '
+      + 'the engine (as slow as docker push), and pushes of images built on this one then send '
+      + 'only what changed.'),
+    btn);
 }
 
 /** A newcomer's first push goes to the built-in `local` profile; when nothing answers there yet,
@@ -244,7 +268,7 @@ async function offerLocalRegistry(profile) {
         btn.disabled = true;
         try {
           await api.localRegistryStart();
-          push();
+          push('auto');
         } catch (err) {
           setMessage($('push-result'), describe(err), 'error');
         }

@@ -220,6 +220,7 @@ impl Slipway {
             uploaded_bytes,
             compressed_layers: 0,
             route: Route::Engine,
+            exported_whole: None,
         })
     }
 }

@@ -168,6 +168,20 @@ pub struct PushOutcome {
     pub compressed_layers: usize,
     /// The way the push went: [`Route::Export`] or [`Route::Engine`].
     pub route: Route,
+    /// Set when the engine exported the whole image although the registry had most of it.
+    pub exported_whole: Option<ExportedWhole>,
+}
+
+/// The engine exported the whole image for this push, although the registry already had
+/// `present_bytes` of its `image_bytes` (layer sizes as the engine reports them), all but a few
+/// MB. A Docker engine with the classic image store knows which registry blob a layer is only
+/// once it has pushed or pulled that layer itself, so until then every push of an image built on
+/// these layers exports the whole image again. One push with [`Route::Engine`] (as slow as
+/// `docker push`) teaches it; the CLI and the window each offer that in their own terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExportedWhole {
+    pub present_bytes: u64,
+    pub image_bytes: u64,
 }
 
 /// One layer of a pushed image.
@@ -331,10 +345,10 @@ impl Slipway {
                 }),
         };
         let kind = self.engine().kind();
-        let route = self
+        let choice = self
             .choose_route(&request, kind, &details, &layer_sizes, &cache_knows)
             .await?;
-        if route == Route::Engine {
+        if choice.route == Route::Engine {
             return self
                 .push_through_engine(&ctx, kind, &request.image, &details, &layer_sizes)
                 .await;
@@ -358,6 +372,7 @@ impl Slipway {
             }
         }
         let missing = unique.iter().any(|d| !settled.contains_key(d));
+        let read_the_export = known_config.is_none() || missing;
         let (config_digest, config, exported) = match known_config {
             Some((id, config)) if !missing => (id, Bytes::from(config), Exported::default()),
             _ => {
@@ -426,6 +441,11 @@ impl Slipway {
             tracing::warn!("could not prune the push cache: {e}");
         }
         ctx.finish();
+        let exported_whole = if choice.engine_unaware && read_the_export {
+            exported_whole(&layers, &layer_sizes)
+        } else {
+            None
+        };
         Ok(PushOutcome {
             reference: ctx.target.with_digest(digest.clone()).to_string(),
             digest: digest.to_string(),
@@ -434,6 +454,7 @@ impl Slipway {
             uploaded_bytes: ctx.uploaded.load(Ordering::Relaxed),
             compressed_layers,
             route: Route::Export,
+            exported_whole,
         })
     }
 
@@ -568,6 +589,23 @@ fn manifest_for(
     ))
 }
 
+/// What the registry already had of an image whose whole export was read, when that was all but
+/// what an engine that knew the rest would have pushed as fast ([`route::ENGINE_MAY_COMPRESS`]).
+fn exported_whole(layers: &[PushedLayer], layer_sizes: &[u64]) -> Option<ExportedWhole> {
+    let present_bytes: u64 = layers
+        .iter()
+        .zip(layer_sizes)
+        .filter(|(layer, _)| layer.how != How::Uploaded)
+        .map(|(_, size)| size)
+        .sum();
+    let image_bytes: u64 = layer_sizes.iter().sum();
+    (present_bytes > 0 && image_bytes.saturating_sub(present_bytes) <= route::ENGINE_MAY_COMPRESS)
+        .then_some(ExportedWhole {
+            present_bytes,
+            image_bytes,
+        })
+}
+
 /// Layer sizes for progress: the engine reports only the image's total size; history sizes list
 /// the non-empty layers in order, which is all progress needs.
 fn layer_sizes(details: &slipway_engine::images::ImageDetails) -> Vec<u64> {
@@ -580,4 +618,37 @@ fn layer_sizes(details: &slipway_engine::images::ImageDetails) -> Vec<u64> {
         .collect();
     sizes.resize(details.diff_ids.len(), 0);
     sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exported_whole, How, PushedLayer};
+
+    fn layer(how: How) -> PushedLayer {
+        PushedLayer {
+            diff_id: String::new(),
+            digest: String::new(),
+            size: 0,
+            how,
+        }
+    }
+
+    #[test]
+    fn a_whole_export_is_reported_only_when_the_registry_had_all_but_a_few_mb() {
+        let mib = 1 << 20;
+        let sizes = [800 * mib, 5 * mib];
+        let commit = [layer(How::Exists), layer(How::Uploaded)];
+        assert_eq!(
+            exported_whole(&commit, &sizes).map(|w| (w.present_bytes, w.image_bytes)),
+            Some((800 * mib, 805 * mib))
+        );
+        let mounted = [layer(How::Mounted), layer(How::Uploaded)];
+        assert!(exported_whole(&mounted, &sizes).is_some());
+        // A first push: the registry had nothing.
+        let first = [layer(How::Uploaded), layer(How::Uploaded)];
+        assert_eq!(exported_whole(&first, &sizes), None);
+        // A shared base of 5 MB under 800 new MB: the export was the right way anyway.
+        let new_on_a_base = [layer(How::Exists), layer(How::Uploaded)];
+        assert_eq!(exported_whole(&new_on_a_base, &[5 * mib, 800 * mib]), None);
+    }
 }

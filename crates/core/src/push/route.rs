@@ -22,7 +22,7 @@ use crate::{Error, Result, Slipway};
 /// How much of an image may be new to a classic-store engine for its own push to still be the
 /// faster way: the engine compresses on one core (about 45 MB/s here), the export route costs
 /// the whole image's export (about 8 s for 892 MB here), so a few tens of MB is the break-even.
-const ENGINE_MAY_COMPRESS: u64 = 64 << 20;
+pub(super) const ENGINE_MAY_COMPRESS: u64 = 64 << 20;
 
 /// What the push cache knows that decides the route.
 pub(super) struct CacheKnows {
@@ -50,6 +50,25 @@ pub enum Route {
     Engine,
 }
 
+/// The route a push takes, and whether the export was taken only because the engine does not
+/// know the image's layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Choice {
+    pub route: Route,
+    /// [`Route::Auto`] chose the export because a classic-store Docker engine knows too little
+    /// of the image to push only what changed; it would learn by pushing it once itself.
+    pub engine_unaware: bool,
+}
+
+impl Choice {
+    fn of(route: Route) -> Choice {
+        Choice {
+            route,
+            engine_unaware: false,
+        }
+    }
+}
+
 impl Slipway {
     /// Resolves [`Route::Auto`] for this image on this engine.
     pub(super) async fn choose_route(
@@ -59,7 +78,7 @@ impl Slipway {
         details: &ImageDetails,
         layer_sizes: &[u64],
         cache: &CacheKnows,
-    ) -> Result<Route> {
+    ) -> Result<Choice> {
         let asked = request.route;
         // The engine compresses with its own gzip at its own level.
         let own_compression =
@@ -73,21 +92,21 @@ impl Slipway {
             ));
         }
         if asked != Route::Auto {
-            return Ok(asked);
+            return Ok(Choice::of(asked));
         }
         // The relay pushes a temporary tag and removes it after; an image with no tag of its
         // own would be removed with it.
         if details.tags.is_empty() || own_compression {
-            return Ok(Route::Export);
+            return Ok(Choice::of(Route::Export));
         }
         // With every blob and the config in the push cache the export route exports nothing: it
         // asks the registry about each blob and uploads only what it lacks, compressing nothing,
         // where an engine that does not know the target's blobs would compress them all again.
         if cache.every_blob {
-            return Ok(Route::Export);
+            return Ok(Choice::of(Route::Export));
         }
         if kind == EngineKind::Podman {
-            return Ok(Route::Engine);
+            return Ok(Choice::of(Route::Engine));
         }
         // A Docker image with registry digests was pulled or pushed by the engine, which then
         // knows all its layers. But it knows a layer by the blob it pushed or pulled, and only a
@@ -106,15 +125,19 @@ impl Slipway {
             .map(|(_, size)| *size)
             .sum();
         if details.diff_ids.iter().any(knows) && new_to_engine <= ENGINE_MAY_COMPRESS {
-            return Ok(Route::Engine);
+            return Ok(Choice::of(Route::Engine));
         }
         // Asked only now, because `docker info` is slow next to an incremental push.
         if kind == EngineKind::Docker
             && self.engine().image_store().await? == ImageStore::Containerd
         {
-            return Ok(Route::Engine);
+            return Ok(Choice::of(Route::Engine));
         }
-        // A first push: the export compresses on every core, the engine on one.
-        Ok(Route::Export)
+        // A first push: the export compresses on every core, the engine on one. It is the
+        // first push for the engine even when the registry has the image from an export before.
+        Ok(Choice {
+            route: Route::Export,
+            engine_unaware: true,
+        })
     }
 }
