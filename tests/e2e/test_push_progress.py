@@ -48,6 +48,19 @@ def profile_for(driver, registry, name="e2e-progress"):
     return name
 
 
+def open_push(driver, ref, profile):
+    """Opens `ref` under Images, then its push panel with `profile` chosen."""
+    nav(driver, "images")
+    click(driver, tid("images-refresh"))
+    click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
+    click(driver, tid("image-push-open"))
+    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
+    # The profiles are listed after the panel opens; wait for ours before choosing it.
+    option = f'{tid("push-profile")} option[value="{profile}"]'
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, option), 10, "the profile in the push panel")
+    Select(el(driver, tid("push-profile"))).select_by_value(profile)
+
+
 def image_with_a_big_layer(base_image, ref, cleanup):
     """The base plus 300 MB that do not compress: enough work to watch (150 MB was sometimes over
     between two samples on a busy machine), and too much new data for
@@ -73,12 +86,7 @@ def test_push_progress_shows_phase_rows_and_registry_digests(driver, base_image,
     ref = f"{registry.addr}/{repo}:1"
     diff_ids = image_with_a_big_layer(base_image, ref, cleanup)
 
-    nav(driver, "images")
-    click(driver, tid("images-refresh"))
-    click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
-    click(driver, tid("image-push-open"))
-    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
-    Select(el(driver, tid("push-profile"))).select_by_value(profile)
+    open_push(driver, ref, profile)
     started = time.monotonic()
     click(driver, tid("push-start"))
     # Keep the phase line, the bars and the rows in the window for the screenshot.
@@ -173,15 +181,7 @@ def test_engine_route_push_keeps_one_row_per_layer_and_ends_on_registry_digests(
     profile = profile_for(driver, registry, name="e2e-engine-route")
     ref, diff_ids = image_the_engine_has_pushed(base_image, registry, cleanup)
 
-    nav(driver, "images")
-    click(driver, tid("images-refresh"))
-    click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
-    click(driver, tid("image-push-open"))
-    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
-    # The profiles are listed after the panel opens; wait for ours before choosing it.
-    option = f'{tid("push-profile")} option[value="{profile}"]'
-    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, option), 10, "the profile in the push panel")
-    Select(el(driver, tid("push-profile"))).select_by_value(profile)
+    open_push(driver, ref, profile)
     started = time.monotonic()
     click(driver, tid("push-start"))
     driver.execute_script("document.getElementById('push-phase').scrollIntoView({block: 'start'});")
@@ -248,16 +248,9 @@ def commit_on(base, ref, cleanup, mib):
 
 
 def push_in_window(driver, ref, profile):
-    """Opens `ref` under Images and pushes it to `profile` with the target the window offers;
-    returns once the push has ended."""
-    nav(driver, "images")
-    click(driver, tid("images-refresh"))
-    click(driver, f'[data-testid="image-row"][data-ref="{ref}"] [data-testid="image-open"]')
-    click(driver, tid("image-push-open"))
-    wait_for(driver, lambda d: el(d, tid("push-source")).get_attribute("value") == ref, 10, "push source")
-    option = f'{tid("push-profile")} option[value="{profile}"]'
-    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, option), 10, "the profile in the push panel")
-    Select(el(driver, tid("push-profile"))).select_by_value(profile)
+    """Pushes `ref` to `profile` with the target the window offers; returns once the push has
+    ended."""
+    open_push(driver, ref, profile)
     click(driver, tid("push-start"))
     wait_push_ended(driver)
 
