@@ -131,3 +131,39 @@ async fn a_cancelled_engine_push_leaves_no_session_and_no_temporary_tag() {
     assert!(!temporary(), "the relay's name stayed on {}", image.0);
     assert_quiet(&reg).await;
 }
+
+/// A push that fails before anything moves, because nothing answers at the target, leaves no
+/// relay name on the image either, though the image was tagged for the engine's push while it
+/// was inspected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_a_registry_that_does_not_answer_leaves_no_temporary_tag() {
+    let image = derive_image("unanswered", "echo hello > /hello.txt");
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let slipway = connect(data.path()).await;
+    let target = format!("127.0.0.1:{}/nobody/app:1", slipway_tests::free_port());
+    let failed = slipway
+        .push(
+            PushRequest {
+                image: image.0.clone(),
+                target: target.clone(),
+                access: RegistryAccess {
+                    anonymous: true,
+                    ..Default::default()
+                },
+                cache_dir: Some(cache.path().to_path_buf()),
+                ..Default::default()
+            },
+            Arc::new(|_| {}),
+        )
+        .await;
+    assert!(failed.is_err(), "nothing answers at {target}: {failed:?}");
+    let tags = slipway_tests::run(
+        "docker",
+        &["image", "inspect", "-f", "{{json .RepoTags}}", &image.0],
+    );
+    assert!(
+        !tags.contains("127.0.0.1:"),
+        "the relay's name stayed: {tags}"
+    );
+}

@@ -354,6 +354,10 @@ async fn commit_on_an_exported_image(name: &str) {
         engine.config_digest(&derived.0),
         "on {name}"
     );
+    // `auto` tags the image for the relay while it inspects it; the export route takes that
+    // name off again.
+    let tags = engine.docker(&["image", "inspect", "-f", "{{json .RepoTags}}", &derived.0]);
+    assert!(!tags.contains("127.0.0.1:"), "on {name}: {tags}");
     if classic {
         assert_eq!(commit.route, Route::Export, "on {name}: {commit:?}");
         let whole = commit.exported_whole.unwrap_or_else(|| {
@@ -703,6 +707,37 @@ async fn export_where_the_engine_would_compress_again(name: &str) {
         engine.config_digest(&image.0),
         "on {name}"
     );
+}
+
+/// An image with no tag, pushed by its id, goes out through the export and stays in the engine:
+/// the relay's name, which removing would take the image with it, is never put on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untagged_image_pushed_by_its_id_stays_in_the_engine() {
+    let Some(scene) = Scene::on("system").await else {
+        return;
+    };
+    let (engine, slipway, cache) = scene.parts();
+    let container = slipway_tests::unique("untagged");
+    let base = slipway_tests::base_image_on(engine);
+    engine.docker(&[
+        "run",
+        "--name",
+        &container,
+        &base,
+        "sh",
+        "-c",
+        "echo untagged > /u.txt",
+    ]);
+    let id = engine.docker(&["commit", &container]).trim().to_string();
+    engine.docker(&["rm", &container]);
+    let _image = TempImage::adopt(id.clone());
+    let reg = Registry::plain();
+    let target = format!("{}/untagged/app:1", reg.addr());
+    let outcome = push(slipway, &id, &target, Route::Auto, cache).await;
+    assert_eq!(outcome.route, Route::Export, "{outcome:?}");
+    let tags = engine.docker(&["image", "inspect", "-f", "{{json .RepoTags}}", &id]);
+    assert_eq!(tags.trim(), "[]", "the image keeps no tag and stays");
+    assert_eq!(pushed_config_digest(&target), id);
 }
 
 /// An image whose every blob and config the push cache holds goes out of the cache, whatever

@@ -1,5 +1,6 @@
-//! A push by the engine itself, through the relay: tag the image for the relay, let the engine
-//! push it, untag it, then put the engine's manifest under the user's tag.
+//! A push by the engine itself, through the relay: tag the image for the relay (while the image
+//! is inspected, when the push may go this way: [`Staged`]), let the engine push it, untag it,
+//! then put the engine's manifest under the user's tag.
 //!
 //! Each layer keeps its row, by diff_id, from the start ([`super::engine_rows`]): Docker's own
 //! progress lines name the layer they are about, by diff_id on a classic store and by compressed
@@ -43,7 +44,50 @@ struct Listing {
     manifests: Vec<Desc>,
 }
 
+/// The relay started and the image tagged for it while the image is inspected, so that neither
+/// waits for the other: the tag is a write to the engine's store (10-16 ms on the containerd
+/// store here, as long as the inspect).
+pub(super) struct Staged {
+    relay: Relay,
+    relay_ref: String,
+    tag: TemporaryTag,
+}
+
+impl Staged {
+    /// The relay's name for the image, which the engine's inspect may list among its tags.
+    pub(super) fn relay_ref(&self) -> &str {
+        &self.relay_ref
+    }
+
+    /// Stops the relay and removes the tag, when the push goes another way or fails first.
+    pub(super) async fn discard(self) {
+        drop(self.relay);
+        self.tag.remove().await;
+    }
+}
+
 impl Slipway {
+    /// Starts the relay and tags `image` for it; `None` when either fails, and the engine's
+    /// route then tries again itself and says why.
+    pub(super) async fn stage(&self, ctx: &Arc<Ctx>, image: &str) -> Option<Staged> {
+        let relay = Relay::start(ctx.clone()).await.ok()?;
+        let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
+        // The guard comes first, so that no way out of this future leaves the tag behind.
+        let tag = TemporaryTag {
+            engine: self.engine().clone(),
+            name: Some(relay_ref.clone()),
+        };
+        self.engine().tag_image(image, &relay_ref).await.ok()?;
+        Some(Staged {
+            relay,
+            relay_ref,
+            tag,
+        })
+    }
+
+    /// `staged` is the relay and tag [`Slipway::stage`] prepared, if it did; `store` is a Docker
+    /// engine's image store when it was asked already.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn push_through_engine(
         &self,
         ctx: &Arc<Ctx>,
@@ -51,6 +95,8 @@ impl Slipway {
         image: &str,
         details: &ImageDetails,
         layer_sizes: &[u64],
+        staged: Option<Staged>,
+        store: Option<ImageStore>,
     ) -> Result<PushOutcome> {
         // The compressed digests this push cache knows for the image's layers: what an engine
         // that pushed them before asks the relay about.
@@ -65,24 +111,47 @@ impl Slipway {
                 Some((layer.compressed, diff_id.clone()))
             })
             .collect();
-        let relay = Relay::start(ctx.clone(), known).await.map_err(|e| {
-            Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
-        })?;
-        let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
-        // Which store a Docker engine uses decides how its progress lines name layers; asked
-        // while it tags, because `/info` takes as long as the tag (5-10 ms each here).
-        let (tagged, store) = tokio::join!(self.engine().tag_image(image, &relay_ref), async {
-            match kind {
-                EngineKind::Docker => self.engine().image_store().await.map(Some),
-                EngineKind::Podman => Ok(None),
+        // Which store a Docker engine uses decides how its progress lines name layers.
+        let store_now = || async {
+            match (kind, store) {
+                (EngineKind::Podman, _) => Ok(None),
+                (EngineKind::Docker, Some(store)) => Ok(Some(store)),
+                (EngineKind::Docker, None) => self.engine().image_store().await.map(Some),
             }
-        });
-        tagged?;
-        let tag = TemporaryTag {
-            engine: self.engine().clone(),
-            name: Some(relay_ref.clone()),
         };
-        let store = store?;
+        let (relay, relay_ref, tag, store) = match staged {
+            Some(Staged {
+                relay,
+                relay_ref,
+                tag,
+            }) => {
+                let store = match store_now().await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        tag.remove().await;
+                        return Err(e.into());
+                    }
+                };
+                (relay, relay_ref, tag, store)
+            }
+            None => {
+                let relay = Relay::start(ctx.clone()).await.map_err(|e| {
+                    Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
+                })?;
+                let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
+                // `/info`, when it is still to ask, goes while the engine tags: each takes 5-10
+                // ms here.
+                let (tagged, store) =
+                    tokio::join!(self.engine().tag_image(image, &relay_ref), store_now());
+                tagged?;
+                let tag = TemporaryTag {
+                    engine: self.engine().clone(),
+                    name: Some(relay_ref.clone()),
+                };
+                (relay, relay_ref, tag, store?)
+            }
+        };
+        relay.know(known);
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::EnginePushing,
         });

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use slipway_engine::system::EngineKind;
 use slipway_oci::image::{descriptor, image_manifest, Flavor};
 use slipway_oci::{BlobSource, Client, Digest, Reference};
 use ts_rs::TS;
@@ -152,6 +153,21 @@ pub struct PushRequest {
     pub cache_dir: Option<PathBuf>,
     /// The export, the engine's own push, or whichever costs only what changed (default).
     pub route: Route,
+}
+
+impl PushRequest {
+    /// The export route compresses as asked; the engine only with its own gzip at its own level.
+    fn own_compression(&self) -> bool {
+        self.compression != Compression::Gzip || self.level.is_some()
+    }
+}
+
+/// Whether `image` names the image by a tag rather than by id or digest: an image found by its
+/// tag keeps that tag when another is removed.
+fn names_a_tag(image: &str) -> bool {
+    let id = image.strip_prefix("sha256:").unwrap_or(image);
+    let looks_like_id = (12..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_hexdigit());
+    !image.contains('@') && !image.starts_with("sha256:") && !looks_like_id
 }
 
 /// What a push did.
@@ -281,16 +297,8 @@ impl Slipway {
         let target = Reference::parse(&request.target)
             .map_err(|e| Error::invalid_reference(&request.target, e))?;
         let client = request.access.client(target.registry())?;
-        // Neither answer depends on the other and every push waits for both, so the engine and
-        // the registry are asked at once. The registry's first answer surfaces unreachable, TLS
-        // and HTTP-only problems before any work is done.
-        let (details, _) = tokio::try_join!(
-            async { Ok::<_, Error>(self.engine().inspect_image(&request.image).await?) },
-            async { Ok::<_, Error>(client.base_url().await?) },
-        )?;
         let cache = BlobCache::open_or_default(request.cache_dir.as_deref())?;
         let codec = Codec::new(request.compression, request.level);
-        let layer_sizes = layer_sizes(&details);
         let ctx = Arc::new(Ctx {
             client,
             codec,
@@ -300,6 +308,50 @@ impl Slipway {
             overall: Default::default(),
             uploaded: Default::default(),
         });
+        let kind = self.engine().kind();
+        // When the engine may push, its relay is started and the image tagged for it, and a
+        // Docker engine asked for its image store, while the image is inspected: on the
+        // containerd store each of these takes about as long as the inspect, next to an engine
+        // push of a small commit of some 60 ms. An image named by id or digest may have no tag
+        // of its own, which removing the relay's tag would then remove with it: not staged.
+        let may_use_engine = request.route != Route::Export
+            && !request.own_compression()
+            && names_a_tag(&request.image);
+        // None of the answers depends on another and every push waits for the first two, so the
+        // engine and the registry are asked at once. The registry's first answer surfaces
+        // unreachable, TLS and HTTP-only problems before any work is done.
+        let (details, reached, store, staged) = tokio::join!(
+            self.engine().inspect_image(&request.image),
+            ctx.client.base_url(),
+            async {
+                match kind {
+                    EngineKind::Docker if may_use_engine => self.engine().image_store().await.ok(),
+                    _ => None,
+                }
+            },
+            async {
+                match may_use_engine {
+                    true => self.stage(&ctx, &request.image).await,
+                    false => None,
+                }
+            },
+        );
+        let checked = details
+            .map_err(Error::from)
+            .and_then(|details| reached.map(|_| details).map_err(Error::from));
+        let mut details = match checked {
+            Ok(details) => details,
+            Err(e) => {
+                if let Some(staged) = staged {
+                    staged.discard().await;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(staged) = &staged {
+            details.tags.retain(|tag| tag != staged.relay_ref());
+        }
+        let layer_sizes = layer_sizes(&details);
 
         let diff_ids = details.diff_ids.clone();
         for (diff_id, size) in diff_ids.iter().zip(&layer_sizes) {
@@ -344,15 +396,30 @@ impl Slipway {
                         .is_some_and(|layer| ctx.cache.blob_path(&layer.compressed).exists())
                 }),
         };
-        let kind = self.engine().kind();
         let choice = self
-            .choose_route(&request, kind, &details, &layer_sizes, &cache_knows)
-            .await?;
-        if choice.route == Route::Engine {
-            return self
-                .push_through_engine(&ctx, kind, &request.image, &details, &layer_sizes)
-                .await;
-        }
+            .choose_route(&request, kind, store, &details, &layer_sizes, &cache_knows)
+            .await;
+        let choice = match choice {
+            Ok(choice) if choice.route == Route::Engine => {
+                return self
+                    .push_through_engine(
+                        &ctx,
+                        kind,
+                        &request.image,
+                        &details,
+                        &layer_sizes,
+                        staged,
+                        store,
+                    )
+                    .await;
+            }
+            choice => {
+                if let Some(staged) = staged {
+                    staged.discard().await;
+                }
+                choice?
+            }
+        };
         // Ask for the export before talking to the registry, so that the engine prepares it (the
         // classic store writes the whole image to disk before its first byte) while the cache's
         // layers are settled. Only when the cache may settle everything is it not asked for.

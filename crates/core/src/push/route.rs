@@ -75,14 +75,14 @@ impl Slipway {
         &self,
         request: &super::PushRequest,
         kind: EngineKind,
+        store: Option<ImageStore>,
         details: &ImageDetails,
         layer_sizes: &[u64],
         cache: &CacheKnows,
     ) -> Result<Choice> {
         let asked = request.route;
         // The engine compresses with its own gzip at its own level.
-        let own_compression =
-            request.compression != super::Compression::Gzip || request.level.is_some();
+        let own_compression = request.own_compression();
         if asked == Route::Engine && own_compression {
             return Err(Error::InvalidInput(
                 "the engine's push compresses with its own gzip at its own level, so zstd or a \
@@ -127,10 +127,14 @@ impl Slipway {
         if details.diff_ids.iter().any(knows) && new_to_engine <= ENGINE_MAY_COMPRESS {
             return Ok(Choice::of(Route::Engine));
         }
-        // Asked only now, because `docker info` is slow next to an incremental push.
-        if kind == EngineKind::Docker
-            && self.engine().image_store().await? == ImageStore::Containerd
-        {
+        // Asked only now when it was not asked already, because `docker info` is slow next to
+        // an incremental push.
+        let store = match store {
+            Some(store) => store,
+            None if kind == EngineKind::Docker => self.engine().image_store().await?,
+            None => ImageStore::Classic,
+        };
+        if kind == EngineKind::Docker && store == ImageStore::Containerd {
             return Ok(Choice::of(Route::Engine));
         }
         // A first push: the export compresses on every core, the engine on one. It is the

@@ -67,8 +67,9 @@ struct Shared {
     dry_run: AtomicBool,
     /// The layer (diff_id) each known compressed digest is, so that a blob the target has is
     /// `Skipped` on its layer's row as soon as the engine asks about it, before its manifest
-    /// says so; Podman's push reports nothing else while it runs.
-    layers: HashMap<Digest, String>,
+    /// says so; Podman's push reports nothing else while it runs. Set once the image is
+    /// inspected ([`Relay::know`]), which may be after the relay started.
+    layers: std::sync::OnceLock<HashMap<Digest, String>>,
     /// Cancelled when the relay is dropped: the requests still running (each connection is a
     /// task of its own) stop at once instead of streaming on into the target.
     stop: tokio_util::sync::CancellationToken,
@@ -88,7 +89,7 @@ impl Relay {
 
     /// Starts a relay towards `ctx`'s target, at the relays' port ([`super::hub`]), under the
     /// target's repository.
-    pub async fn start(ctx: Arc<Ctx>, layers: HashMap<Digest, String>) -> std::io::Result<Relay> {
+    pub async fn start(ctx: Arc<Ctx>) -> std::io::Result<Relay> {
         let repository = ctx.target.repository().to_string();
         let shared = Arc::new(Shared {
             ctx,
@@ -98,7 +99,7 @@ impl Relay {
             heads: Mutex::default(),
             failure: Mutex::default(),
             dry_run: AtomicBool::new(false),
-            layers,
+            layers: Default::default(),
             stop: Default::default(),
         });
         let serving = {
@@ -108,6 +109,12 @@ impl Relay {
             super::hub::serve(&repository, handler).await?
         };
         Ok(Relay { shared, serving })
+    }
+
+    /// Tells the relay which layer (diff_id) each compressed digest the engine may ask about is;
+    /// called once, before the engine's push.
+    pub fn know(&self, layers: HashMap<Digest, String>) {
+        let _ = self.shared.layers.set(layers);
     }
 
     /// Switches the dry run on or off. While it is on, HEADs and mounts answer that the blob is
@@ -298,7 +305,8 @@ fn skipped(shared: &Shared, digest: &Digest) {
         .lock()
         .expect("relay lock")
         .insert(digest.clone());
-    if let Some(diff_id) = shared.layers.get(digest).filter(|_| first) {
+    let layer = shared.layers.get().and_then(|layers| layers.get(digest));
+    if let Some(diff_id) = layer.filter(|_| first) {
         shared.ctx.emit(PushEvent::Skipped {
             blob: diff_id.clone(),
         });
