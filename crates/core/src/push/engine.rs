@@ -155,29 +155,49 @@ impl Slipway {
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::EnginePushing,
         });
-        let pushed = self
-            .engine_push(
-                ctx,
-                store,
-                &relay,
-                &relay_ref,
-                &details.diff_ids,
-                layer_sizes,
-            )
-            .await;
-        if let Err(e) = pushed {
-            tag.remove().await;
-            // The engine reports the relay's failures as a bare status; the relay knows why.
-            return Err(relay.take_failure().unwrap_or(e));
-        }
-        let seen = relay.take();
-        drop(relay);
-        // The temporary tag goes while the manifest goes under the user's tag (each takes 5-10
-        // ms here); the image keeps its own tags whatever happens.
-        let (_, outcome) = tokio::join!(
-            tag.remove(),
-            self.finish_engine_push(ctx, seen, image, details, layer_sizes)
-        );
+        let pushing = async {
+            let pushed = self
+                .engine_push(
+                    ctx,
+                    store,
+                    &relay,
+                    &relay_ref,
+                    &details.diff_ids,
+                    layer_sizes,
+                )
+                .await;
+            relay.engine_ended();
+            pushed
+        };
+        // The manifest goes under the user's tag as soon as the engine has sent its last one,
+        // while the engine still records its push (10-15 ms on the containerd store here).
+        let finishing = async {
+            relay.last_manifest_sent().await;
+            self.finish_engine_push(ctx, relay.take(), image, details, layer_sizes)
+                .await
+        };
+        tokio::pin!(pushing, finishing);
+        // The engine reports the relay's failures as a bare status; the relay knows why. A push
+        // whose engine fails after its last manifest fails too, though the user's tag then names
+        // the complete image.
+        let failed = |e| relay.take_failure().unwrap_or(e);
+        let outcome = tokio::select! {
+            pushed = &mut pushing => {
+                if let Err(e) = pushed {
+                    tag.remove().await;
+                    return Err(failed(e));
+                }
+                // The temporary tag goes while the manifest goes under the user's tag (each
+                // takes 5-10 ms here); the image keeps its own tags whatever happens.
+                tokio::join!(tag.remove(), finishing).1
+            }
+            outcome = &mut finishing => {
+                let pushed = pushing.await;
+                tag.remove().await;
+                pushed.map_err(failed)?;
+                outcome
+            }
+        };
         outcome
     }
 

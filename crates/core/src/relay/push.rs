@@ -73,6 +73,10 @@ struct Shared {
     /// Cancelled when the relay is dropped: the requests still running (each connection is a
     /// task of its own) stop at once instead of streaming on into the target.
     stop: tokio_util::sync::CancellationToken,
+    /// Set once the engine has sent the manifest it tags (the last thing a push sends, after
+    /// every blob and every manifest an index lists), or once its push ended; outside a dry run.
+    last_sent: AtomicBool,
+    last_sent_notify: tokio::sync::Notify,
 }
 
 /// A relay serving one push on 127.0.0.1; it stops when dropped.
@@ -101,6 +105,8 @@ impl Relay {
             dry_run: AtomicBool::new(false),
             layers: Default::default(),
             stop: Default::default(),
+            last_sent: AtomicBool::new(false),
+            last_sent_notify: Default::default(),
         });
         let serving = {
             let shared = shared.clone();
@@ -115,6 +121,25 @@ impl Relay {
     /// called once, before the engine's push.
     pub fn know(&self, layers: HashMap<Digest, String>) {
         let _ = self.shared.layers.set(layers);
+    }
+
+    /// Returns once the engine has sent the manifest it tags, the last request of its push, so
+    /// that the manifest can go under the user's tag while the engine winds its push down; or
+    /// once [`Relay::engine_ended`] says the push ended without one.
+    pub async fn last_manifest_sent(&self) {
+        loop {
+            // Created before the flag is read, so that a notification in between is not lost.
+            let notified = self.shared.last_sent_notify.notified();
+            if self.shared.last_sent.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The engine's push has ended, whatever it sent.
+    pub fn engine_ended(&self) {
+        sent_last(&self.shared);
     }
 
     /// Switches the dry run on or off. While it is on, HEADs and mounts answer that the blob is
@@ -248,7 +273,10 @@ async fn serve(shared: &Shared, request: Request) -> Response {
             }
             Ok(reply(StatusCode::NO_CONTENT, &[], Body::empty()))
         }
-        (Method::PUT, Route::Manifest(_)) => put_manifest(shared, request).await,
+        (Method::PUT, Route::Manifest(reference)) => {
+            let tagged = !reference.starts_with("sha256:");
+            put_manifest(shared, tagged, request).await
+        }
         (Method::HEAD | Method::GET, Route::Manifest(_)) => Ok(not_found("MANIFEST_UNKNOWN")),
         _ => Ok(not_found("UNSUPPORTED")),
     };
@@ -295,6 +323,12 @@ async fn settle(
         }
     }
     Ok(None)
+}
+
+/// Wakes whoever waits in [`Relay::last_manifest_sent`].
+fn sent_last(shared: &Shared) {
+    shared.last_sent.store(true, Ordering::SeqCst);
+    shared.last_sent_notify.notify_waiters();
 }
 
 /// Notes that the engine will skip `digest`, which the target has, and says so on its layer's
@@ -518,8 +552,9 @@ async fn put_upload(
 }
 
 /// The engine's manifest is kept, not forwarded: Slipway puts it under the user's tag once the
-/// engine is done, so a failed push never moves the tag.
-async fn put_manifest(shared: &Shared, request: Request) -> Outcome {
+/// engine has sent the one it tags (`tagged`), the last of its push, after every blob and every
+/// manifest an index lists, so the user's tag never names an image the registry lacks a part of.
+async fn put_manifest(shared: &Shared, tagged: bool, request: Request) -> Outcome {
     let media_type = request
         .headers()
         .get("content-type")
@@ -539,6 +574,9 @@ async fn put_manifest(shared: &Shared, request: Request) -> Outcome {
         .expect("relay lock")
         .manifests
         .push((media_type, bytes));
+    if tagged && !shared.dry_run.load(Ordering::SeqCst) {
+        sent_last(shared);
+    }
     Ok(reply(
         StatusCode::CREATED,
         &[("docker-content-digest", digest.to_string())],
