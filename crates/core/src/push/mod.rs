@@ -330,9 +330,10 @@ impl Slipway {
                 }
             },
             async {
-                match may_use_engine {
-                    true => self.stage(&ctx, &request.image).await,
-                    false => None,
+                if may_use_engine {
+                    self.stage(&ctx, &request.image).await
+                } else {
+                    None
                 }
             },
         );
@@ -689,7 +690,20 @@ fn layer_sizes(details: &slipway_engine::images::ImageDetails) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{exported_whole, How, PushedLayer};
+    use super::{exported_whole, names_a_tag, How, PushedLayer};
+
+    #[test]
+    fn only_a_name_with_a_tag_is_staged_for_the_relay() {
+        assert!(names_a_tag("team/app:1.0"));
+        assert!(names_a_tag("127.0.0.1:5000/team/app"));
+        assert!(names_a_tag("busybox"));
+        assert!(!names_a_tag("1a1303fed646"));
+        assert!(!names_a_tag(
+            "sha256:1a1303fed6461a1303fed6461a1303fed6461a1303fed6461a1303fed6461a13"
+        ));
+        assert!(!names_a_tag("sha256:1a13"));
+        assert!(!names_a_tag("team/app@sha256:1a1303fed646"));
+    }
 
     fn layer(how: How) -> PushedLayer {
         PushedLayer {
