@@ -181,7 +181,7 @@ impl Slipway {
         // whose engine fails after its last manifest fails too, though the user's tag then names
         // the complete image.
         let failed = |e| relay.take_failure().unwrap_or(e);
-        let outcome = tokio::select! {
+        let finished = tokio::select! {
             pushed = &mut pushing => {
                 if let Err(e) = pushed {
                     tag.remove().await;
@@ -191,18 +191,25 @@ impl Slipway {
                 // takes 5-10 ms here); the image keeps its own tags whatever happens.
                 tokio::join!(tag.remove(), finishing).1
             }
-            outcome = &mut finishing => {
+            finished = &mut finishing => {
                 let pushed = pushing.await;
                 tag.remove().await;
                 pushed.map_err(failed)?;
-                outcome
+                finished
             }
         };
-        outcome
+        let (outcome, events) = finished?;
+        for event in events {
+            ctx.emit(event);
+        }
+        ctx.finish();
+        Ok(outcome)
     }
 
     /// Puts the manifest the engine pushed through the relay (`seen`) under the user's tag, once
-    /// it is known to be `image`'s, and tells each row and the push cache where its layer is.
+    /// it is known to be `image`'s, and tells the push cache where each layer is. The events
+    /// that end each row come back to be sent once the engine's push has ended: the engine may
+    /// still report on a layer after its last manifest, and no row may move after its end.
     async fn finish_engine_push(
         &self,
         ctx: &Ctx,
@@ -210,7 +217,8 @@ impl Slipway {
         image: &str,
         details: &ImageDetails,
         layer_sizes: &[u64],
-    ) -> Result<PushOutcome> {
+    ) -> Result<(PushOutcome, Vec<PushEvent>)> {
+        let mut events = Vec::new();
         let (media_type, top) = seen.manifests.last().cloned().ok_or_else(|| {
             Error::Engine("the engine's push ended without sending a manifest".to_string())
         })?;
@@ -239,7 +247,7 @@ impl Slipway {
                 .map_err(|e| Error::Engine(format!("the engine's manifest: {e}")))?;
             let how = match seen.blobs.get(&digest) {
                 Some(Seen::Uploaded { size }) => {
-                    ctx.emit(PushEvent::Done {
+                    events.push(PushEvent::Done {
                         blob: diff_id.clone(),
                         digest: desc.digest.clone(),
                         size: *size,
@@ -248,7 +256,7 @@ impl Slipway {
                 }
                 // Skipped by the engine after a HEAD or a mount the target answered.
                 _ => {
-                    ctx.emit(PushEvent::Exists {
+                    events.push(PushEvent::Exists {
                         blob: diff_id.clone(),
                         digest: desc.digest.clone(),
                     });
@@ -274,7 +282,7 @@ impl Slipway {
             });
         }
         ctx.remember_pushed(remembered)?;
-        ctx.emit(PushEvent::Done {
+        events.push(PushEvent::Done {
             blob: "config".into(),
             digest: config.digest.clone(),
             size: config.size,
@@ -294,23 +302,25 @@ impl Slipway {
         let digest = ctx.put_tagged_manifest(&media_type, top).await?;
         ctx.cache
             .remember_engine_layers(self.engine().endpoint(), &engine_layers)?;
-        ctx.finish();
         // Layer bytes, as the export route counts them (the config is not a layer).
         let uploaded_bytes = layers
             .iter()
             .filter(|l| l.how == How::Uploaded)
             .map(|l| l.size)
             .sum();
-        Ok(PushOutcome {
-            reference: ctx.target.with_digest(digest.clone()).to_string(),
-            digest: digest.to_string(),
-            media_type,
-            layers,
-            uploaded_bytes,
-            compressed_layers: 0,
-            route: Route::Engine,
-            exported_whole: None,
-        })
+        Ok((
+            PushOutcome {
+                reference: ctx.target.with_digest(digest.clone()).to_string(),
+                digest: digest.to_string(),
+                media_type,
+                layers,
+                uploaded_bytes,
+                compressed_layers: 0,
+                route: Route::Engine,
+                exported_whole: None,
+            },
+            events,
+        ))
     }
 }
 
