@@ -524,13 +524,18 @@ enum Beside {
     APush,
 }
 
+/// The port Slipway's relays listen on.
+fn relays_port() -> u16 {
+    std::env::var("SLIPWAY_RELAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5099)
+}
+
 /// Returns once a relay listens at the relays' port. A connection, not a bind, asks: a bind
 /// would hold the port for a moment, and the relay would find it taken.
 async fn relay_listening() {
-    let port = std::env::var("SLIPWAY_RELAY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5099u16);
+    let port = relays_port();
     for _ in 0..6000 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -706,6 +711,45 @@ async fn export_where_the_engine_would_compress_again(name: &str) {
         pushed_config_digest(&target),
         engine.config_digest(&image.0),
         "on {name}"
+    );
+}
+
+/// While another program holds the relays' port, every relay takes the same next one, so Podman,
+/// which remembers where its layers are by host and port, still sends only a commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_relays_port_held_elsewhere_a_commit_still_sends_only_itself_on_podman() {
+    let Some(scene) = Scene::on("podman").await else {
+        return;
+    };
+    let (engine, slipway, cache) = scene.parts();
+    let _port = relay_port().await;
+    let port = relays_port();
+    let Ok(_held) = std::net::TcpListener::bind(("127.0.0.1", port)) else {
+        eprintln!("skipped: something else holds 127.0.0.1:{port} already, so holding it here proves nothing");
+        return;
+    };
+    let base = derive_image_on(
+        engine,
+        "held-port",
+        "head -c 3000000 /dev/urandom > /base.bin",
+    );
+    let reg = Registry::plain();
+    let (first, _) = push_holding_the_port(
+        slipway,
+        &base.0,
+        &format!("{}/held/base:1", reg.addr()),
+        Route::Engine,
+        cache,
+    )
+    .await;
+    assert!(first.uploaded_bytes > 3_000_000, "{first:?}");
+    let derived = derive_image_from_on(engine, &base.0, "head -c 200000 /dev/urandom > /new.bin");
+    let target = format!("{}/held/derived:1", reg.addr());
+    let (second, _) = push_holding_the_port(slipway, &derived.0, &target, Route::Auto, cache).await;
+    assert_eq!(second.route, Route::Engine, "{second:?}");
+    assert!(
+        second.uploaded_bytes < 1_000_000,
+        "only the commit goes while port {port} is held: {second:?}"
     );
 }
 

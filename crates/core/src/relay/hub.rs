@@ -125,6 +125,8 @@ struct PerRuntime {
     routes: Arc<Routes>,
     /// None until the runtime's first transfer.
     listening: Option<Weak<Listening>>,
+    /// The port the runtime's last listener had, which its next one takes again when it can.
+    had: Option<u16>,
 }
 
 /// One entry for each runtime that ever served a transfer: one in the window and in the CLI.
@@ -152,10 +154,10 @@ pub(crate) async fn serve(repository: &str, handler: Handler) -> std::io::Result
 
 async fn serve_at(port: u16, repository: &str, handler: Handler) -> std::io::Result<Serving> {
     let runtime = tokio::runtime::Handle::current().id();
-    // The listener this runtime closed a moment ago may still hold the port: its server task is
+    // The listener this runtime closed a moment ago may still hold its port: its server task is
     // dropped on the runtime's next turn. Waiting for that keeps the port, and what the engine
-    // learned at it. Only a runtime that had the port waits (0.1 s at most); one that never had
-    // it takes any free port at once when another program holds this one.
+    // learned at it. Only a runtime that had a port waits for it (0.1 s at most); one that never
+    // had one takes the next free port after the relays' at once when another program holds it.
     const TRIES: usize = 20;
     for tries_left in (0..TRIES).rev() {
         match share(runtime, port, repository, &handler, tries_left == 0)? {
@@ -193,6 +195,7 @@ fn share(
                 runtime,
                 routes: Arc::default(),
                 listening: None,
+                had: None,
             });
             listeners.len() - 1
         }
@@ -201,16 +204,18 @@ fn share(
     let listening = match entry.listening.as_ref().and_then(Weak::upgrade) {
         Some(listening) => listening,
         None => {
-            let listener = match std::net::TcpListener::bind(("127.0.0.1", port)) {
-                Ok(listener) => listener,
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    if entry.listening.is_some() && !last_try {
+            let listener = match entry.had {
+                Some(had) => match std::net::TcpListener::bind(("127.0.0.1", had)) {
+                    Ok(listener) => listener,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && !last_try => {
                         return Ok(Found::Closing);
                     }
-                    std::net::TcpListener::bind(("127.0.0.1", 0))?
-                }
-                Err(e) => return Err(e),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bind_near(port)?,
+                    Err(e) => return Err(e),
+                },
+                None => bind_near(port)?,
             };
+            entry.had = Some(listener.local_addr()?.port());
             let listening = Arc::new(Listening::start(listener, entry.routes.clone())?);
             entry.listening = Some(Arc::downgrade(&listening));
             listening
@@ -225,6 +230,24 @@ fn share(
         repository: repository.to_string(),
         _listening: listening,
     }))
+}
+
+/// How many ports after the relays' one a relay tries, in order, before any free port.
+const NEAR: u16 = 8;
+
+/// Binds `port`, else the first free one of the [`NEAR`] ports after it, else any free port.
+/// The fixed order gives a relay whose port another program holds the same address from one
+/// run to the next, and so keeps what the engine learned at it: a random port each time would
+/// make every push through a classic store or Podman send every layer again.
+fn bind_near(port: u16) -> std::io::Result<std::net::TcpListener> {
+    for candidate in (0..=NEAR).filter_map(|i| port.checked_add(i)) {
+        match std::net::TcpListener::bind(("127.0.0.1", candidate)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    std::net::TcpListener::bind(("127.0.0.1", 0))
 }
 
 /// A listener of the transfer's own, at any free port.
@@ -346,15 +369,47 @@ mod tests {
         assert_eq!(get(addr, "/v2/team/old/blobs/sha256:ab").await.1, "push");
     }
 
+    /// A port held by another program, with the one after it free.
+    fn held_port() -> (std::net::TcpListener, u16) {
+        loop {
+            let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            let port = held.local_addr().unwrap().port();
+            let next_is_free = port
+                .checked_add(1)
+                .is_some_and(|next| std::net::TcpListener::bind(("127.0.0.1", next)).is_ok());
+            if next_is_free {
+                return (held, port);
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn transfers_share_any_free_port_while_another_program_holds_the_relays_one() {
-        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let port = held.local_addr().unwrap().port();
+    async fn transfers_share_the_next_port_while_another_program_holds_the_relays_one() {
+        let (_held, port) = held_port();
         let a = serve_at(port, "team/a", answering("a")).await.unwrap();
         let b = serve_at(port, "team/b", answering("b")).await.unwrap();
-        assert_ne!(a.addr.port(), port);
+        assert_eq!(a.addr.port(), port + 1);
         assert_eq!(b.addr, a.addr);
         assert_eq!(get(a.addr, "/v2/team/b/manifests/1").await.1, "b");
         assert_eq!(get(a.addr, "/v2/team/a/manifests/1").await.1, "a");
+    }
+
+    /// Every run of the CLI is a runtime of its own: each finds the same port while another
+    /// program holds the relays' one, and the engine finds its layers where it left them.
+    #[test]
+    fn each_runtime_takes_the_same_next_port_while_the_relays_one_is_held() {
+        let (_held, port) = held_port();
+        let serve_once = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let served = serve_at(port, "team/a", answering("a")).await.unwrap();
+                    served.addr.port()
+                })
+        };
+        assert_eq!(serve_once(), port + 1);
+        assert_eq!(serve_once(), port + 1);
     }
 }
