@@ -11,8 +11,8 @@ use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
     anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
-    derive_image_on, relay_port, run, unique_base_on, EngineKind, ImageStore, Registry, Scene,
-    TempImage,
+    derive_image_on, relay_port, relays_port, run, unique_base_on, EngineKind, ImageStore,
+    Registry, Scene, TempImage,
 };
 
 async fn push(
@@ -522,14 +522,6 @@ enum Beside {
     Nothing,
     /// The engine's push of another image (24 MB, which it compresses on one core).
     APush,
-}
-
-/// The port Slipway's relays listen on.
-fn relays_port() -> u16 {
-    std::env::var("SLIPWAY_RELAY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5099)
 }
 
 /// Returns once a relay listens at the relays' port. A connection, not a bind, asks: a bind

@@ -36,9 +36,32 @@ pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 /// and the tests of one binary run at once: a relay whose port another test's push or fetch
 /// holds falls back to any free port, so an incremental push after it would send everything
 /// again.
+/// Once held, it also waits (2 s at most) until no relay of an earlier test listens at the
+/// relays' port any more: a test's runtime lets its listener go only on its next turn, and a
+/// relay that found the port still held would take the next one, where the engine remembers
+/// nothing.
 pub async fn relay_port() -> tokio::sync::MutexGuard<'static, ()> {
     static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    PORT.lock().await
+    let held = PORT.lock().await;
+    let port = relays_port();
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    held
+}
+
+/// The port Slipway's relays listen on: `SLIPWAY_RELAY_PORT`, else 5099.
+pub fn relays_port() -> u16 {
+    std::env::var("SLIPWAY_RELAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5099)
 }
 
 /// A fetch of `reference` from a plain test registry with no stored credentials; the push cache
