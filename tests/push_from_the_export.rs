@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use slipway_core::push::{PushRequest, Route};
-use slipway_core::registry::RegistryAccess;
-use slipway_tests::{derive_image_on, run, Registry, Scene};
+use slipway_core::push::Route;
+use slipway_tests::{anonymous_push, derive_image_on, run, Registry, Scene};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_route_pushes_the_engines_image_on_the_system_engine() {
@@ -37,17 +36,7 @@ async fn export_route(name: &str) {
     let target = format!("{}/export/{name}:1", reg.addr());
     let outcome = slipway
         .push(
-            PushRequest {
-                image: image.0.clone(),
-                target: target.clone(),
-                access: RegistryAccess {
-                    anonymous: true,
-                    ..Default::default()
-                },
-                cache_dir: Some(cache.to_path_buf()),
-                route: Route::Export,
-                ..Default::default()
-            },
+            anonymous_push(&image.0, &target, Route::Export, cache),
             Arc::new(|_| {}),
         )
         .await

@@ -6,9 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_core::push::{PushEvent, PushRequest, Route};
-use slipway_core::registry::RegistryAccess;
-use slipway_tests::{connect, derive_image, Registry};
+use slipway_core::push::{PushEvent, Route};
+use slipway_tests::{anonymous_push, connect, derive_image, Registry};
 
 fn temp_files(cache: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(cache.join("blobs"))
@@ -28,17 +27,7 @@ async fn cancel_mid_upload(image: &str, target: String, route: Route, data: &Pat
     let uploading = Arc::new(tokio::sync::Notify::new());
     let seen = uploading.clone();
     let push = slipway.push(
-        PushRequest {
-            image: image.to_string(),
-            target,
-            access: RegistryAccess {
-                anonymous: true,
-                ..Default::default()
-            },
-            cache_dir: Some(cache.to_path_buf()),
-            route,
-            ..Default::default()
-        },
+        anonymous_push(image, &target, route, cache),
         Arc::new(move |event| {
             if matches!(event, PushEvent::Uploading { done, .. } if done > 0) {
                 seen.notify_one();
@@ -144,16 +133,7 @@ async fn a_push_to_a_registry_that_does_not_answer_leaves_no_temporary_tag() {
     let target = format!("127.0.0.1:{}/nobody/app:1", slipway_tests::free_port());
     let failed = slipway
         .push(
-            PushRequest {
-                image: image.0.clone(),
-                target: target.clone(),
-                access: RegistryAccess {
-                    anonymous: true,
-                    ..Default::default()
-                },
-                cache_dir: Some(cache.path().to_path_buf()),
-                ..Default::default()
-            },
+            anonymous_push(&image.0, &target, Route::Auto, cache.path()),
             Arc::new(|_| {}),
         )
         .await;

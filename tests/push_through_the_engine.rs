@@ -7,12 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use slipway_core::push::{How, PushEvent, PushOutcome, PushPhase, PushRequest, Route};
-use slipway_core::registry::RegistryAccess;
 use slipway_core::Slipway;
 use slipway_tests::{
-    anonymous_fetch, assert_runs_and_says, connect, derive_image, derive_image_from_on,
-    derive_image_on, relay_port, relays_port, run, unique_base_on, EngineKind, ImageStore,
-    Registry, Scene, TempImage,
+    anonymous_fetch, anonymous_push, assert_runs_and_says, connect, derive_image,
+    derive_image_from_on, derive_image_on, port_becomes, relay_port, relays_port, run,
+    unique_base_on, EngineKind, ImageStore, Registry, Scene, TempImage,
 };
 
 async fn push(
@@ -49,17 +48,7 @@ async fn push_holding_the_port(
     let sink = events.clone();
     let outcome = slipway
         .push(
-            PushRequest {
-                image: image.to_string(),
-                target: target.to_string(),
-                access: RegistryAccess {
-                    anonymous: true,
-                    ..Default::default()
-                },
-                cache_dir: Some(cache.to_path_buf()),
-                route,
-                ..Default::default()
-            },
+            anonymous_push(image, target, route, cache),
             Arc::new(move |event| sink.lock().unwrap().push(event)),
         )
         .await
@@ -524,20 +513,12 @@ enum Beside {
     APush,
 }
 
-/// Returns once a relay listens at the relays' port. A connection, not a bind, asks: a bind
-/// would hold the port for a moment, and the relay would find it taken.
+/// Returns once a relay listens at the relays' port.
 async fn relay_listening() {
     let port = relays_port();
-    for _ in 0..6000 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    if !port_becomes(port, true, std::time::Duration::from_secs(30)).await {
+        panic!("no relay listened at 127.0.0.1:{port} within 30 s");
     }
-    panic!("no relay listened at 127.0.0.1:{port} within 30 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,15 +529,13 @@ async fn the_engines_push_refuses_a_compression_it_cannot_do() {
     let err = slipway
         .push(
             PushRequest {
-                image: slipway_tests::base_image(),
-                target: format!("{}/relay/zstd:1", reg.addr()),
-                access: RegistryAccess {
-                    anonymous: true,
-                    ..Default::default()
-                },
                 compression: slipway_core::push::Compression::Zstd,
-                route: Route::Engine,
-                ..Default::default()
+                ..anonymous_push(
+                    &slipway_tests::base_image(),
+                    &format!("{}/relay/zstd:1", reg.addr()),
+                    Route::Engine,
+                    data.path(),
+                )
             },
             Arc::new(|_| {}),
         )

@@ -43,17 +43,27 @@ pub use seed::{anonymous_client, push_tiny_image, seed_repositories, TinyImage};
 pub async fn relay_port() -> tokio::sync::MutexGuard<'static, ()> {
     static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let held = PORT.lock().await;
-    let port = relays_port();
-    for _ in 0..400 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+    port_becomes(relays_port(), false, std::time::Duration::from_secs(2)).await;
+    held
+}
+
+/// Waits, `within` at most, until something listens at 127.0.0.1:`port` (`listening`) or
+/// nothing does; whether it came to that. A connection asks, not a bind: a bind would hold the
+/// port for a moment, and a relay starting then would find it taken.
+pub async fn port_becomes(port: u16, listening: bool, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let answers = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
-            .is_err()
-        {
-            break;
+            .is_ok();
+        if answers == listening {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    held
 }
 
 /// The port Slipway's relays listen on: `SLIPWAY_RELAY_PORT`, else 5099.
@@ -62,6 +72,27 @@ pub fn relays_port() -> u16 {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(5099)
+}
+
+/// A push of `image` to `target` on a plain test registry with no stored credentials, along
+/// `route`, with the push cache in `cache`.
+pub fn anonymous_push(
+    image: &str,
+    target: &str,
+    route: slipway_core::push::Route,
+    cache: &std::path::Path,
+) -> slipway_core::push::PushRequest {
+    slipway_core::push::PushRequest {
+        image: image.to_string(),
+        target: target.to_string(),
+        access: slipway_core::registry::RegistryAccess {
+            anonymous: true,
+            ..Default::default()
+        },
+        cache_dir: Some(cache.to_path_buf()),
+        route,
+        ..Default::default()
+    }
 }
 
 /// A fetch of `reference` from a plain test registry with no stored credentials; the push cache

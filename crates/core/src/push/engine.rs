@@ -67,26 +67,27 @@ impl Staged {
 }
 
 impl Slipway {
-    /// Starts the relay and tags `image` for it; `None` when either fails, and the engine's
-    /// route then tries again itself and says why.
-    pub(super) async fn stage(&self, ctx: &Arc<Ctx>, image: &str) -> Option<Staged> {
-        let relay = Relay::start(ctx.clone()).await.ok()?;
+    /// Starts the relay and tags `image` for it.
+    pub(super) async fn stage(&self, ctx: &Arc<Ctx>, image: &str) -> Result<Staged> {
+        let relay = Relay::start(ctx.clone()).await.map_err(|e| {
+            Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
+        })?;
         let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
         // The guard comes first, so that no way out of this future leaves the tag behind.
         let tag = TemporaryTag {
             engine: self.engine().clone(),
             name: Some(relay_ref.clone()),
         };
-        self.engine().tag_image(image, &relay_ref).await.ok()?;
-        Some(Staged {
+        self.engine().tag_image(image, &relay_ref).await?;
+        Ok(Staged {
             relay,
             relay_ref,
             tag,
         })
     }
 
-    /// `staged` is the relay and tag [`Slipway::stage`] prepared, if it did; `store` is a Docker
-    /// engine's image store when it was asked already.
+    /// `staged` is the relay and tag [`Slipway::stage`] prepared while the image was inspected,
+    /// if it did; `store` is a Docker engine's image store when it was asked already.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn push_through_engine(
         &self,
@@ -119,38 +120,27 @@ impl Slipway {
                 (EngineKind::Docker, None) => self.engine().image_store().await.map(Some),
             }
         };
-        let (relay, relay_ref, tag, store) = match staged {
-            Some(Staged {
-                relay,
-                relay_ref,
-                tag,
-            }) => {
-                let store = match store_now().await {
-                    Ok(store) => store,
-                    Err(e) => {
-                        tag.remove().await;
-                        return Err(e.into());
-                    }
-                };
-                (relay, relay_ref, tag, store)
-            }
+        let (staged, store) = match staged {
+            Some(staged) => (staged, store_now().await),
             None => {
-                let relay = Relay::start(ctx.clone()).await.map_err(|e| {
-                    Error::Engine(format!("could not serve the push relay on 127.0.0.1: {e}"))
-                })?;
-                let relay_ref = crate::relay::temporary_name(relay.addr(), ctx.target.repository());
                 // `/info`, when it is still to ask, goes while the engine tags: each takes 5-10
                 // ms here.
-                let (tagged, store) =
-                    tokio::join!(self.engine().tag_image(image, &relay_ref), store_now());
-                tagged?;
-                let tag = TemporaryTag {
-                    engine: self.engine().clone(),
-                    name: Some(relay_ref.clone()),
-                };
-                (relay, relay_ref, tag, store?)
+                let (staged, store) = tokio::join!(self.stage(ctx, image), store_now());
+                (staged?, store)
             }
         };
+        let store = match store {
+            Ok(store) => store,
+            Err(e) => {
+                staged.discard().await;
+                return Err(e.into());
+            }
+        };
+        let Staged {
+            relay,
+            relay_ref,
+            tag,
+        } = staged;
         relay.know(known);
         ctx.emit(PushEvent::Phase {
             phase: PushPhase::EnginePushing,

@@ -330,8 +330,9 @@ impl Slipway {
                 }
             },
             async {
+                // A failure here is the engine route's to report, which stages again itself.
                 if may_use_engine {
-                    self.stage(&ctx, &request.image).await
+                    self.stage(&ctx, &request.image).await.ok()
                 } else {
                     None
                 }

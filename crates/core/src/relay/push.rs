@@ -75,8 +75,7 @@ struct Shared {
     stop: tokio_util::sync::CancellationToken,
     /// Set once the engine has sent the manifest it tags (the last thing a push sends, after
     /// every blob and every manifest an index lists), or once its push ended; outside a dry run.
-    last_sent: AtomicBool,
-    last_sent_notify: tokio::sync::Notify,
+    last_sent: tokio::sync::watch::Sender<bool>,
 }
 
 /// A relay serving one push on 127.0.0.1; it stops when dropped.
@@ -105,8 +104,7 @@ impl Relay {
             dry_run: AtomicBool::new(false),
             layers: Default::default(),
             stop: Default::default(),
-            last_sent: AtomicBool::new(false),
-            last_sent_notify: Default::default(),
+            last_sent: tokio::sync::watch::Sender::new(false),
         });
         let serving = {
             let shared = shared.clone();
@@ -127,14 +125,9 @@ impl Relay {
     /// that the manifest can go under the user's tag while the engine winds its push down; or
     /// once [`Relay::engine_ended`] says the push ended without one.
     pub async fn last_manifest_sent(&self) {
-        loop {
-            // Created before the flag is read, so that a notification in between is not lost.
-            let notified = self.shared.last_sent_notify.notified();
-            if self.shared.last_sent.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
+        let mut sent = self.shared.last_sent.subscribe();
+        // The sender lives as long as the relay, so the wait ends only when the flag is set.
+        let _ = sent.wait_for(|sent| *sent).await;
     }
 
     /// The engine's push has ended, whatever it sent.
@@ -327,8 +320,7 @@ async fn settle(
 
 /// Wakes whoever waits in [`Relay::last_manifest_sent`].
 fn sent_last(shared: &Shared) {
-    shared.last_sent.store(true, Ordering::SeqCst);
-    shared.last_sent_notify.notify_waiters();
+    shared.last_sent.send_replace(true);
 }
 
 /// Notes that the engine will skip `digest`, which the target has, and says so on its layer's
